@@ -1,0 +1,1 @@
+"""gke-tpu-serving: Pulumi components that serve generative models on GKE with TPUs and GPUs."""
