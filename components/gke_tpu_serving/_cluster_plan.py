@@ -1,0 +1,321 @@
+"""Pure validation and defaulting of GkeTpuCluster arguments.
+
+`plan_cluster` turns the raw arguments (a `GkeTpuClusterArgs` mapping) into a fully resolved, frozen
+`ClusterPlan`, or raises `ArgError` locating the first bad value. The component builds resources from
+the plan; the stack config calls the same function while it loads, so a bad cluster is reported with
+its config key before any resource of any cluster is registered.
+"""
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from ._errors import ArgError, PathPart
+from ._names import check_gke_name, check_service_account_id
+from .catalog import (
+    MIN_GKE_VERSION_RAY_ADDON,
+    CatalogError,
+    GpuAcceleratorType,
+    GpuMachineType,
+    TpuGeneration,
+    TpuSlice,
+    check_min_gke_version,
+    check_tpu_zone,
+    gpu_accelerator,
+    gpu_machine,
+    is_zone,
+    region_of_zone,
+    tpu_generation,
+    tpu_slice,
+    tpu_zones,
+    tpu_zones_in_region,
+)
+
+DEFAULT_SYSTEM_MACHINE_TYPE = "e2-standard-4"
+DEFAULT_RELEASE_CHANNEL = "REGULAR"
+RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED")
+# GKE names the pool it creates with the cluster "default-pool"; ours is "system".
+RESERVED_POOL_NAMES = ("system", "default-pool")
+_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+
+
+@dataclass(frozen=True)
+class TpuPoolPlan:
+    """One GKE node pool holding one TPU slice (GKE's rule: a multi-host slice is a whole pool)."""
+
+    pool_name: str
+    tpu_slice: TpuSlice
+    zone: str
+    node_count: int | None
+    """Fixed size, or None when the pool autoscales between min_nodes and max_nodes."""
+    min_nodes: int | None
+    max_nodes: int | None
+    spot: bool
+    reservation: str | None
+
+
+@dataclass(frozen=True)
+class GpuPoolPlan:
+    """A GPU node pool that autoscales between min_nodes (0 lets it scale to zero) and max_nodes."""
+
+    pool_name: str
+    accelerator_type: GpuAcceleratorType
+    machine: GpuMachineType
+    zone: str | None
+    min_nodes: int
+    max_nodes: int
+    spot: bool
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    """Everything GkeTpuCluster needs, validated and with every default filled in."""
+
+    name: str
+    location: str
+    region: str
+    release_channel: str
+    min_master_version: str | None
+    ray_operator: bool
+    gcs_fuse_csi: bool
+    managed_prometheus: bool
+    private_nodes: bool
+    deletion_protection: bool
+    node_service_account_id: str | None
+    """The id of the node service account to create; None when an existing one is given."""
+    system_machine_type: str
+    system_node_count: int
+    tpu_pools: tuple[TpuPoolPlan, ...]
+    gpu_pools: tuple[GpuPoolPlan, ...]
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _check(path: Sequence[PathPart], check: Any, *values: Any) -> Any:
+    """Run a catalog or name check, re-raising its complaint located at `path`."""
+    try:
+        return check(*values)
+    except (CatalogError, ValueError) as error:
+        raise ArgError(path, str(error)) from None
+
+
+def _gke_name(value: Any) -> str:
+    check_gke_name(value)
+    return str(value)
+
+
+def _count(path: Sequence[PathPart], value: Any, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ArgError(path, f"{value!r} is not allowed; allowed: an integer >= {minimum}")
+    return value
+
+
+def _location_region(location: Any) -> str:
+    if isinstance(location, str) and is_zone(location):
+        return region_of_zone(location)
+    if isinstance(location, str) and _REGION.match(location):
+        return location
+    raise ArgError(
+        ("location",), f"{location!r} is not a GCP region or zone; allowed: e.g. 'us-central1' or 'us-central1-a'"
+    )
+
+
+def _pool_zone(
+    path: Sequence[PathPart], zone: Any, location: str, region: str, generation: TpuGeneration | None
+) -> str | None:
+    """The zone a pool runs in: the one asked for, else the cluster's zone, else (regional cluster, TPU)
+    the first zone of the region that offers the generation."""
+    if zone is not None:
+        if not isinstance(zone, str) or not is_zone(zone):
+            raise ArgError(path, f"{zone!r} is not a GCP zone; allowed: e.g. 'us-central1-a'")
+        if region_of_zone(zone) != region:
+            raise ArgError(path, f"zone {zone!r} is not in the cluster's region {region!r}")
+    elif is_zone(location):
+        zone = location
+    elif generation is not None:
+        offered = tpu_zones_in_region(generation, region)
+        if not offered:
+            raise ArgError(
+                path,
+                f"no zone of region {region!r} offers TPU {generation.value}; "
+                f"allowed: {', '.join(tpu_zones(generation))}",
+            )
+        zone = offered[0]
+    if generation is not None and zone is not None:
+        _check(path, check_tpu_zone, generation, zone)
+    return zone
+
+
+def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: str) -> tuple[TpuPoolPlan, ...]:
+    at: tuple[PathPart, ...] = ("tpu_pools", index)
+    name: str = _check((*at, "name"), _gke_name, pool.get("name"))
+    generation = _check((*at, "generation"), tpu_generation, _enum_value(pool.get("generation"))).generation
+    machine_type = pool.get("machine_type")
+    # tpu_slice checks the machine type before the topology; point at the field it complains about.
+    known_machine = machine_type in {m.name for m in tpu_generation(generation).machine_types}
+    bad_field = "topology" if known_machine else "machine_type"
+    shape = _check((*at, bad_field), tpu_slice, generation, machine_type, pool.get("topology"))
+    zone = _pool_zone((*at, "zone"), pool.get("zone"), location, region, generation)
+    assert zone is not None  # a TPU pool always resolves to a zone (or _pool_zone raised)
+
+    slices = _count((*at, "slices"), pool.get("slices", 1), minimum=1)
+    if slices > 1 and not shape.multi_host:
+        raise ArgError(
+            (*at, "slices"),
+            f"{slices} slices of a single-host {shape.topology} topology; allowed: 1 "
+            "(single-host slices are nodes of one pool: set min_nodes/max_nodes instead)",
+        )
+
+    min_nodes = pool.get("min_nodes")
+    max_nodes = pool.get("max_nodes")
+    node_count: int | None = None
+    if shape.multi_host:
+        # A multi-host slice is created and removed as a whole: its pool holds exactly `hosts` nodes,
+        # or scales between 0 and `hosts` atomically.
+        if max_nodes is not None and max_nodes != shape.hosts:
+            raise ArgError(
+                (*at, "max_nodes"),
+                f"{max_nodes!r} does not match the slice: TPU {generation.value} {shape.topology} on "
+                f"{shape.machine_type} has {shape.hosts} hosts and scales as one; allowed: {shape.hosts}",
+            )
+        if min_nodes is not None and min_nodes not in (0, shape.hosts):
+            raise ArgError(
+                (*at, "min_nodes"),
+                f"{min_nodes!r} would split a multi-host slice of {shape.hosts} hosts; "
+                f"allowed: 0 (scale to zero) or {shape.hosts}",
+            )
+        if min_nodes == 0:
+            min_nodes, max_nodes = 0, shape.hosts
+        else:
+            min_nodes = max_nodes = None
+            node_count = shape.hosts
+    elif min_nodes is None and max_nodes is None:
+        node_count = 1
+    else:
+        min_nodes = _count((*at, "min_nodes"), 0 if min_nodes is None else min_nodes, minimum=0)
+        max_nodes = _count((*at, "max_nodes"), max(min_nodes, 1) if max_nodes is None else max_nodes, minimum=1)
+        if min_nodes > max_nodes:
+            raise ArgError(
+                (*at, "min_nodes"), f"{min_nodes} is greater than max_nodes {max_nodes}; allowed: <= {max_nodes}"
+            )
+
+    reservation = pool.get("reservation")
+    pool_names = [name] if slices == 1 else [f"{name}-{i}" for i in range(slices)]
+    for pool_name in pool_names:
+        _check((*at, "name"), check_gke_name, pool_name)
+    return tuple(
+        TpuPoolPlan(
+            pool_name=pool_name,
+            tpu_slice=shape,
+            zone=zone,
+            node_count=node_count,
+            min_nodes=min_nodes,
+            max_nodes=max_nodes,
+            spot=bool(pool.get("spot", False)),
+            reservation=reservation,
+        )
+        for pool_name in pool_names
+    )
+
+
+def _plan_gpu_pool(index: int, pool: Mapping[str, Any], location: str, region: str) -> GpuPoolPlan:
+    at: tuple[PathPart, ...] = ("gpu_pools", index)
+    name: str = _check((*at, "name"), _gke_name, pool.get("name"))
+    accelerator = _check(
+        (*at, "accelerator_type"), gpu_accelerator, _enum_value(pool.get("accelerator_type"))
+    ).accelerator_type
+    machine = _check((*at, "machine_type"), gpu_machine, accelerator, pool.get("machine_type"))
+    min_nodes = _count((*at, "min_nodes"), pool.get("min_nodes", 0), minimum=0)
+    max_nodes = _count((*at, "max_nodes"), pool.get("max_nodes", max(min_nodes, 1)), minimum=1)
+    if min_nodes > max_nodes:
+        raise ArgError(
+            (*at, "min_nodes"), f"{min_nodes} is greater than max_nodes {max_nodes}; allowed: <= {max_nodes}"
+        )
+    return GpuPoolPlan(
+        pool_name=name,
+        accelerator_type=accelerator,
+        machine=machine,
+        zone=_pool_zone((*at, "zone"), pool.get("zone"), location, region, None),
+        min_nodes=min_nodes,
+        max_nodes=max_nodes,
+        spot=bool(pool.get("spot", False)),
+    )
+
+
+def plan_cluster(name: str, args: Mapping[str, Any]) -> ClusterPlan:
+    """Validate GkeTpuCluster arguments and resolve every default. Raises ArgError on the first bad value.
+
+    `name` is the GKE cluster name (the component's resource name)."""
+    _check(("name",), check_gke_name, name)
+    location = args.get("location")
+    region = _location_region(location)
+    assert isinstance(location, str)
+
+    channel = _enum_value(args.get("release_channel", DEFAULT_RELEASE_CHANNEL))
+    if channel not in RELEASE_CHANNELS:
+        raise ArgError(("release_channel",), f"{channel!r} is not allowed; allowed: {', '.join(RELEASE_CHANNELS)}")
+
+    tpu_pools = tuple(
+        plan
+        for index, pool in enumerate(args.get("tpu_pools") or [])
+        for plan in _plan_tpu_pool(index, pool, location, region)
+    )
+    gpu_pools = tuple(
+        _plan_gpu_pool(index, pool, location, region) for index, pool in enumerate(args.get("gpu_pools") or [])
+    )
+    _check_unique_pool_names(tpu_pools, gpu_pools)
+
+    ray_operator = bool(args.get("ray_operator", False))
+    version = args.get("min_master_version")
+    if version is not None:
+        needs = [(tpu_generation(g).min_gke_version, f"TPU {g.value}") for g in _generations(tpu_pools)]
+        if ray_operator:
+            needs.append((MIN_GKE_VERSION_RAY_ADDON, "the Ray add-on"))
+        for minimum, needed_for in needs:
+            _check(("min_master_version",), check_min_gke_version, version, minimum, needed_for)
+
+    existing_account = args.get("node_service_account_email")
+    account_id = None
+    if existing_account is None:
+        account_id = args.get("node_service_account_id", f"{name}-nodes")
+        _check(("node_service_account_id",), check_service_account_id, account_id)
+
+    system_pool = args.get("system_pool") or {}
+    return ClusterPlan(
+        name=name,
+        location=location,
+        region=region,
+        release_channel=channel,
+        min_master_version=version,
+        ray_operator=ray_operator,
+        gcs_fuse_csi=bool(args.get("gcs_fuse_csi", True)),
+        managed_prometheus=bool(args.get("managed_prometheus", True)),
+        private_nodes=bool(args.get("private_nodes", False)),
+        deletion_protection=bool(args.get("deletion_protection", True)),
+        node_service_account_id=account_id,
+        system_machine_type=system_pool.get("machine_type", DEFAULT_SYSTEM_MACHINE_TYPE),
+        system_node_count=_count(("system_pool", "node_count"), system_pool.get("node_count", 1), minimum=1),
+        tpu_pools=tpu_pools,
+        gpu_pools=gpu_pools,
+    )
+
+
+def _generations(tpu_pools: Sequence[TpuPoolPlan]) -> list[TpuGeneration]:
+    return sorted({p.tpu_slice.generation for p in tpu_pools}, key=lambda g: g.value)
+
+
+def _check_unique_pool_names(tpu_pools: Sequence[TpuPoolPlan], gpu_pools: Sequence[GpuPoolPlan]) -> None:
+    seen: set[str] = set(RESERVED_POOL_NAMES)
+    for kind, pools in (("tpu_pools", tpu_pools), ("gpu_pools", gpu_pools)):
+        for pool in pools:
+            if pool.pool_name in seen:
+                raise ArgError(
+                    (kind,),
+                    f"node pool name {pool.pool_name!r} is used twice or reserved; allowed: unique names "
+                    f"other than {', '.join(RESERVED_POOL_NAMES)}",
+                )
+            seen.add(pool.pool_name)

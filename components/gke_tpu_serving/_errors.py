@@ -1,0 +1,36 @@
+"""One error type for bad arguments, so stack config and components report the same message with
+their own key prefix: the config names `gke-tpu-serving:clusters[0].tpuPools[1].topology`, a component
+names `GkeTpuCluster 'serve': tpu_pools[1].topology`."""
+
+from collections.abc import Sequence
+
+PathPart = str | int
+
+
+def camel_case(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def format_path(path: Sequence[PathPart], *, camel: bool = False) -> str:
+    """`("tpu_pools", 1, "min_nodes")` -> `tpu_pools[1].min_nodes` (or `tpuPools[1].minNodes`)."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + (camel_case(part) if camel else part)
+    return text
+
+
+class ArgError(ValueError):
+    """A bad argument: `path` locates it inside the args, `reason` names the bad value and what is allowed."""
+
+    def __init__(self, path: Sequence[PathPart], reason: str) -> None:
+        self.path = tuple(path)
+        self.reason = reason
+        super().__init__(f"{format_path(self.path)}: {reason}")
+
+    def within(self, prefix: Sequence[PathPart]) -> "ArgError":
+        """The same error located under `prefix` (for args nested in a larger document)."""
+        return ArgError((*prefix, *self.path), self.reason)

@@ -1,0 +1,50 @@
+"""Physical-name rules that GCP and Kubernetes enforce, checked before anything is registered.
+
+Pure: imports nothing from Pulumi, so stack config and components share the same checks.
+"""
+
+import re
+
+# DNS-1123 label: what Kubernetes accepts for namespaces, Services and most object names.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# GKE cluster and node-pool names must also start with a letter.
+_GKE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# Google service account ids (the part before "@").
+_SERVICE_ACCOUNT_ID = re.compile(r"^[a-z][-a-z0-9]*[a-z0-9]$")
+
+GKE_NAME_MAX = 40
+DNS_LABEL_MAX = 63
+SERVICE_ACCOUNT_ID_MIN = 6
+SERVICE_ACCOUNT_ID_MAX = 30
+
+
+def check_gke_name(value: str) -> None:
+    """A GKE cluster or node-pool name: 1-40 characters, lowercase letters, digits and '-', starting
+    with a letter and not ending with '-'."""
+    if not isinstance(value, str) or not _GKE_NAME.match(value) or len(value) > GKE_NAME_MAX:
+        raise ValueError(
+            f"{value!r} is not a valid GKE name; allowed: 1-{GKE_NAME_MAX} characters of lowercase letters, "
+            "digits and '-', starting with a letter and not ending with '-'"
+        )
+
+
+def check_dns_label(value: str) -> None:
+    """A Kubernetes DNS-1123 label (namespaces, Services, ...)."""
+    if not isinstance(value, str) or not _DNS_LABEL.match(value) or len(value) > DNS_LABEL_MAX:
+        raise ValueError(
+            f"{value!r} is not a valid DNS-1123 label; allowed: 1-{DNS_LABEL_MAX} characters of lowercase "
+            "letters, digits and '-', starting and ending with a letter or digit"
+        )
+
+
+def check_service_account_id(value: str) -> None:
+    """A Google service account id: 6-30 characters matching ^[a-z][-a-z0-9]*[a-z0-9]$."""
+    if (
+        not isinstance(value, str)
+        or not _SERVICE_ACCOUNT_ID.match(value)
+        or not SERVICE_ACCOUNT_ID_MIN <= len(value) <= SERVICE_ACCOUNT_ID_MAX
+    ):
+        raise ValueError(
+            f"{value!r} is not a valid service account id; allowed: {SERVICE_ACCOUNT_ID_MIN}-"
+            f"{SERVICE_ACCOUNT_ID_MAX} characters matching ^[a-z][-a-z0-9]*[a-z0-9]$"
+        )

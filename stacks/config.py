@@ -1,0 +1,153 @@
+"""The typed stack config: the only module that reads `pulumi.Config`.
+
+`load()` reads the raw values and hands them to `parse()`, which is pure: it checks every key (structure, catalog
+facts, cross references between clusters and scenarios) and raises `ConfigError` naming the config key, the bad
+value and what is allowed, before the program registers any resource.
+"""
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+import pulumi
+
+from gke_tpu_serving._cluster_plan import plan_cluster
+from gke_tpu_serving._errors import ArgError, PathPart
+from gke_tpu_serving.gke_tpu_cluster import GkeTpuClusterArgs, ReleaseChannel
+
+from . import llama, saxml, stable_diffusion
+from ._model import PROJECT, Cluster, ConfigError, Placement, StackConfig, config_error
+from ._typed import convert
+
+__all__ = ["PROJECT", "ConfigError", "StackConfig", "load", "parse"]
+
+# Each scenario module checks what it needs from its cluster and pool.
+SCENARIO_CHECKS = {"stableDiffusion": stable_diffusion.check, "saxml": saxml.check, "llama": llama.check}
+_GCP_PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+
+
+class ScenarioPlacement(TypedDict):
+    """Where a scenario runs: a cluster of `clusters` and one of that cluster's accelerator pools."""
+
+    cluster: str
+    """The `name` of a cluster in `clusters`."""
+    pool: str
+    """The `name` of one of that cluster's `tpuPools` or `gpuPools`."""
+
+
+class StackDefaults(TypedDict):
+    """Stack-wide defaults for clusters that do not set their own (declared with types in Pulumi.yaml)."""
+
+    release_channel: ReleaseChannel
+    """Release channel. Pulumi.yaml's default: REGULAR."""
+    deletion_protection: bool
+    """Deletion protection. Pulumi.yaml's default: true."""
+
+
+# The same defaults Pulumi.yaml declares (the engine applies those; parse() is also called without the engine).
+DEFAULTS = {"releaseChannel": "REGULAR", "deletionProtection": True}
+
+
+def _parse_cluster(index: int, raw: Any, project: str, defaults: StackDefaults) -> Cluster:
+    at: tuple[PathPart, ...] = ("clusters", index)
+    if not isinstance(raw, Mapping):
+        raise config_error(at, f"{raw!r} is not allowed; allowed: a mapping with name, location, ...")
+    fields = dict(raw)
+    name = fields.pop("name", None)
+    if not isinstance(name, str):
+        raise config_error((*at, "name"), f"{name!r} is not allowed; allowed: the cluster's name, a string")
+    try:
+        # A cluster entry is the cluster's name plus GkeTpuCluster's own args in camelCase.
+        args = convert(fields, GkeTpuClusterArgs, skip=frozenset({"project"}))
+        args["project"] = project
+        for key, value in defaults.items():
+            args.setdefault(key, value)
+        plan = plan_cluster(name, args)
+    except ArgError as error:
+        raise config_error((*at, *error.path), error.reason) from None
+    return Cluster(index=index, name=name, args=args, plan=plan)
+
+
+def _parse_placement(key: str, raw: Any, clusters: Mapping[str, Cluster]) -> Placement:
+    try:
+        placement = convert(raw, ScenarioPlacement)
+    except ArgError as error:
+        raise config_error((key, *error.path), error.reason) from None
+    cluster = clusters.get(placement["cluster"])
+    if cluster is None:
+        raise config_error(
+            (key, "cluster"),
+            f"{placement['cluster']!r} is not a cluster of this stack; allowed: {', '.join(clusters)}",
+        )
+    pool = placement["pool"]
+    pool_names = [p["name"] for p in cluster.args.get("tpu_pools") or []]
+    pool_names += [p["name"] for p in cluster.args.get("gpu_pools") or []]
+    if pool not in pool_names:
+        raise config_error(
+            (key, "pool"),
+            f"{pool!r} is not an accelerator pool of cluster {cluster.name!r}; "
+            f"allowed: {', '.join(pool_names) or 'none (the cluster has no tpuPools or gpuPools)'}",
+        )
+    # One tpuPools entry becomes one node pool per slice, named <pool> or <pool>-<i>.
+    tpu_pools = tuple(p for p in cluster.plan.tpu_pools if p.pool_name == pool or p.pool_name.rsplit("-", 1)[0] == pool)
+    return Placement(key=key, cluster=cluster, pool=pool, tpu_pools=tpu_pools)
+
+
+def parse(raw: Mapping[str, Any], gcp_project: str | None) -> StackConfig:
+    """Validate the raw config: project keys without the `gke-tpu-serving:` prefix, values parsed from YAML."""
+    if not gcp_project:
+        raise ConfigError(
+            "config key gcp:project is missing; set it with `pulumi config set gcp:project YOUR_PROJECT_ID`"
+        )
+    if not _GCP_PROJECT_ID.match(gcp_project):
+        raise ConfigError(
+            f"config key gcp:project: {gcp_project!r} is not a GCP project id; allowed: 6-30 characters of "
+            "lowercase letters, digits and '-', starting with a letter"
+        )
+    known = (*DEFAULTS, "clusters", *SCENARIO_CHECKS)
+    for key in raw:
+        if key not in known:
+            raise config_error((key,), f"unknown key; allowed: {', '.join(known)}")
+
+    raw_clusters = raw.get("clusters")
+    if not isinstance(raw_clusters, list) or not raw_clusters:
+        raise config_error(("clusters",), f"{raw_clusters!r} is not allowed; allowed: a non-empty list of clusters")
+    try:
+        defaults = convert({**DEFAULTS, **{k: raw[k] for k in DEFAULTS if k in raw}}, StackDefaults)
+    except ArgError as error:
+        raise config_error(error.path, error.reason) from None
+    clusters = tuple(_parse_cluster(index, entry, gcp_project, defaults) for index, entry in enumerate(raw_clusters))
+    by_name: dict[str, Cluster] = {}
+    for cluster in clusters:
+        if cluster.name in by_name:
+            raise config_error(
+                ("clusters", cluster.index, "name"), f"{cluster.name!r} is used twice; allowed: unique names"
+            )
+        by_name[cluster.name] = cluster
+
+    scenarios: dict[str, Placement] = {}
+    for key, check in SCENARIO_CHECKS.items():
+        if raw.get(key) is not None:
+            scenarios[key] = _parse_placement(key, raw[key], by_name)
+            check(scenarios[key])
+    return StackConfig(gcp_project=gcp_project, clusters=clusters, scenarios=scenarios)
+
+
+def load() -> StackConfig:
+    """Read this stack's config from Pulumi and validate it."""
+    prefix = f"{PROJECT}:"
+    # Every key the engine passed (through the environment or set_all_config), so that a misspelt top-level key
+    # is an error instead of being silently ignored.
+    set_keys = {*pulumi.runtime.config.get_config_env(), *pulumi.runtime.config.CONFIG.get()}
+    config = pulumi.Config(PROJECT)
+    raw: dict[str, Any] = {}
+    for key in sorted(k.removeprefix(prefix) for k in set_keys if k.startswith(prefix)):
+        text = config.get(key)
+        if text is None:
+            continue
+        try:
+            raw[key] = json.loads(text)
+        except json.JSONDecodeError:
+            raw[key] = text  # a plain string where structure is expected is reported by parse()
+    return parse(raw, pulumi.Config("gcp").get("project"))

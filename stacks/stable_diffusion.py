@@ -1,0 +1,28 @@
+"""Stable Diffusion on TPU v4 (or GPUs) through Ray Serve on KubeRay.
+
+Stand-in until issue #4 lands the RayService component: today the scenario checks its placement and exports it
+(cluster, node pools, node selector, accelerator resources per host).
+"""
+
+from typing import Any
+
+from gke_tpu_serving.gke_tpu_cluster import GkeTpuCluster
+
+from ._model import Placement, config_error
+from ._placement import placement_outputs
+
+
+def check(placement: Placement) -> None:
+    """The RayService needs the cluster's Ray add-on (KubeRay and its TPU webhook)."""
+    cluster = placement.cluster
+    if not cluster.plan.ray_operator:
+        raise config_error(
+            ("clusters", cluster.index, "ray_operator"),
+            f"false, but stableDiffusion runs a RayService on cluster {cluster.name!r}; allowed: true",
+        )
+
+
+def deploy(placement: Placement, cluster: GkeTpuCluster) -> dict[str, Any]:
+    """Deploy the scenario onto `cluster`; returns its stack outputs."""
+    del cluster  # the RayService of issue #4 takes it (and its Kubernetes provider)
+    return placement_outputs(placement)
