@@ -55,6 +55,8 @@ def _parse_cluster(index: int, raw: Any, project: str, defaults: StackDefaults) 
         raise config_error(at, f"{raw!r} is not allowed; allowed: a mapping with name, location, ...")
     fields = dict(raw)
     name = fields.pop("name", None)
+    if name is None:
+        raise config_error((*at, "name"), "missing; required: the cluster's name")
     if not isinstance(name, str):
         raise config_error((*at, "name"), f"{name!r} is not allowed; allowed: the cluster's name, a string")
     try:

@@ -167,7 +167,7 @@ def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: s
         raise ArgError(
             (*at, "slices"),
             f"{slices} slices of a single-host {shape.topology} topology; allowed: 1 "
-            "(single-host slices are nodes of one pool: set min_nodes/max_nodes instead)",
+            "(single-host slices are nodes of one pool: set its minimum and maximum node counts instead)",
         )
 
     min_nodes = pool.get("min_nodes")
@@ -200,7 +200,7 @@ def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: s
         max_nodes = _count((*at, "max_nodes"), max(min_nodes, 1) if max_nodes is None else max_nodes, minimum=1)
         if min_nodes > max_nodes:
             raise ArgError(
-                (*at, "min_nodes"), f"{min_nodes} is greater than max_nodes {max_nodes}; allowed: <= {max_nodes}"
+                (*at, "min_nodes"), f"{min_nodes} is more than the maximum node count, {max_nodes}; allowed: 0 to {max_nodes}"
             )
 
     reservation = pool.get("reservation")
@@ -233,7 +233,7 @@ def _plan_gpu_pool(index: int, pool: Mapping[str, Any], location: str, region: s
     max_nodes = _count((*at, "max_nodes"), pool.get("max_nodes", max(min_nodes, 1)), minimum=1)
     if min_nodes > max_nodes:
         raise ArgError(
-            (*at, "min_nodes"), f"{min_nodes} is greater than max_nodes {max_nodes}; allowed: <= {max_nodes}"
+            (*at, "min_nodes"), f"{min_nodes} is more than the maximum node count, {max_nodes}; allowed: 0 to {max_nodes}"
         )
     return GpuPoolPlan(
         pool_name=name,
@@ -281,7 +281,16 @@ def plan_cluster(name: str, args: Mapping[str, Any]) -> ClusterPlan:
     existing_account = args.get("node_service_account_email")
     account_id = None
     if existing_account is None:
-        account_id = args.get("node_service_account_id", f"{name}-nodes")
+        account_id = args.get("node_service_account_id")
+        if account_id is None:
+            account_id = f"{name}-nodes"
+            try:
+                check_service_account_id(account_id)
+            except ValueError as error:
+                raise ArgError(
+                    ("node_service_account_id",),
+                    f"{error} (the default, derived from the cluster name; set a shorter id explicitly)",
+                ) from None
         _check(("node_service_account_id",), check_service_account_id, account_id)
 
     system_pool = args.get("system_pool") or {}
