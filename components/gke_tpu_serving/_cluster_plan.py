@@ -114,6 +114,18 @@ def _count(path: Sequence[PathPart], value: Any, *, minimum: int) -> int:
     return value
 
 
+def _node_bounds(at: tuple[PathPart, ...], min_nodes: Any, max_nodes: Any) -> tuple[int, int]:
+    """Autoscaling bounds of a pool: min defaults to 0 (scale to zero), max to 1 or min."""
+    min_nodes = _count((*at, "min_nodes"), 0 if min_nodes is None else min_nodes, minimum=0)
+    max_nodes = _count((*at, "max_nodes"), max(min_nodes, 1) if max_nodes is None else max_nodes, minimum=1)
+    if min_nodes > max_nodes:
+        raise ArgError(
+            (*at, "min_nodes"),
+            f"{min_nodes} is more than the maximum node count, {max_nodes}; allowed: 0 to {max_nodes}",
+        )
+    return min_nodes, max_nodes
+
+
 def _location_region(location: Any) -> str:
     if isinstance(location, str) and is_zone(location):
         return region_of_zone(location)
@@ -196,12 +208,7 @@ def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: s
     elif min_nodes is None and max_nodes is None:
         node_count = 1
     else:
-        min_nodes = _count((*at, "min_nodes"), 0 if min_nodes is None else min_nodes, minimum=0)
-        max_nodes = _count((*at, "max_nodes"), max(min_nodes, 1) if max_nodes is None else max_nodes, minimum=1)
-        if min_nodes > max_nodes:
-            raise ArgError(
-                (*at, "min_nodes"), f"{min_nodes} is more than the maximum node count, {max_nodes}; allowed: 0 to {max_nodes}"
-            )
+        min_nodes, max_nodes = _node_bounds(at, min_nodes, max_nodes)
 
     reservation = pool.get("reservation")
     pool_names = [name] if slices == 1 else [f"{name}-{i}" for i in range(slices)]
@@ -229,12 +236,7 @@ def _plan_gpu_pool(index: int, pool: Mapping[str, Any], location: str, region: s
         (*at, "accelerator_type"), gpu_accelerator, _enum_value(pool.get("accelerator_type"))
     ).accelerator_type
     machine = _check((*at, "machine_type"), gpu_machine, accelerator, pool.get("machine_type"))
-    min_nodes = _count((*at, "min_nodes"), pool.get("min_nodes", 0), minimum=0)
-    max_nodes = _count((*at, "max_nodes"), pool.get("max_nodes", max(min_nodes, 1)), minimum=1)
-    if min_nodes > max_nodes:
-        raise ArgError(
-            (*at, "min_nodes"), f"{min_nodes} is more than the maximum node count, {max_nodes}; allowed: 0 to {max_nodes}"
-        )
+    min_nodes, max_nodes = _node_bounds(at, pool.get("min_nodes"), pool.get("max_nodes"))
     return GpuPoolPlan(
         pool_name=name,
         accelerator_type=accelerator,

@@ -1,0 +1,123 @@
+"""The dev stack (seed parity) through the offline preview: the resources and inputs the acceptance asks for."""
+
+import json
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from gke_tpu_serving.catalog import tpu_zones
+from gke_tpu_serving.offline import PreviewResult, RecordedResource, run_program
+
+ROOT = Path(__file__).resolve().parents[1]
+POOL = "gcp:container/nodePool:NodePool"
+GKE = "gcp:container/cluster:Cluster"
+
+
+@pytest.fixture(scope="module")
+def dev() -> PreviewResult:
+    return run_program(ROOT, "dev")
+
+
+def _tpu_pools(dev: PreviewResult) -> list[RecordedResource]:
+    return [p for p in dev.of_type(POOL) if p.inputs["nodeConfig"]["machineType"].startswith("ct")]
+
+
+def test_every_cluster_has_workload_identity_and_gcs_fuse(dev: PreviewResult) -> None:
+    clusters = {c.inputs["name"]: c.inputs for c in dev.of_type(GKE)}
+    assert set(clusters) == {"sd-v4", "llm-us-central1"}
+    for cluster in clusters.values():
+        assert cluster["workloadIdentityConfig"] == {"workloadPool": "your-project-id.svc.id.goog"}
+        assert cluster["addonsConfig"]["gcsFuseCsiDriverConfig"] == {"enabled": True}
+
+
+def test_ray_addon_only_where_the_ray_service_runs(dev: PreviewResult) -> None:
+    addons = {c.inputs["name"]: c.inputs["addonsConfig"] for c in dev.of_type(GKE)}
+    assert addons["sd-v4"]["rayOperatorConfigs"][0]["enabled"] is True
+    assert "rayOperatorConfigs" not in addons["llm-us-central1"]
+
+
+def test_v4_pool_is_one_node_without_placement_policy(dev: PreviewResult) -> None:
+    pool = dev.one(POOL, "sd-v4-tpu-v4").inputs
+    assert pool["nodeConfig"]["machineType"] == "ct4p-hightpu-4t"
+    assert pool["nodeCount"] == 1
+    assert "placementPolicy" not in pool
+
+
+def test_two_v5e_4x8_pools_of_eight_nodes_with_compact_placement(dev: PreviewResult) -> None:
+    pools = [p.inputs for p in _tpu_pools(dev) if p.inputs["nodeConfig"]["machineType"] == "ct5lp-hightpu-4t"]
+    assert len(pools) == 2
+    for pool in pools:
+        assert pool["nodeCount"] == 8
+        assert pool["placementPolicy"] == {"type": "COMPACT", "tpuTopology": "4x8"}
+
+
+def test_one_v6e_8t_pool_autoscaling_one_to_two(dev: PreviewResult) -> None:
+    pools = [p.inputs for p in _tpu_pools(dev) if p.inputs["nodeConfig"]["machineType"].startswith("ct6e")]
+    assert len(pools) == 1
+    assert pools[0]["nodeConfig"]["machineType"] == "ct6e-standard-8t"
+    assert pools[0]["autoscaling"] == {"minNodeCount": 1, "maxNodeCount": 2}
+
+
+def test_every_tpu_pool_is_in_a_zone_that_offers_its_generation(dev: PreviewResult) -> None:
+    generation_of = {"ct4p": "v4", "ct5lp": "v5e", "ct6e": "v6e"}
+    for pool in _tpu_pools(dev):
+        generation = generation_of[pool.inputs["nodeConfig"]["machineType"].split("-")[0]]
+        (zone,) = pool.inputs["nodeLocations"]
+        assert zone in tpu_zones(generation), (pool.name, zone)
+
+
+def test_resource_counts(dev: PreviewResult) -> None:
+    assert Counter(r.type for r in dev.resources) == {
+        "pulumi:pulumi:Stack": 1,
+        "gke-tpu-serving:index:GkeTpuCluster": 2,
+        GKE: 2,
+        POOL: 6,
+        "gcp:serviceaccount/account:Account": 2,
+        "gcp:projects/iAMMember:IAMMember": 2,
+        "pulumi:providers:kubernetes": 2,
+    }
+
+
+def test_outputs_keep_kubeconfigs_secret_and_export_placements(dev: PreviewResult) -> None:
+    assert dev.outputs["kubeconfigs"] == {"sd-v4": "[secret]", "llm-us-central1": "[secret]"}
+    assert dev.outputs["saxml"]["nodePools"] == ["v5e-4x8-0", "v5e-4x8-1"]
+    assert dev.outputs["llama"]["resourcesPerHost"] == {"google.com/tpu": 8}
+
+
+def test_make_preview_command_prints_the_tree(tmp_path: Path) -> None:
+    out = tmp_path / "dev.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "gke_tpu_serving.offline", "preview", "--stack", "dev", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "│  ├─ gcp:container/nodePool:NodePool     llm-us-central1-v5e-4x8-0" in done.stdout
+    assert "+ 17 to create" in done.stdout
+    document = json.loads(out.read_text())
+    assert document["project"] == "gke-tpu-serving" and document["stack"] == "dev"
+    assert len(document["resources"]) == 17
+
+
+def test_bad_stack_config_exits_2_with_only_the_message(tmp_path: Path) -> None:
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
+    stack = (ROOT / "Pulumi.dev.yaml").read_text().replace("topology: 4x8", "topology: 4x4x4")
+    (tmp_path / "Pulumi.bad.yaml").write_text(stack)
+    done = subprocess.run(
+        [sys.executable, "-m", "gke_tpu_serving.offline", "preview", "--stack", "bad", "--project-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip() == (
+        "config key gke-tpu-serving:clusters[1].tpuPools[0].topology: topology '4x4x4' is not valid for TPU v5e "
+        "on ct5lp-hightpu-4t; allowed: 2x2 (single-host), 2x4, 4x4, 4x8, 8x8, 8x16, 16x16 (multi-host)"
+    )
