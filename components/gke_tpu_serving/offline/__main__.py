@@ -1,0 +1,65 @@
+"""`python -m gke_tpu_serving.offline preview --stack STACK ...`: a `pulumi preview` without the CLI.
+
+Exit status: 0 on success, 2 for bad config or input (the message alone on stderr), 1 for anything else
+(with its traceback), including an invoke no mock answers.
+"""
+
+import argparse
+import io
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from .render import render_diff, render_tree, write_manifests
+from .runner import input_error_message, run_program
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gke_tpu_serving.offline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    preview = commands.add_parser("preview", help="run the program under mocks and print the resource tree")
+    preview.add_argument("--stack", required=True, help="reads Pulumi.<STACK>.yaml")
+    preview.add_argument("--project-dir", type=Path, default=Path.cwd(), help="holds Pulumi.yaml (default: .)")
+    preview.add_argument("--json", type=Path, dest="json_file", metavar="FILE", help="write the plan as JSON")
+    preview.add_argument("--manifests", type=Path, metavar="DIR", help="write Kubernetes objects as YAML")
+    preview.add_argument("--diff", type=Path, metavar="OLD.json", help="compare with an earlier --json file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # The tree glyphs must survive a C locale in CI.
+        sys.stdout.reconfigure(encoding="utf-8")
+    old = None
+    if args.diff:
+        try:
+            old = json.loads(args.diff.read_text())
+        except (OSError, ValueError) as exc:
+            print(f"--diff {args.diff}: {exc}", file=sys.stderr)
+            return 2
+    try:
+        result = run_program(args.project_dir, args.stack)
+    except Exception as exc:
+        message = input_error_message(exc)
+        if message is None:
+            traceback.print_exc()
+            return 1
+        print(message, file=sys.stderr)
+        return 2
+
+    print(render_tree(result), end="")
+    if args.json_file:
+        args.json_file.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    if args.manifests:
+        written = write_manifests(result, args.manifests)
+        print(f"\nWrote {len(written)} Kubernetes manifests to {args.manifests}")
+    if old is not None:
+        print(f"\nChanges since {args.diff}:")
+        print(render_diff(old, result.to_json()), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
