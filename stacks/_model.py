@@ -1,7 +1,8 @@
 """The validated stack config's types, shared by config.py (which builds them) and the scenario modules."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, NotRequired, TypedDict
 
 from gke_tpu_serving._cluster_plan import ClusterPlan, TpuPoolPlan
 from gke_tpu_serving._errors import PathPart, format_path
@@ -17,6 +18,26 @@ class ConfigError(ValueError):
 def config_error(path: tuple[PathPart, ...], reason: str) -> ConfigError:
     """`("clusters", 0, "tpu_pools")` -> "config key gke-tpu-serving:clusters[0].tpuPools: <reason>"."""
     return ConfigError(f"config key {PROJECT}:{format_path(path, camel=True)}: {reason}")
+
+
+class ScenarioPlacement(TypedDict):
+    """Where a scenario runs: a cluster of `clusters` and one of that cluster's accelerator pools."""
+
+    cluster: str
+    """The `name` of a cluster in `clusters`."""
+    pool: str
+    """The `name` of one of that cluster's `tpuPools` or `gpuPools`."""
+
+
+class StorageScenarioConfig(ScenarioPlacement):
+    """A scenario whose pods use a bucket through a Workload Identity Kubernetes ServiceAccount."""
+
+    namespace: NotRequired[str]
+    """Kubernetes namespace of the scenario (created by the stack). Default: the scenario's own."""
+    bucket: NotRequired[str]
+    """Bucket name. Default: `<gcp:project>-<scenario's suffix>`."""
+    protect_bucket: NotRequired[bool]
+    """Protect the bucket from deletion (see README, "Deleting a bucket on purpose"). Default: true."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +61,8 @@ class Placement:
     pool: str
     tpu_pools: tuple[TpuPoolPlan, ...]
     """The TPU node pools of the placement, one per slice; empty for a GPU pool."""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """The scenario's own config keys (snake_case), as checked against its Config type."""
 
 
 @dataclass(frozen=True)

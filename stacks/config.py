@@ -22,18 +22,9 @@ from ._typed import convert
 
 __all__ = ["PROJECT", "ConfigError", "StackConfig", "load", "parse"]
 
-# Each scenario module checks what it needs from its cluster and pool.
-SCENARIO_CHECKS = {"stableDiffusion": stable_diffusion.check, "saxml": saxml.check, "llama": llama.check}
+# Each scenario module has its config type (`Config`) and checks what it needs from its cluster (`check`).
+SCENARIOS = {"stableDiffusion": stable_diffusion, "saxml": saxml, "llama": llama}
 _GCP_PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
-
-
-class ScenarioPlacement(TypedDict):
-    """Where a scenario runs: a cluster of `clusters` and one of that cluster's accelerator pools."""
-
-    cluster: str
-    """The `name` of a cluster in `clusters`."""
-    pool: str
-    """The `name` of one of that cluster's `tpuPools` or `gpuPools`."""
 
 
 class StackDefaults(TypedDict):
@@ -73,7 +64,7 @@ def _parse_cluster(index: int, raw: Any, project: str, defaults: StackDefaults) 
 
 def _parse_placement(key: str, raw: Any, clusters: Mapping[str, Cluster]) -> Placement:
     try:
-        placement = convert(raw, ScenarioPlacement)
+        placement = convert(raw, SCENARIOS[key].Config)
     except ArgError as error:
         raise config_error((key, *error.path), error.reason) from None
     cluster = clusters.get(placement["cluster"])
@@ -93,7 +84,7 @@ def _parse_placement(key: str, raw: Any, clusters: Mapping[str, Cluster]) -> Pla
         )
     # One tpuPools entry becomes one node pool per slice, named <pool> or <pool>-<i>.
     tpu_pools = tuple(p for p in cluster.plan.tpu_pools if p.pool_name == pool or p.pool_name.rsplit("-", 1)[0] == pool)
-    return Placement(key=key, cluster=cluster, pool=pool, tpu_pools=tpu_pools)
+    return Placement(key=key, cluster=cluster, pool=pool, tpu_pools=tpu_pools, settings=placement)
 
 
 def parse(raw: Mapping[str, Any], gcp_project: str | None) -> StackConfig:
@@ -107,7 +98,7 @@ def parse(raw: Mapping[str, Any], gcp_project: str | None) -> StackConfig:
             f"config key gcp:project: {gcp_project!r} is not a GCP project id; allowed: 6-30 characters of "
             "lowercase letters, digits and '-', starting with a letter"
         )
-    known = (*DEFAULTS, "clusters", *SCENARIO_CHECKS)
+    known = (*DEFAULTS, "clusters", *SCENARIOS)
     for key in raw:
         if key not in known:
             raise config_error((key,), f"unknown key; allowed: {', '.join(known)}")
@@ -129,10 +120,10 @@ def parse(raw: Mapping[str, Any], gcp_project: str | None) -> StackConfig:
         by_name[cluster.name] = cluster
 
     scenarios: dict[str, Placement] = {}
-    for key, check in SCENARIO_CHECKS.items():
+    for key, scenario in SCENARIOS.items():
         if raw.get(key) is not None:
             scenarios[key] = _parse_placement(key, raw[key], by_name)
-            check(scenarios[key])
+            scenario.check(scenarios[key], gcp_project)
     return StackConfig(gcp_project=gcp_project, clusters=clusters, scenarios=scenarios)
 
 

@@ -8,11 +8,15 @@ from typing import Any
 
 from gke_tpu_serving.gke_tpu_cluster import GkeTpuCluster
 
-from ._model import Placement, config_error
+from ._model import Placement, ScenarioPlacement, config_error
 from ._placement import placement_outputs
 
 
-def check(placement: Placement) -> None:
+class Config(ScenarioPlacement):
+    """gke-tpu-serving:stableDiffusion: the cluster (with the Ray add-on) and the TPU or GPU pool."""
+
+
+def check(placement: Placement, project: str) -> None:
     """The RayService needs the cluster's Ray add-on (KubeRay and its TPU webhook)."""
     cluster = placement.cluster
     if not cluster.plan.ray_operator:
@@ -22,7 +26,7 @@ def check(placement: Placement) -> None:
         )
 
 
-def deploy(placement: Placement, cluster: GkeTpuCluster) -> dict[str, Any]:
+def deploy(placement: Placement, cluster: GkeTpuCluster, project: str) -> dict[str, Any]:
     """Deploy the scenario onto `cluster`; returns its stack outputs."""
-    del cluster  # the RayService of issue #4 takes it (and its Kubernetes provider)
+    del cluster, project  # the RayService of issue #4 takes them
     return placement_outputs(placement)

@@ -1,6 +1,8 @@
 """The cross-language schema of every component, generated in-process with Pulumi's analyzer (what
 `pulumi package add <repo>/components` would publish to other languages)."""
 
+import runpy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,3 +71,29 @@ def test_tpu_pool_type_takes_the_catalog_enum(schema: dict[str, Any]) -> None:
     assert [v["value"] for v in generation["enum"]] == ["v4", "v5e", "v5p", "v6e"]
     gpu = schema["types"][f"{PACKAGE_NAME}:index:GpuAcceleratorType"]
     assert "nvidia-l4" in [v["value"] for v in gpu["enum"]]
+
+
+def test_workload_identity_schema(schema: dict[str, Any]) -> None:
+    spec = schema["resources"][f"{PACKAGE_NAME}:index:WorkloadIdentity"]
+    assert spec["requiredInputs"] == ["mode", "namespace", "project", "serviceAccountName"]
+    assert set(spec["properties"]) == {"serviceAccountName", "namespace", "member", "googleServiceAccountEmail"}
+    assert "googleServiceAccountEmail" not in spec["required"]
+    mode = schema["types"][f"{PACKAGE_NAME}:index:WorkloadIdentityMode"]
+    assert [v["value"] for v in mode["enum"]] == ["federated", "impersonate"]
+
+
+def test_gcs_fuse_bucket_schema(schema: dict[str, Any]) -> None:
+    spec = schema["resources"][f"{PACKAGE_NAME}:index:GcsFuseBucket"]
+    assert spec["requiredInputs"] == ["bucketName", "location", "project"]
+    assert set(spec["properties"]) == {"bucketName", "url"}
+    grant = schema["types"][f"{PACKAGE_NAME}:index:BucketGrantArgs"]
+    assert "plain" not in grant["properties"]["member"]  # takes WorkloadIdentity's member output
+    access = schema["types"][f"{PACKAGE_NAME}:index:BucketAccess"]
+    assert [v["value"] for v in access["enum"]] == ["read", "write"]
+
+
+def test_the_plugin_entry_point_imports_and_hosts_every_component() -> None:
+    # Run as a module, not as __main__, so it does not start serving.
+    plugin = runpy.run_path(str(Path(__file__).resolve().parents[1] / "components" / "__main__.py"), run_name="plugin")
+    assert plugin["COMPONENTS"] is COMPONENTS and plugin["PACKAGE_NAME"] == "gke-tpu-serving"
+    assert {c.__name__ for c in COMPONENTS} == {"GkeTpuCluster", "WorkloadIdentity", "GcsFuseBucket"}

@@ -112,6 +112,21 @@ def _root(raw: dict[str, Any]) -> dict[str, Any]:
 
 BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
+        "scenario_namespace_not_a_dns_label",
+        _set(lambda raw: raw["llama"], "namespace", "LLM"),
+        "config key gke-tpu-serving:llama.namespace: 'LLM' is not a valid DNS-1123 label; allowed: 1-63 characters of lowercase letters, digits and '-', starting and ending with a letter or digit",
+    ),
+    (
+        "scenario_bucket_name_invalid",
+        _set(lambda raw: raw["saxml"], "bucket", "Sax.State"),
+        "config key gke-tpu-serving:saxml.bucket: 'Sax.State' is not a valid bucket name; allowed: 3-63 characters of lowercase letters, digits, '-' and '_', starting and ending with a letter or digit, without a 'goog' prefix or 'google' inside",
+    ),
+    (
+        "scenario_protect_bucket_not_boolean",
+        _set(lambda raw: raw["saxml"], "protectBucket", "no"),
+        "config key gke-tpu-serving:saxml.protectBucket: 'no' is not allowed; allowed: true or false",
+    ),
+    (
         "unknown_top_level_key",
         _set(_root, "cluster", []),
         "config key gke-tpu-serving:cluster: unknown key; allowed: releaseChannel, deletionProtection, clusters, stableDiffusion, saxml, llama",
@@ -354,7 +369,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "scenario_key_misspelt",
         _set(lambda raw: raw["saxml"], "replicas", 2),
-        "config key gke-tpu-serving:saxml.replicas: unknown key; allowed: cluster, pool",
+        "config key gke-tpu-serving:saxml.replicas: unknown key; allowed: cluster, pool, namespace, bucket, protectBucket",
     ),
     (
         "stable_diffusion_without_ray_addon",
@@ -411,6 +426,20 @@ def test_malformed_gcp_project_is_rejected() -> None:
         ),
     ):
         parse(raw, "My_Project")
+
+
+def test_invalid_derived_bucket_name_says_it_was_derived() -> None:
+    raw, _ = dev_config()
+    project = "my-google-project"  # a valid project id, but bucket names must not contain "google"
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            f"config key gke-tpu-serving:saxml.bucket: '{project}-saxml-state' is not a valid bucket name; allowed: "
+            "3-63 characters of lowercase letters, digits, '-' and '_', starting and ending with a letter or digit, "
+            "without a 'goog' prefix or 'google' inside (the default, derived from gcp:project; set bucket)"
+        ),
+    ):
+        parse(raw, project)
 
 
 def test_there_are_at_least_thirty_distinct_bad_config_cases() -> None:

@@ -1,16 +1,18 @@
 """The dev stack (seed parity) through the offline preview: the resources and inputs the acceptance asks for."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 
 from gke_tpu_serving.catalog import tpu_zones
-from gke_tpu_serving.offline import PreviewResult, RecordedResource, run_program
+from gke_tpu_serving.offline import PreviewResult, RecordedResource, kubernetes_manifests, run_program
 
 ROOT = Path(__file__).resolve().parents[1]
 POOL = "gcp:container/nodePool:NodePool"
@@ -76,10 +78,66 @@ def test_resource_counts(dev: PreviewResult) -> None:
         "gke-tpu-serving:index:GkeTpuCluster": 2,
         GKE: 2,
         POOL: 6,
-        "gcp:serviceaccount/account:Account": 2,
+        "gcp:serviceaccount/account:Account": 3,
         "gcp:projects/iAMMember:IAMMember": 2,
         "pulumi:providers:kubernetes": 2,
+        "gke-tpu-serving:index:WorkloadIdentity": 2,
+        "kubernetes:core/v1:Namespace": 2,
+        "kubernetes:core/v1:ServiceAccount": 2,
+        "gcp:serviceaccount/iAMMember:IAMMember": 1,
+        "gke-tpu-serving:index:GcsFuseBucket": 2,
+        "gcp:storage/bucket:Bucket": 2,
+        "gcp:storage/bucketIAMMember:BucketIAMMember": 2,
     }
+
+
+def test_both_buckets_are_protected_private_and_in_the_clusters_region(dev: PreviewResult) -> None:
+    buckets = {b.inputs["name"]: b for b in dev.of_type("gcp:storage/bucket:Bucket")}
+    assert set(buckets) == {"your-project-id-saxml-state", "your-project-id-llama-weights"}
+    for bucket in buckets.values():
+        assert bucket.options == {"protect": True, "retainOnDelete": True}
+        assert bucket.inputs["location"] == "US-CENTRAL1"
+        assert bucket.inputs["uniformBucketLevelAccess"] is True
+        assert bucket.inputs["publicAccessPrevention"] == "enforced"
+        assert bucket.inputs["forceDestroy"] is False
+
+
+def test_bucket_grants_reach_the_scenarios_identities(dev: PreviewResult) -> None:
+    grants = {g.name: g.inputs for g in dev.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
+    assert grants["llama-weights-vllm-read"] == {
+        "bucket": "your-project-id-llama-weights",
+        "role": "roles/storage.objectViewer",
+        "member": "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/"
+        "your-project-id.svc.id.goog/subject/ns/llama/sa/vllm",
+    }
+    # The member is the Google service account's email, which GCP computes: unknown in a preview.
+    assert grants["saxml-state-sax-sa-write"] == {
+        "bucket": "your-project-id-saxml-state",
+        "role": "roles/storage.objectUser",
+        "member": "[unknown]",
+    }
+    binding = dev.one("gcp:serviceaccount/iAMMember:IAMMember", "saxml-identity-workload-identity-user").inputs
+    assert binding["member"] == "serviceAccount:your-project-id.svc.id.goog[saxml/sax-sa]"
+    assert binding["role"] == "roles/iam.workloadIdentityUser"
+
+
+def test_no_project_level_storage_owner_or_editor_role_anywhere(dev: PreviewResult) -> None:
+    project_roles = [r.inputs["role"] for r in dev.of_type("gcp:projects/iAMMember:IAMMember")]
+    assert project_roles == ["roles/container.defaultNodeServiceAccount"] * 2
+    assert not [t for t in {r.type for r in dev.resources} if t.startswith("gcp:projects/") and "Member" not in t]
+
+
+def test_kubernetes_objects_go_to_their_clusters_provider(dev: PreviewResult) -> None:
+    provider = dev.one("pulumi:providers:kubernetes", "llm-us-central1-k8s").urn
+    objects = [r for r in dev.resources if r.type.startswith("kubernetes:")]
+    assert objects and all(r.options["provider"] == provider for r in objects)
+
+
+def test_every_kubernetes_manifest_passes_kubernetes_validate(dev: PreviewResult) -> None:
+    manifests = kubernetes_manifests(dev)
+    assert sorted(m["kind"] for m in manifests) == ["Namespace", "Namespace", "ServiceAccount", "ServiceAccount"]
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, "1.33", strict=True)
 
 
 def test_outputs_keep_kubeconfigs_secret_and_export_placements(dev: PreviewResult) -> None:
@@ -97,11 +155,11 @@ def test_make_preview_command_prints_the_tree(tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    assert "│  ├─ gcp:container/nodePool:NodePool     llm-us-central1-v5e-4x8-0" in done.stdout
-    assert "+ 17 to create" in done.stdout
+    assert re.search(r"\n \+   │  ├─ gcp:container/nodePool:NodePool +llm-us-central1-v5e-4x8-0 +create\n", done.stdout)
+    assert "+ 31 to create" in done.stdout
     document = json.loads(out.read_text())
     assert document["project"] == "gke-tpu-serving" and document["stack"] == "dev"
-    assert len(document["resources"]) == 17
+    assert len(document["resources"]) == 31
 
 
 def test_bad_stack_config_exits_2_with_only_the_message(tmp_path: Path) -> None:

@@ -1,20 +1,30 @@
 """gke-tpu-serving: Pulumi components that serve generative models on GKE with TPUs and GPUs."""
 
+from .gcs_fuse_bucket import BucketAccess, BucketGrantArgs, GcsFuseBucket, GcsFuseBucketArgs, LifecycleRuleArgs
 from .gke_tpu_cluster import GkeTpuCluster, GkeTpuClusterArgs, GpuPoolArgs, ReleaseChannel, SystemPoolArgs, TpuPoolArgs
+from .workload_identity import WorkloadIdentity, WorkloadIdentityArgs, WorkloadIdentityMode
 
 PACKAGE_NAME = "gke-tpu-serving"
 """The Pulumi package name: component type tokens are `gke-tpu-serving:index:<Class>`."""
 
-COMPONENTS = [GkeTpuCluster]
+COMPONENTS = [GkeTpuCluster, WorkloadIdentity, GcsFuseBucket]
 """Every component the package hosts for other languages."""
 
 __all__ = [
     "COMPONENTS",
     "PACKAGE_NAME",
+    "BucketAccess",
+    "BucketGrantArgs",
+    "GcsFuseBucket",
+    "GcsFuseBucketArgs",
     "GkeTpuCluster",
     "GkeTpuClusterArgs",
     "GpuPoolArgs",
+    "LifecycleRuleArgs",
     "ReleaseChannel",
     "SystemPoolArgs",
     "TpuPoolArgs",
+    "WorkloadIdentity",
+    "WorkloadIdentityArgs",
+    "WorkloadIdentityMode",
 ]

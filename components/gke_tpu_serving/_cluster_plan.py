@@ -6,14 +6,13 @@ the plan; the stack config calls the same function while it loads, so a bad clus
 its config key before any resource of any cluster is registered.
 """
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from ._errors import ArgError, PathPart
-from ._names import check_gke_name, check_service_account_id
+from ._names import check_gke_name, check_region, check_service_account_id
 from .catalog import (
     MIN_GKE_VERSION_RAY_ADDON,
     CatalogError,
@@ -38,7 +37,6 @@ DEFAULT_RELEASE_CHANNEL = "REGULAR"
 RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED")
 # GKE names the pool it creates with the cluster "default-pool"; ours is "system".
 RESERVED_POOL_NAMES = ("system", "default-pool")
-_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -129,11 +127,13 @@ def _node_bounds(at: tuple[PathPart, ...], min_nodes: Any, max_nodes: Any) -> tu
 def _location_region(location: Any) -> str:
     if isinstance(location, str) and is_zone(location):
         return region_of_zone(location)
-    if isinstance(location, str) and _REGION.match(location):
-        return location
-    raise ArgError(
-        ("location",), f"{location!r} is not a GCP region or zone; allowed: e.g. 'us-central1' or 'us-central1-a'"
-    )
+    try:
+        check_region(location)
+    except ValueError:
+        raise ArgError(
+            ("location",), f"{location!r} is not a GCP region or zone; allowed: e.g. 'us-central1' or 'us-central1-a'"
+        ) from None
+    return str(location)
 
 
 def _pool_zone(

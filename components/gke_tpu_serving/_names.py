@@ -48,3 +48,26 @@ def check_service_account_id(value: str) -> None:
             f"{value!r} is not a valid service account id; allowed: {SERVICE_ACCOUNT_ID_MIN}-"
             f"{SERVICE_ACCOUNT_ID_MAX} characters matching ^[a-z][-a-z0-9]*[a-z0-9]$"
         )
+
+
+# Cloud Storage bucket names without dots (dotted names need domain verification).
+_BUCKET_NAME = re.compile(r"^[a-z0-9][-_a-z0-9]{1,61}[a-z0-9]$")
+
+
+def check_bucket_name(value: str) -> None:
+    """A Cloud Storage bucket name: 3-63 characters of lowercase letters, digits, '-' and '_', starting and ending
+    with a letter or digit, not starting with "goog" and not containing "google"."""
+    if not isinstance(value, str) or not _BUCKET_NAME.match(value) or value.startswith("goog") or "google" in value:
+        raise ValueError(
+            f"{value!r} is not a valid bucket name; allowed: 3-63 characters of lowercase letters, digits, '-' and "
+            "'_', starting and ending with a letter or digit, without a 'goog' prefix or 'google' inside"
+        )
+
+
+_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+
+
+def check_region(value: str) -> None:
+    """A GCP region name such as us-central1 (not a zone)."""
+    if not isinstance(value, str) or not _REGION.match(value):
+        raise ValueError(f"{value!r} is not a GCP region; allowed: e.g. 'us-central1'")
