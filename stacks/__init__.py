@@ -8,7 +8,7 @@ from gke_tpu_serving.gke_tpu_cluster import GkeTpuCluster
 from . import llama, saxml, stable_diffusion
 from ._model import Placement, StackConfig
 
-SCENARIOS: dict[str, Callable[[Placement, GkeTpuCluster, str], dict[str, Any]]] = {
+SCENARIOS: dict[str, Callable[[Placement, GkeTpuCluster, StackConfig], dict[str, Any]]] = {
     "stableDiffusion": stable_diffusion.deploy,
     "saxml": saxml.deploy,
     "llama": llama.deploy,
@@ -26,5 +26,5 @@ def build(config: StackConfig) -> dict[str, Any]:
         "kubeconfigs": {name: c.kubeconfig for name, c in clusters.items()},
     }
     for key, placement in config.scenarios.items():
-        outputs[key] = SCENARIOS[key](placement, clusters[placement.cluster.name], config.gcp_project)
+        outputs[key] = SCENARIOS[key](placement, clusters[placement.cluster.name], config)
     return outputs

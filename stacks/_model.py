@@ -73,3 +73,5 @@ class StackConfig:
     clusters: tuple[Cluster, ...]
     scenarios: Mapping[str, Placement]
     """Enabled scenarios by config key."""
+    secrets: Mapping[str, Any] = field(default_factory=dict)
+    """Secret config values (pulumi.Output secrets) by key, e.g. hfToken."""

@@ -26,22 +26,22 @@ class StorageSpec:
     bucket `<gcp:project>-<scenario>-<role>`."""
 
 
-def _namespace(placement: Placement, spec: StorageSpec) -> str:
+def namespace_of(placement: Placement, spec: StorageSpec) -> str:
     return str(placement.settings.get("namespace", spec.default_namespace))
 
 
-def _bucket_name(placement: Placement, project: str, spec: StorageSpec) -> str:
+def bucket_name_of(placement: Placement, project: str, spec: StorageSpec) -> str:
     return str(placement.settings.get("bucket", f"{project}-{placement.key.lower()}-{spec.bucket_role}"))
 
 
 def check_storage(placement: Placement, project: str, spec: StorageSpec) -> None:
     """Check the scenario's namespace and bucket name at config load, before anything is registered."""
     try:
-        check_dns_label(_namespace(placement, spec))
+        check_dns_label(namespace_of(placement, spec))
     except ValueError as error:
         raise config_error((placement.key, "namespace"), str(error)) from None
     try:
-        check_bucket_name(_bucket_name(placement, project, spec))
+        check_bucket_name(bucket_name_of(placement, project, spec))
     except ValueError as error:
         derived = "" if "bucket" in placement.settings else " (the default, derived from gcp:project; set bucket)"
         raise config_error((placement.key, "bucket"), f"{error}{derived}") from None
@@ -56,7 +56,7 @@ def deploy_storage(
         f"{placement.key}-identity",
         {
             "project": project,
-            "namespace": _namespace(placement, spec),
+            "namespace": namespace_of(placement, spec),
             "create_namespace": True,
             "service_account_name": spec.service_account,
             "mode": spec.mode,
@@ -67,7 +67,7 @@ def deploy_storage(
         f"{placement.key}-{spec.bucket_role}",
         {
             "project": project,
-            "bucket_name": _bucket_name(placement, project, spec),
+            "bucket_name": bucket_name_of(placement, project, spec),
             "location": placement.cluster.plan.region,
             "protect": bool(placement.settings.get("protect_bucket", True)),
             "grants": [{"name": spec.service_account, "member": identity.member, "access": spec.access}],

@@ -5,6 +5,7 @@ facts, cross references between clusters and scenarios) and raises `ConfigError`
 value and what is allowed, before the program registers any resource.
 """
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -35,6 +36,9 @@ class StackDefaults(TypedDict):
     deletion_protection: bool
     """Deletion protection. Pulumi.yaml's default: true."""
 
+
+# Keys that must be set with `pulumi config set --secret`; they reach the program as Pulumi secrets only.
+SECRET_KEYS = ("hfToken", "apiKey")
 
 # The same defaults Pulumi.yaml declares (the engine applies those; parse() is also called without the engine).
 DEFAULTS = {"releaseChannel": "REGULAR", "deletionProtection": True}
@@ -98,7 +102,7 @@ def parse(raw: Mapping[str, Any], gcp_project: str | None) -> StackConfig:
             f"config key gcp:project: {gcp_project!r} is not a GCP project id; allowed: 6-30 characters of "
             "lowercase letters, digits and '-', starting with a letter"
         )
-    known = (*DEFAULTS, "clusters", *SCENARIOS)
+    known = (*DEFAULTS, "clusters", *SCENARIOS, *SECRET_KEYS)
     for key in raw:
         if key not in known:
             raise config_error((key,), f"unknown key; allowed: {', '.join(known)}")
@@ -134,8 +138,20 @@ def load() -> StackConfig:
     # is an error instead of being silently ignored.
     set_keys = {*pulumi.runtime.config.get_config_env(), *pulumi.runtime.config.CONFIG.get()}
     config = pulumi.Config(PROJECT)
+    secrets = {}
+    for key in SECRET_KEYS:
+        if f"{prefix}{key}" not in set_keys:
+            continue
+        if not pulumi.runtime.config.is_config_secret(f"{prefix}{key}"):
+            raise ConfigError(
+                f"config key {prefix}{key}: set in plain text; allowed: a secret "
+                f"(`pulumi config set --secret {key} ...`)"
+            )
+        secrets[key] = config.require_secret(key)
     raw: dict[str, Any] = {}
     for key in sorted(k.removeprefix(prefix) for k in set_keys if k.startswith(prefix)):
+        if key in SECRET_KEYS:
+            continue
         text = config.get(key)
         if text is None:
             continue
@@ -143,4 +159,4 @@ def load() -> StackConfig:
             raw[key] = json.loads(text)
         except json.JSONDecodeError:
             raw[key] = text  # a plain string where structure is expected is reported by parse()
-    return parse(raw, pulumi.Config("gcp").get("project"))
+    return dataclasses.replace(parse(raw, pulumi.Config("gcp").get("project")), secrets=secrets)

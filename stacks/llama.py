@@ -1,17 +1,31 @@
 """Llama 3.1 70B on TPU v6e through vLLM, weights from GCS FUSE, an HPA on vLLM metrics.
 
-Today: the namespace, the `vllm` Kubernetes ServiceAccount with direct Workload Identity Federation (the seed's
-setup) and the weights bucket it reads. The VllmDeploymentWithHpa component (issue #6) adds the server on the
-placement this module checks, mounting the bucket with GcsFuseBucket.mount().
+The namespace and the `vllm` Kubernetes ServiceAccount with direct Workload Identity Federation (the seed's setup),
+the weights bucket it reads, a compile-cache bucket it writes, the Custom Metrics Stackdriver Adapter, and the vLLM
+server with its Service, PodMonitoring and HPA.
 """
 
-from typing import Any
+from typing import Any, NotRequired
 
-from gke_tpu_serving import BucketAccess, GkeTpuCluster, WorkloadIdentityMode
+import pulumi
 
-from ._model import Placement, StorageScenarioConfig, config_error
+from gke_tpu_serving import (
+    BucketAccess,
+    CustomMetricsAdapter,
+    Exposure,
+    GcsFuseBucket,
+    GkeTpuCluster,
+    VllmDeploymentWithHpa,
+    VllmDeploymentWithHpaArgs,
+    WorkloadIdentityMode,
+)
+from gke_tpu_serving._errors import ArgError
+from gke_tpu_serving._names import check_bucket_name
+from gke_tpu_serving.vllm_deployment_with_hpa import check_vllm_args
+
+from ._model import Placement, StackConfig, StorageScenarioConfig, config_error
 from ._placement import placement_outputs
-from ._storage import StorageSpec, check_storage, deploy_storage, storage_outputs
+from ._storage import StorageSpec, bucket_name_of, check_storage, deploy_storage, namespace_of, storage_outputs
 
 STORAGE = StorageSpec(
     default_namespace="llama",
@@ -20,10 +34,79 @@ STORAGE = StorageSpec(
     access=BucketAccess.READ,  # serving pods only load weights; the staging job writes them
     bucket_role="weights",
 )
+DEFAULT_MODEL = "meta-llama/Llama-3.1-70B-Instruct"
+SERVER_NAME = "vllm-llama"
 
 
 class Config(StorageScenarioConfig):
-    """gke-tpu-serving:llama: the cluster and single-host TPU pool, the namespace and the weights bucket."""
+    """gke-tpu-serving:llama: the cluster and single-host TPU pool, the namespace, the buckets and the server."""
+
+    image: str
+    """The server image built from workloads/llama, pinned by tag or digest."""
+    model: NotRequired[str]
+    """Hugging Face id of the model. Default: meta-llama/Llama-3.1-70B-Instruct."""
+    cache_bucket: NotRequired[str]
+    """Bucket for the XLA compile cache. Default: `<gcp:project>-llama-xla-cache`."""
+    max_model_len: NotRequired[int]
+    """vLLM --max-model-len. Default: 4096."""
+    max_num_seqs: NotRequired[int]
+    """vLLM --max-num-seqs. Default: 256."""
+    max_num_batched_tokens: NotRequired[int]
+    """vLLM --max-num-batched-tokens. Default: vLLM's."""
+    min_replicas: NotRequired[int]
+    """HPA lower bound. Default: 1."""
+    max_replicas: NotRequired[int]
+    """HPA upper bound. Default: the pool's maximum node count."""
+    target_queue_length: NotRequired[int]
+    """HPA target, average vllm:num_requests_waiting per pod. Default: 10."""
+    exposure: NotRequired[Exposure]
+    """cluster-ip (default), internal-load-balancer or public-load-balancer."""
+
+
+# Server args that have no config key of their own point at the key that decides them.
+_CONFIG_KEY_OF_ARG = {
+    "tpu_generation": "pool",
+    "tpu_machine_type": "pool",
+    "tpu_topology": "pool",
+    "tensor_parallel_size": "pool",
+    "pool_max_nodes": "pool",
+    "weights_bucket": "bucket",
+    "compile_cache_bucket": "cache_bucket",
+}
+
+
+def _cache_bucket(placement: Placement, project: str) -> str:
+    return str(placement.settings.get("cache_bucket", f"{project}-llama-xla-cache"))
+
+
+def _server_args(placement: Placement, project: str) -> VllmDeploymentWithHpaArgs:
+    pool = placement.tpu_pools[0]
+    shape = pool.tpu_slice
+    settings = placement.settings
+    args: VllmDeploymentWithHpaArgs = {
+        "namespace": namespace_of(placement, STORAGE),
+        "service_account_name": STORAGE.service_account,
+        "image": settings["image"],
+        "model": settings.get("model", DEFAULT_MODEL),
+        "weights_bucket": bucket_name_of(placement, project, STORAGE),
+        "compile_cache_bucket": _cache_bucket(placement, project),
+        "tpu_generation": shape.generation,
+        "tpu_machine_type": shape.machine_type,
+        "tpu_topology": shape.topology,
+        "pool_max_nodes": pool.max_nodes if pool.max_nodes is not None else pool.node_count or 1,
+    }
+    for key in (
+        "max_model_len",
+        "max_num_seqs",
+        "max_num_batched_tokens",
+        "min_replicas",
+        "max_replicas",
+        "target_queue_length",
+        "exposure",
+    ):
+        if key in settings:
+            args[key] = settings[key]
+    return args
 
 
 def check(placement: Placement, project: str) -> None:
@@ -41,9 +124,43 @@ def check(placement: Placement, project: str) -> None:
             f"false, but llama reads its weights through GCS FUSE on cluster {cluster.name!r}; allowed: true",
         )
     check_storage(placement, project, STORAGE)
+    try:
+        check_bucket_name(_cache_bucket(placement, project))
+    except ValueError as error:
+        raise config_error(("llama", "cache_bucket"), str(error)) from None
+    try:
+        check_vllm_args(_server_args(placement, project))
+    except ArgError as error:
+        key = str(error.path[0])
+        raise config_error(("llama", _CONFIG_KEY_OF_ARG.get(key, key)), error.reason) from None
 
 
-def deploy(placement: Placement, cluster: GkeTpuCluster, project: str) -> dict[str, Any]:
+def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) -> dict[str, Any]:
     """Deploy the scenario onto `cluster`; returns its stack outputs."""
+    project, secrets = config.gcp_project, config.secrets
     identity, bucket = deploy_storage(placement, cluster, project, STORAGE)
-    return placement_outputs(placement) | storage_outputs(identity, bucket)
+    # The compile cache is regenerable, so its bucket is not protected; it is still never force-destroyed.
+    GcsFuseBucket(
+        "llama-xla-cache",
+        {
+            "project": project,
+            "bucket_name": _cache_bucket(placement, project),
+            "location": placement.cluster.plan.region,
+            "protect": False,
+            "grants": [{"name": STORAGE.service_account, "member": identity.member, "access": BucketAccess.WRITE}],
+        },
+    )
+    on_cluster = pulumi.ResourceOptions(provider=cluster.kubernetes_provider)
+    adapter = CustomMetricsAdapter(f"{cluster.plan.name}-custom-metrics", {"project": project}, opts=on_cluster)
+    args = _server_args(placement, project)
+    args["service_account_name"] = identity.service_account_name
+    if "hfToken" in secrets:
+        args["hf_token"] = secrets["hfToken"]
+    if "apiKey" in secrets:
+        args["api_key"] = secrets["apiKey"]
+    server = VllmDeploymentWithHpa(
+        SERVER_NAME,
+        args,
+        opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider, depends_on=[identity, bucket, adapter]),
+    )
+    return placement_outputs(placement) | storage_outputs(identity, bucket) | {"url": server.url}

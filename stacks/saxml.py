@@ -9,7 +9,7 @@ from typing import Any
 
 from gke_tpu_serving import BucketAccess, GkeTpuCluster, WorkloadIdentityMode
 
-from ._model import Placement, StorageScenarioConfig, config_error
+from ._model import Placement, StackConfig, StorageScenarioConfig, config_error
 from ._placement import placement_outputs
 from ._storage import StorageSpec, check_storage, deploy_storage, storage_outputs
 
@@ -37,7 +37,7 @@ def check(placement: Placement, project: str) -> None:
     check_storage(placement, project, STORAGE)
 
 
-def deploy(placement: Placement, cluster: GkeTpuCluster, project: str) -> dict[str, Any]:
+def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) -> dict[str, Any]:
     """Deploy the scenario onto `cluster`; returns its stack outputs."""
-    identity, bucket = deploy_storage(placement, cluster, project, STORAGE)
+    identity, bucket = deploy_storage(placement, cluster, config.gcp_project, STORAGE)
     return placement_outputs(placement) | storage_outputs(identity, bucket)

@@ -8,7 +8,7 @@ from typing import Any
 
 from gke_tpu_serving.gke_tpu_cluster import GkeTpuCluster
 
-from ._model import Placement, ScenarioPlacement, config_error
+from ._model import Placement, ScenarioPlacement, StackConfig, config_error
 from ._placement import placement_outputs
 
 
@@ -26,7 +26,7 @@ def check(placement: Placement, project: str) -> None:
         )
 
 
-def deploy(placement: Placement, cluster: GkeTpuCluster, project: str) -> dict[str, Any]:
+def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) -> dict[str, Any]:
     """Deploy the scenario onto `cluster`; returns its stack outputs."""
-    del cluster, project  # the RayService of issue #4 takes them
+    del cluster, config  # the RayService of issue #4 takes them
     return placement_outputs(placement)

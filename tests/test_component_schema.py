@@ -96,4 +96,10 @@ def test_the_plugin_entry_point_imports_and_hosts_every_component() -> None:
     # Run as a module, not as __main__, so it does not start serving.
     plugin = runpy.run_path(str(Path(__file__).resolve().parents[1] / "components" / "__main__.py"), run_name="plugin")
     assert plugin["COMPONENTS"] is COMPONENTS and plugin["PACKAGE_NAME"] == "gke-tpu-serving"
-    assert {c.__name__ for c in COMPONENTS} == {"GkeTpuCluster", "WorkloadIdentity", "GcsFuseBucket"}
+    assert {c.__name__ for c in COMPONENTS} == {
+        "GkeTpuCluster",
+        "WorkloadIdentity",
+        "GcsFuseBucket",
+        "CustomMetricsAdapter",
+        "VllmDeploymentWithHpa",
+    }

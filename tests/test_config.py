@@ -112,6 +112,36 @@ def _root(raw: dict[str, Any]) -> dict[str, Any]:
 
 BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
+        "llama_image_missing",
+        _drop(lambda raw: raw["llama"], "image"),
+        "config key gke-tpu-serving:llama.image: missing; required keys: cluster, pool, image",
+    ),
+    (
+        "llama_image_not_pinned",
+        _set(lambda raw: raw["llama"], "image", "vllm/vllm-tpu:latest"),
+        "config key gke-tpu-serving:llama.image: image 'vllm/vllm-tpu:latest' is not pinned; allowed: a tag other than 'latest' (REPOSITORY:TAG) or a digest (REPOSITORY@sha256:DIGEST)",
+    ),
+    (
+        "llama_max_replicas_above_pool_max_nodes",
+        _set(lambda raw: raw["llama"], "maxReplicas", 3),
+        "config key gke-tpu-serving:llama.maxReplicas: 3 is more than the TPU pool's maximum of 2 nodes (each replica takes one ct6e-standard-8t host); allowed: 1 to 2",
+    ),
+    (
+        "llama_min_replicas_above_max_replicas",
+        lambda raw: raw["llama"].update(minReplicas=2, maxReplicas=1),
+        "config key gke-tpu-serving:llama.minReplicas: 2 is more than max_replicas 1; allowed: 1 to 1",
+    ),
+    (
+        "llama_exposure_unknown",
+        _set(lambda raw: raw["llama"], "exposure", "public"),
+        "config key gke-tpu-serving:llama.exposure: 'public' is not allowed; allowed: cluster-ip, internal-load-balancer, public-load-balancer",
+    ),
+    (
+        "llama_cache_bucket_invalid",
+        _set(lambda raw: raw["llama"], "cacheBucket", "x"),
+        "config key gke-tpu-serving:llama.cacheBucket: 'x' is not a valid bucket name; allowed: 3-63 characters of lowercase letters, digits, '-' and '_', starting and ending with a letter or digit, without a 'goog' prefix or 'google' inside",
+    ),
+    (
         "scenario_namespace_not_a_dns_label",
         _set(lambda raw: raw["llama"], "namespace", "LLM"),
         "config key gke-tpu-serving:llama.namespace: 'LLM' is not a valid DNS-1123 label; allowed: 1-63 characters of lowercase letters, digits and '-', starting and ending with a letter or digit",
@@ -129,7 +159,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "unknown_top_level_key",
         _set(_root, "cluster", []),
-        "config key gke-tpu-serving:cluster: unknown key; allowed: releaseChannel, deletionProtection, clusters, stableDiffusion, saxml, llama",
+        "config key gke-tpu-serving:cluster: unknown key; allowed: releaseChannel, deletionProtection, clusters, stableDiffusion, saxml, llama, hfToken, apiKey",
     ),
     (
         "clusters_empty",

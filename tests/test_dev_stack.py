@@ -8,8 +8,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import kubernetes_validate
 import pytest
+from manifest_validation import validate_manifest
 
 from gke_tpu_serving.catalog import tpu_zones
 from gke_tpu_serving.offline import PreviewResult, RecordedResource, kubernetes_manifests, run_program
@@ -79,23 +79,37 @@ def test_resource_counts(dev: PreviewResult) -> None:
         GKE: 2,
         POOL: 6,
         "gcp:serviceaccount/account:Account": 3,
-        "gcp:projects/iAMMember:IAMMember": 2,
+        "gcp:projects/iAMMember:IAMMember": 3,
         "pulumi:providers:kubernetes": 2,
         "gke-tpu-serving:index:WorkloadIdentity": 2,
         "kubernetes:core/v1:Namespace": 2,
         "kubernetes:core/v1:ServiceAccount": 2,
         "gcp:serviceaccount/iAMMember:IAMMember": 1,
-        "gke-tpu-serving:index:GcsFuseBucket": 2,
-        "gcp:storage/bucket:Bucket": 2,
-        "gcp:storage/bucketIAMMember:BucketIAMMember": 2,
+        "gke-tpu-serving:index:GcsFuseBucket": 3,
+        "gcp:storage/bucket:Bucket": 3,
+        "gcp:storage/bucketIAMMember:BucketIAMMember": 3,
+        "gke-tpu-serving:index:CustomMetricsAdapter": 1,
+        "kubernetes:yaml/v2:ConfigFile": 1,
+        "gke-tpu-serving:index:VllmDeploymentWithHpa": 1,
+        "kubernetes:apps/v1:Deployment": 1,
+        "kubernetes:core/v1:Service": 1,
+        "kubernetes:policy/v1:PodDisruptionBudget": 1,
+        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
+        "kubernetes:monitoring.googleapis.com/v1:PodMonitoring": 1,
     }
 
 
-def test_both_buckets_are_protected_private_and_in_the_clusters_region(dev: PreviewResult) -> None:
+def test_buckets_are_private_in_the_clusters_region_and_data_buckets_protected(dev: PreviewResult) -> None:
     buckets = {b.inputs["name"]: b for b in dev.of_type("gcp:storage/bucket:Bucket")}
-    assert set(buckets) == {"your-project-id-saxml-state", "your-project-id-llama-weights"}
-    for bucket in buckets.values():
-        assert bucket.options == {"protect": True, "retainOnDelete": True}
+    assert set(buckets) == {
+        "your-project-id-saxml-state",
+        "your-project-id-llama-weights",
+        "your-project-id-llama-xla-cache",
+    }
+    for name, bucket in buckets.items():
+        # The compile cache is regenerable; weights and server state are not.
+        protected = {} if name.endswith("xla-cache") else {"protect": True, "retainOnDelete": True}
+        assert bucket.options == protected
         assert bucket.inputs["location"] == "US-CENTRAL1"
         assert bucket.inputs["uniformBucketLevelAccess"] is True
         assert bucket.inputs["publicAccessPrevention"] == "enforced"
@@ -122,8 +136,9 @@ def test_bucket_grants_reach_the_scenarios_identities(dev: PreviewResult) -> Non
 
 
 def test_no_project_level_storage_owner_or_editor_role_anywhere(dev: PreviewResult) -> None:
-    project_roles = [r.inputs["role"] for r in dev.of_type("gcp:projects/iAMMember:IAMMember")]
-    assert project_roles == ["roles/container.defaultNodeServiceAccount"] * 2
+    project_roles = sorted(r.inputs["role"] for r in dev.of_type("gcp:projects/iAMMember:IAMMember"))
+    # The node role and the metrics adapter's read access to Cloud Monitoring, both project-scoped by nature.
+    assert project_roles == ["roles/container.defaultNodeServiceAccount"] * 2 + ["roles/monitoring.viewer"]
     assert not [t for t in {r.type for r in dev.resources} if t.startswith("gcp:projects/") and "Member" not in t]
 
 
@@ -133,11 +148,29 @@ def test_kubernetes_objects_go_to_their_clusters_provider(dev: PreviewResult) ->
     assert objects and all(r.options["provider"] == provider for r in objects)
 
 
-def test_every_kubernetes_manifest_passes_kubernetes_validate(dev: PreviewResult) -> None:
+def test_every_kubernetes_manifest_passes_schema_validation(dev: PreviewResult) -> None:
     manifests = kubernetes_manifests(dev)
-    assert sorted(m["kind"] for m in manifests) == ["Namespace", "Namespace", "ServiceAccount", "ServiceAccount"]
+    assert sorted(m["kind"] for m in manifests) == [
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "Namespace",
+        "Namespace",
+        "PodDisruptionBudget",
+        "PodMonitoring",
+        "Service",
+        "ServiceAccount",
+        "ServiceAccount",
+    ]
     for manifest in manifests:
-        kubernetes_validate.validate(manifest, "1.33", strict=True)
+        validate_manifest(manifest)
+
+
+def test_llama_server_runs_on_the_v6e_pool_with_the_scenarios_identity(dev: PreviewResult) -> None:
+    pod = dev.one("kubernetes:apps/v1:Deployment", "vllm-llama").inputs["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "vllm"
+    assert pod["nodeSelector"]["cloud.google.com/gke-tpu-accelerator"] == "tpu-v6e-slice"
+    hpa = dev.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "vllm-llama").inputs["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (1, 2)  # the v6e pool autoscales 1-2 nodes
 
 
 def test_outputs_keep_kubeconfigs_secret_and_export_placements(dev: PreviewResult) -> None:
@@ -156,22 +189,45 @@ def test_make_preview_command_prints_the_tree(tmp_path: Path) -> None:
         check=True,
     )
     assert re.search(r"\n \+   │  ├─ gcp:container/nodePool:NodePool +llm-us-central1-v5e-4x8-0 +create\n", done.stdout)
-    assert "+ 31 to create" in done.stdout
+    assert "+ 43 to create" in done.stdout
     document = json.loads(out.read_text())
     assert document["project"] == "gke-tpu-serving" and document["stack"] == "dev"
-    assert len(document["resources"]) == 31
+    assert len(document["resources"]) == 43
 
 
-def test_bad_stack_config_exits_2_with_only_the_message(tmp_path: Path) -> None:
+def _preview_variant(tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess[str]:
+    """The offline preview of a copy of this project whose `bad` stack file is `stack_text`."""
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
-    stack = (ROOT / "Pulumi.dev.yaml").read_text().replace("topology: 4x8", "topology: 4x4x4")
-    (tmp_path / "Pulumi.bad.yaml").write_text(stack)
-    done = subprocess.run(
+    (tmp_path / "Pulumi.bad.yaml").write_text(stack_text)
+    return subprocess.run(
         [sys.executable, "-m", "gke_tpu_serving.offline", "preview", "--stack", "bad", "--project-dir", str(tmp_path)],
         capture_output=True,
         text=True,
+    )
+
+
+def test_secret_key_in_plain_text_is_refused(tmp_path: Path) -> None:
+    stack = (ROOT / "Pulumi.dev.yaml").read_text() + "  gke-tpu-serving:hfToken: hf_plaintext\n"
+    done = _preview_variant(tmp_path, stack)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "config key gke-tpu-serving:hfToken: set in plain text; allowed: a secret "
+        "(`pulumi config set --secret hfToken ...`)"
+    )
+
+
+def test_secret_key_set_as_secret_reaches_the_pod_through_a_kubernetes_secret(tmp_path: Path) -> None:
+    stack = (ROOT / "Pulumi.dev.yaml").read_text() + "  gke-tpu-serving:apiKey:\n    secure: v1:AAAA\n"
+    done = _preview_variant(tmp_path, stack)
+    assert done.returncode == 0, done.stderr
+    assert "kubernetes:core/v1:Secret" in done.stdout and "vllm-llama-secrets" in done.stdout
+
+
+def test_bad_stack_config_exits_2_with_only_the_message(tmp_path: Path) -> None:
+    done = _preview_variant(
+        tmp_path, (ROOT / "Pulumi.dev.yaml").read_text().replace("topology: 4x8", "topology: 4x4x4")
     )
     assert done.returncode == 2
     assert done.stdout == ""

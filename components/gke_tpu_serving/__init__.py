@@ -1,13 +1,15 @@
 """gke-tpu-serving: Pulumi components that serve generative models on GKE with TPUs and GPUs."""
 
+from .custom_metrics_adapter import CustomMetricsAdapter, CustomMetricsAdapterArgs
 from .gcs_fuse_bucket import BucketAccess, BucketGrantArgs, GcsFuseBucket, GcsFuseBucketArgs, LifecycleRuleArgs
 from .gke_tpu_cluster import GkeTpuCluster, GkeTpuClusterArgs, GpuPoolArgs, ReleaseChannel, SystemPoolArgs, TpuPoolArgs
+from .vllm_deployment_with_hpa import Exposure, VllmDeploymentWithHpa, VllmDeploymentWithHpaArgs, WeightsSource
 from .workload_identity import WorkloadIdentity, WorkloadIdentityArgs, WorkloadIdentityMode
 
 PACKAGE_NAME = "gke-tpu-serving"
 """The Pulumi package name: component type tokens are `gke-tpu-serving:index:<Class>`."""
 
-COMPONENTS = [GkeTpuCluster, WorkloadIdentity, GcsFuseBucket]
+COMPONENTS = [GkeTpuCluster, WorkloadIdentity, GcsFuseBucket, CustomMetricsAdapter, VllmDeploymentWithHpa]
 """Every component the package hosts for other languages."""
 
 __all__ = [
@@ -15,6 +17,9 @@ __all__ = [
     "PACKAGE_NAME",
     "BucketAccess",
     "BucketGrantArgs",
+    "CustomMetricsAdapter",
+    "CustomMetricsAdapterArgs",
+    "Exposure",
     "GcsFuseBucket",
     "GcsFuseBucketArgs",
     "GkeTpuCluster",
@@ -24,6 +29,9 @@ __all__ = [
     "ReleaseChannel",
     "SystemPoolArgs",
     "TpuPoolArgs",
+    "VllmDeploymentWithHpa",
+    "VllmDeploymentWithHpaArgs",
+    "WeightsSource",
     "WorkloadIdentity",
     "WorkloadIdentityArgs",
     "WorkloadIdentityMode",

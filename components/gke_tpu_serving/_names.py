@@ -71,3 +71,22 @@ def check_region(value: str) -> None:
     """A GCP region name such as us-central1 (not a zone)."""
     if not isinstance(value, str) or not _REGION.match(value):
         raise ValueError(f"{value!r} is not a GCP region; allowed: e.g. 'us-central1'")
+
+
+_IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def check_pinned_image(value: str) -> None:
+    """An image reference pinned to a digest, or to a tag other than "latest" (a moving tag makes two rollouts of
+    the same config run different code)."""
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an image reference; allowed: REPOSITORY:TAG or REPOSITORY@sha256:DIGEST")
+    if _IMAGE_DIGEST.search(value):
+        return
+    last = value.rsplit("/", 1)[-1]
+    tag = last.rsplit(":", 1)[1] if ":" in last else None
+    if tag is None or tag == "latest":
+        raise ValueError(
+            f"image {value!r} is not pinned; allowed: a tag other than 'latest' (REPOSITORY:TAG) or a digest "
+            "(REPOSITORY@sha256:DIGEST)"
+        )

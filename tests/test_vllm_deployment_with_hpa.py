@@ -1,0 +1,272 @@
+"""VllmDeploymentWithHpa and CustomMetricsAdapter under Pulumi mocks: server arguments, probes, volumes,
+annotations, Service, PodMonitoring, HPA and the adapter's grant; every object validated against real schemas."""
+
+import re
+from typing import Any
+
+import pytest
+from manifest_validation import validate_manifest
+
+from gke_tpu_serving import CustomMetricsAdapter, Exposure, VllmDeploymentWithHpa, VllmDeploymentWithHpaArgs
+from gke_tpu_serving.catalog import TpuGeneration
+from gke_tpu_serving.offline import kubernetes_manifests
+
+COMPONENT = "gke-tpu-serving:index:VllmDeploymentWithHpa"
+IMAGE = "us-central1-docker.pkg.dev/demo-project/gke-tpu-serving/llama@sha256:" + "a" * 64
+
+
+def args(**extra: Any) -> VllmDeploymentWithHpaArgs:
+    base: VllmDeploymentWithHpaArgs = {
+        "namespace": "llama",
+        "service_account_name": "vllm",
+        "image": IMAGE,
+        "model": "meta-llama/Llama-3.1-70B-Instruct",
+        "weights_bucket": "demo-llama-weights",
+        "compile_cache_bucket": "demo-llama-xla-cache",
+        "tpu_generation": TpuGeneration.V6E,
+        "tpu_machine_type": "ct6e-standard-8t",
+        "tpu_topology": "2x4",
+        "pool_max_nodes": 2,
+    }
+    base.update(extra)  # type: ignore[typeddict-item]
+    return base
+
+
+def _manifests(result: Any) -> dict[str, dict[str, Any]]:
+    return {m["kind"]: m for m in kubernetes_manifests(result)}
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_server_arguments_come_from_typed_config_and_the_catalog(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args(max_num_batched_tokens=512))
+    pod = _manifests(pulumi_mocks.settle())["Deployment"]["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    assert _env(container) == {
+        "MODEL": "/data/models/meta-llama/Llama-3.1-70B-Instruct",
+        "SERVED_MODEL_NAME": "meta-llama/Llama-3.1-70B-Instruct",
+        "TENSOR_PARALLEL_SIZE": "8",
+        "MAX_MODEL_LEN": "4096",
+        "MAX_NUM_SEQS": "256",
+        "MAX_NUM_BATCHED_TOKENS": "512",
+        "PORT": "8000",
+        "COMPILE_CACHE_DIR": "/var/cache/xla",
+        "COMPILE_CACHE_BUCKET": "demo-llama-xla-cache",
+        "COMPILE_CACHE_PREFIX": "xla-cache/vllm-llama",
+    }
+    assert container["image"] == IMAGE
+    assert pod["spec"]["nodeSelector"] == {
+        "cloud.google.com/gke-tpu-accelerator": "tpu-v6e-slice",
+        "cloud.google.com/gke-tpu-topology": "2x4",
+    }
+    assert container["resources"]["limits"] == {"google.com/tpu": "8"}
+    assert container["resources"]["requests"] == {"cpu": "32", "memory": "256Gi", "google.com/tpu": "8"}
+    assert pod["spec"]["serviceAccountName"] == "vllm"
+
+
+def test_probes_allow_for_weight_loading_and_compilation(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args())
+    (container,) = _manifests(pulumi_mocks.settle())["Deployment"]["spec"]["template"]["spec"]["containers"]
+    health = {"path": "/health", "port": "http"}
+    assert container["startupProbe"] == {"httpGet": health, "periodSeconds": 10, "failureThreshold": 180}
+    assert container["readinessProbe"] == {
+        "httpGet": health,
+        "periodSeconds": 5,
+        "timeoutSeconds": 5,
+        "failureThreshold": 3,
+    }
+    assert container["livenessProbe"] == {
+        "httpGet": health,
+        "periodSeconds": 15,
+        "timeoutSeconds": 5,
+        "failureThreshold": 4,
+    }
+
+
+def test_weights_come_read_only_through_gcs_fuse_with_a_ram_cache(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args())
+    pod = _manifests(pulumi_mocks.settle())["Deployment"]["spec"]["template"]
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["weights"]["csi"]["driver"] == "gcsfuse.csi.storage.gke.io"
+    assert volumes["weights"]["csi"]["readOnly"] is True
+    assert volumes["weights"]["csi"]["volumeAttributes"]["bucketName"] == "demo-llama-weights"
+    assert "file-cache:enable-parallel-downloads:true" in volumes["weights"]["csi"]["volumeAttributes"]["mountOptions"]
+    assert volumes["gke-gcsfuse-cache"] == {
+        "name": "gke-gcsfuse-cache",
+        "emptyDir": {"medium": "Memory", "sizeLimit": "200Gi"},
+    }
+    assert volumes["dshm"] == {"name": "dshm", "emptyDir": {"medium": "Memory"}}
+    assert volumes["compile-cache"] == {"name": "compile-cache", "emptyDir": {}}
+    assert pod["metadata"]["annotations"]["gke-gcsfuse/volumes"] == "true"
+    (container,) = pod["spec"]["containers"]
+    assert container["volumeMounts"] == [
+        {"name": "weights", "mountPath": "/data", "readOnly": True},
+        {"name": "dshm", "mountPath": "/dev/shm"},
+        {"name": "compile-cache", "mountPath": "/var/cache/xla"},
+    ]
+
+
+def test_service_is_cluster_ip_on_8000_by_default(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args())
+    service = _manifests(pulumi_mocks.settle())["Service"]
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}]
+    assert "annotations" not in service["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("exposure", "annotations"),
+    [
+        (Exposure.INTERNAL_LOAD_BALANCER, {"networking.gke.io/load-balancer-type": "Internal"}),
+        (Exposure.PUBLIC_LOAD_BALANCER, {"gke-tpu-serving/public-exposure": "true"}),
+    ],
+)
+def test_load_balancers_only_when_asked(pulumi_mocks: Any, exposure: Exposure, annotations: dict[str, str]) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args(exposure=exposure))
+    service = _manifests(pulumi_mocks.settle())["Service"]
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["metadata"]["annotations"] == annotations
+
+
+def test_pod_monitoring_scrapes_metrics(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args())
+    monitoring = _manifests(pulumi_mocks.settle())["PodMonitoring"]
+    assert monitoring["apiVersion"] == "monitoring.googleapis.com/v1"
+    assert monitoring["spec"] == {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "vllm-llama"}},
+        "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+    }
+
+
+def test_hpa_scales_on_the_queue_metric(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args(target_queue_length=5, scale_down_stabilization_seconds=600))
+    hpa = _manifests(pulumi_mocks.settle())["HorizontalPodAutoscaler"]["spec"]
+    assert hpa["minReplicas"] == 1 and hpa["maxReplicas"] == 2
+    assert hpa["metrics"] == [
+        {
+            "type": "Pods",
+            "pods": {
+                "metric": {"name": "prometheus.googleapis.com|vllm:num_requests_waiting|gauge"},
+                "target": {"type": "AverageValue", "averageValue": "5"},
+            },
+        }
+    ]
+    assert hpa["behavior"]["scaleUp"]["stabilizationWindowSeconds"] == 0
+    assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 600
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "vllm-llama"}
+
+
+def test_secrets_reach_the_pod_only_through_a_kubernetes_secret(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args(hf_token="hf_abc", api_key="sk-123"))
+    result = pulumi_mocks.settle()
+    secret = result.one("kubernetes:core/v1:Secret", "vllm-llama-secrets").inputs
+    assert secret["stringData"] == {"HF_TOKEN": "[secret]", "VLLM_API_KEY": "[secret]"}
+    (container,) = _manifests(result)["Deployment"]["spec"]["template"]["spec"]["containers"]
+    env = _env(container)
+    assert env["HF_TOKEN"] == {"secretKeyRef": {"name": "vllm-llama-secrets", "key": "HF_TOKEN"}}
+    assert env["VLLM_API_KEY"] == {"secretKeyRef": {"name": "vllm-llama-secrets", "key": "VLLM_API_KEY"}}
+    assert "hf_abc" not in str(result.to_json()) and "sk-123" not in str(result.to_json())
+
+
+def test_pdb_keeps_at_most_one_replica_down(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args())
+    pdb = _manifests(pulumi_mocks.settle())["PodDisruptionBudget"]["spec"]
+    assert pdb["maxUnavailable"] == 1
+
+
+def test_every_object_passes_schema_validation(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args(hf_token="t", exposure=Exposure.INTERNAL_LOAD_BALANCER))
+    manifests = kubernetes_manifests(pulumi_mocks.settle())
+    assert sorted(m["kind"] for m in manifests) == [
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "PodMonitoring",
+        "Secret",
+        "Service",
+    ]
+    for manifest in manifests:
+        validate_manifest(manifest)
+
+
+def test_adapter_is_pinned_and_granted_monitoring_viewer_through_workload_identity(pulumi_mocks: Any) -> None:
+    CustomMetricsAdapter("metrics", {"project": "demo-project"})
+    result = pulumi_mocks.settle()
+    grant = result.one("gcp:projects/iAMMember:IAMMember", "metrics-monitoring-viewer").inputs
+    assert grant == {
+        "project": "demo-project",
+        "role": "roles/monitoring.viewer",
+        "member": "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/"
+        "demo-project.svc.id.goog/subject/ns/custom-metrics/sa/custom-metrics-stackdriver-adapter",
+    }
+    manifest = result.one("kubernetes:yaml/v2:ConfigFile", "metrics-manifest").inputs["file"]
+    assert re.fullmatch(
+        r"https://raw\.githubusercontent\.com/GoogleCloudPlatform/k8s-stackdriver/[0-9a-f]{40}/"
+        r"custom-metrics-stackdriver-adapter/deploy/production/adapter_new_resource_model\.yaml",
+        manifest,
+    )
+
+
+BAD_ARGS = [
+    (
+        {"tensor_parallel_size": 4},
+        "tensor_parallel_size: 4 does not match the 8 chips of ct6e-standard-8t; allowed: 8",
+    ),
+    (
+        {"max_replicas": 3},
+        "max_replicas: 3 is more than the TPU pool's maximum of 2 nodes (each replica takes one ct6e-standard-8t host); allowed: 1 to 2",
+    ),
+    (
+        {"min_replicas": 2, "max_replicas": 1},
+        "min_replicas: 2 is more than max_replicas 1; allowed: 1 to 1",
+    ),
+    (
+        {"image": "vllm/vllm-tpu:latest"},
+        "image: image 'vllm/vllm-tpu:latest' is not pinned; allowed: a tag other than 'latest' (REPOSITORY:TAG) or a digest (REPOSITORY@sha256:DIGEST)",
+    ),
+    (
+        {"image": "us-docker.pkg.dev/p/r/llama"},
+        "image: image 'us-docker.pkg.dev/p/r/llama' is not pinned; allowed: a tag other than 'latest' (REPOSITORY:TAG) or a digest (REPOSITORY@sha256:DIGEST)",
+    ),
+    (
+        {"tpu_machine_type": "ct6e-standard-4t", "tpu_topology": "4x4"},
+        "tpu_topology: 4x4 on ct6e-standard-4t spans 4 hosts; allowed: a single-host topology (vLLM on TPU serves from one host)",
+    ),
+    (
+        {"tpu_topology": "2x2"},
+        "tpu_topology: topology '2x2' is not valid for TPU v6e on ct6e-standard-8t; allowed: 2x4 (single-host)",
+    ),
+    (
+        {"weights_source": "hugging-face"},
+        "weights_source: 'hugging-face' is not allowed; allowed: staged, hugging-face",
+    ),
+    (
+        {"max_model_len": 0},
+        "max_model_len: 0 is not allowed; allowed: an integer >= 1",
+    ),
+    (
+        {"namespace": "Llama"},
+        "namespace: 'Llama' is not a valid DNS-1123 label; allowed: 1-63 characters of lowercase letters, digits and '-', starting and ending with a letter or digit",
+    ),
+]
+
+
+@pytest.mark.parametrize(("extra", "reason"), BAD_ARGS)
+def test_bad_args_raise_before_any_child(pulumi_mocks: Any, extra: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(f'VllmDeploymentWithHpa {chr(39)}bad{chr(39)}: {reason}')}$"):
+        VllmDeploymentWithHpa("bad", args(**extra))
+    assert [r.type for r in pulumi_mocks.settle().resources if r.type not in ("pulumi:pulumi:Stack", COMPONENT)] == []
+
+
+def test_hugging_face_download_needs_a_token(pulumi_mocks: Any) -> None:
+    from gke_tpu_serving import WeightsSource
+
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "VllmDeploymentWithHpa 'bad': hf_token: missing; required with weights_source hugging-face (the download needs it)"
+        ),
+    ):
+        VllmDeploymentWithHpa("bad", args(weights_source=WeightsSource.HUGGING_FACE))
