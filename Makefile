@@ -23,6 +23,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint workloads/*/Dockerfile
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest
