@@ -1,12 +1,20 @@
 """The Workload Identity ServiceAccount and the bucket that a scenario's pods use, built the same way for every
 scenario that needs them (Saxml's state bucket, vLLM's weights bucket)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from gke_tpu_serving import BucketAccess, GcsFuseBucket, GkeTpuCluster, WorkloadIdentity, WorkloadIdentityMode
+from gke_tpu_serving import (
+    BucketAccess,
+    BucketGrantArgs,
+    GcsFuseBucket,
+    GkeTpuCluster,
+    WorkloadIdentity,
+    WorkloadIdentityMode,
+)
 from gke_tpu_serving._names import check_bucket_name, check_dns_label
 
 from ._model import Placement, config_error
@@ -47,12 +55,9 @@ def check_storage(placement: Placement, project: str, spec: StorageSpec) -> None
         raise config_error((placement.key, "bucket"), f"{error}{derived}") from None
 
 
-def deploy_storage(
-    placement: Placement, cluster: GkeTpuCluster, project: str, spec: StorageSpec
-) -> tuple[WorkloadIdentity, GcsFuseBucket]:
-    """The scenario's namespace and ServiceAccount on its cluster, and its bucket in the cluster's region with the
-    least bucket-level role for that ServiceAccount's identity."""
-    identity = WorkloadIdentity(
+def deploy_identity(placement: Placement, cluster: GkeTpuCluster, project: str, spec: StorageSpec) -> WorkloadIdentity:
+    """The scenario's namespace and its Workload Identity ServiceAccount, on its cluster."""
+    return WorkloadIdentity(
         f"{placement.key}-identity",
         {
             "project": project,
@@ -63,17 +68,27 @@ def deploy_storage(
         },
         opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider),
     )
-    bucket = GcsFuseBucket(
+
+
+def deploy_bucket(
+    placement: Placement, project: str, spec: StorageSpec, grants: Sequence[BucketGrantArgs]
+) -> GcsFuseBucket:
+    """The scenario's bucket, in its cluster's region, with bucket-level grants only."""
+    return GcsFuseBucket(
         f"{placement.key}-{spec.bucket_role}",
         {
             "project": project,
             "bucket_name": bucket_name_of(placement, project, spec),
             "location": placement.cluster.plan.region,
             "protect": bool(placement.settings.get("protect_bucket", True)),
-            "grants": [{"name": spec.service_account, "member": identity.member, "access": spec.access}],
+            "grants": list(grants),
         },
     )
-    return identity, bucket
+
+
+def grant_for(identity: WorkloadIdentity, spec: StorageSpec) -> BucketGrantArgs:
+    """The least access the scenario's own ServiceAccount needs on its bucket."""
+    return {"name": spec.service_account, "member": identity.member, "access": spec.access}
 
 
 def storage_outputs(identity: WorkloadIdentity, bucket: GcsFuseBucket) -> dict[str, Any]:

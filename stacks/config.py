@@ -91,8 +91,9 @@ def _parse_placement(key: str, raw: Any, clusters: Mapping[str, Cluster]) -> Pla
     return Placement(key=key, cluster=cluster, pool=pool, tpu_pools=tpu_pools, settings=placement)
 
 
-def parse(raw: Mapping[str, Any], gcp_project: str | None) -> StackConfig:
-    """Validate the raw config: project keys without the `gke-tpu-serving:` prefix, values parsed from YAML."""
+def parse(raw: Mapping[str, Any], gcp_project: str | None, secret_keys: frozenset[str] = frozenset()) -> StackConfig:
+    """Validate the raw config: project keys without the `gke-tpu-serving:` prefix, values parsed from YAML;
+    `secret_keys` names the secret keys that are set (their values never reach this function)."""
     if not gcp_project:
         raise ConfigError(
             "config key gcp:project is missing; set it with `pulumi config set gcp:project YOUR_PROJECT_ID`"
@@ -127,7 +128,7 @@ def parse(raw: Mapping[str, Any], gcp_project: str | None) -> StackConfig:
     for key, scenario in SCENARIOS.items():
         if raw.get(key) is not None:
             scenarios[key] = _parse_placement(key, raw[key], by_name)
-            scenario.check(scenarios[key], gcp_project)
+            scenario.check(scenarios[key], gcp_project, secret_keys)
     return StackConfig(gcp_project=gcp_project, clusters=clusters, scenarios=scenarios)
 
 
@@ -159,4 +160,5 @@ def load() -> StackConfig:
             raw[key] = json.loads(text)
         except json.JSONDecodeError:
             raw[key] = text  # a plain string where structure is expected is reported by parse()
-    return dataclasses.replace(parse(raw, pulumi.Config("gcp").get("project")), secrets=secrets)
+    parsed = parse(raw, pulumi.Config("gcp").get("project"), frozenset(secrets))
+    return dataclasses.replace(parsed, secrets=secrets)

@@ -17,6 +17,8 @@ from gke_tpu_serving import (
     GkeTpuCluster,
     VllmDeploymentWithHpa,
     VllmDeploymentWithHpaArgs,
+    WeightStagingJob,
+    WorkloadIdentity,
     WorkloadIdentityMode,
 )
 from gke_tpu_serving._errors import ArgError
@@ -25,7 +27,16 @@ from gke_tpu_serving.vllm_deployment_with_hpa import check_vllm_args
 
 from ._model import Placement, StackConfig, StorageScenarioConfig, config_error
 from ._placement import placement_outputs
-from ._storage import StorageSpec, bucket_name_of, check_storage, deploy_storage, namespace_of, storage_outputs
+from ._storage import (
+    StorageSpec,
+    bucket_name_of,
+    check_storage,
+    deploy_bucket,
+    deploy_identity,
+    grant_for,
+    namespace_of,
+    storage_outputs,
+)
 
 STORAGE = StorageSpec(
     default_namespace="llama",
@@ -36,6 +47,7 @@ STORAGE = StorageSpec(
 )
 DEFAULT_MODEL = "meta-llama/Llama-3.1-70B-Instruct"
 SERVER_NAME = "vllm-llama"
+STAGER_SERVICE_ACCOUNT = "weights-stager"
 
 
 class Config(StorageScenarioConfig):
@@ -61,6 +73,9 @@ class Config(StorageScenarioConfig):
     """HPA target, average vllm:num_requests_waiting per pod. Default: 10."""
     exposure: NotRequired[Exposure]
     """cluster-ip (default), internal-load-balancer or public-load-balancer."""
+    stage_weights: NotRequired[bool]
+    """Copy `model` from Hugging Face into the bucket with a Job (needs the hfToken secret) before the server starts.
+    Default: false (the weights are staged already)."""
 
 
 # Server args that have no config key of their own point at the key that decides them.
@@ -109,7 +124,7 @@ def _server_args(placement: Placement, project: str) -> VllmDeploymentWithHpaArg
     return args
 
 
-def check(placement: Placement, project: str) -> None:
+def check(placement: Placement, project: str, secret_keys: frozenset[str] = frozenset()) -> None:
     """vLLM's tensor parallelism spans the chips of one host, and its weights come through GCS FUSE."""
     cluster = placement.cluster
     if not placement.tpu_pools or placement.tpu_pools[0].tpu_slice.multi_host:
@@ -124,6 +139,12 @@ def check(placement: Placement, project: str) -> None:
             f"false, but llama reads its weights through GCS FUSE on cluster {cluster.name!r}; allowed: true",
         )
     check_storage(placement, project, STORAGE)
+    if placement.settings.get("stage_weights") and "hfToken" not in secret_keys:
+        raise config_error(
+            ("llama", "stage_weights"),
+            "true, but the hfToken secret is not set; allowed: false, or set it with "
+            "`pulumi config set --secret hfToken ...` (Llama's weights are gated)",
+        )
     try:
         check_bucket_name(_cache_bucket(placement, project))
     except ValueError as error:
@@ -138,7 +159,24 @@ def check(placement: Placement, project: str) -> None:
 def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) -> dict[str, Any]:
     """Deploy the scenario onto `cluster`; returns its stack outputs."""
     project, secrets = config.gcp_project, config.secrets
-    identity, bucket = deploy_storage(placement, cluster, project, STORAGE)
+    on_cluster = pulumi.ResourceOptions(provider=cluster.kubernetes_provider)
+    identity = deploy_identity(placement, cluster, project, STORAGE)
+    grants = [grant_for(identity, STORAGE)]
+    stager = None
+    if placement.settings.get("stage_weights"):
+        # Its own ServiceAccount: only the staging Job may write the weights; the servers only read them.
+        stager = WorkloadIdentity(
+            "llama-stager",
+            {
+                "project": project,
+                "namespace": namespace_of(placement, STORAGE),
+                "service_account_name": STAGER_SERVICE_ACCOUNT,
+                "mode": WorkloadIdentityMode.FEDERATED,
+            },
+            opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider, depends_on=[identity]),
+        )
+        grants.append({"name": STAGER_SERVICE_ACCOUNT, "member": stager.member, "access": BucketAccess.WRITE})
+    bucket = deploy_bucket(placement, project, STORAGE, grants)
     # The compile cache is regenerable, so its bucket is not protected; it is still never force-destroyed.
     GcsFuseBucket(
         "llama-xla-cache",
@@ -150,17 +188,32 @@ def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) ->
             "grants": [{"name": STORAGE.service_account, "member": identity.member, "access": BucketAccess.WRITE}],
         },
     )
-    on_cluster = pulumi.ResourceOptions(provider=cluster.kubernetes_provider)
     adapter = CustomMetricsAdapter(f"{cluster.plan.name}-custom-metrics", {"project": project}, opts=on_cluster)
     args = _server_args(placement, project)
+    server_needs: list[pulumi.Resource] = [identity, bucket, adapter]
+    if stager is not None:
+        staging = WeightStagingJob(
+            "llama-weights-staging",
+            {
+                "namespace": args["namespace"],
+                "service_account_name": stager.service_account_name,
+                "image": args["image"],
+                "hf_repo": args["model"],
+                "hf_token": secrets["hfToken"],
+                "bucket": args["weights_bucket"],
+                "path": f"models/{args['model']}",
+            },
+            opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider, depends_on=[stager, bucket]),
+        )
+        server_needs.append(staging)
     args["service_account_name"] = identity.service_account_name
-    if "hfToken" in secrets:
+    if "hfToken" in secrets and not placement.settings.get("stage_weights"):
         args["hf_token"] = secrets["hfToken"]
     if "apiKey" in secrets:
         args["api_key"] = secrets["apiKey"]
     server = VllmDeploymentWithHpa(
         SERVER_NAME,
         args,
-        opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider, depends_on=[identity, bucket, adapter]),
+        opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider, depends_on=server_needs),
     )
     return placement_outputs(placement) | storage_outputs(identity, bucket) | {"url": server.url}

@@ -11,7 +11,7 @@ from gke_tpu_serving import BucketAccess, GkeTpuCluster, WorkloadIdentityMode
 
 from ._model import Placement, StackConfig, StorageScenarioConfig, config_error
 from ._placement import placement_outputs
-from ._storage import StorageSpec, check_storage, deploy_storage, storage_outputs
+from ._storage import StorageSpec, check_storage, deploy_bucket, deploy_identity, grant_for, storage_outputs
 
 STORAGE = StorageSpec(
     default_namespace="saxml",
@@ -26,7 +26,7 @@ class Config(StorageScenarioConfig):
     """gke-tpu-serving:saxml: the cluster and multi-host TPU pool, the namespace and the state bucket."""
 
 
-def check(placement: Placement, project: str) -> None:
+def check(placement: Placement, project: str, secret_keys: frozenset[str] = frozenset()) -> None:
     """Saxml's model servers run as one JobSet job per multi-host slice."""
     if not placement.tpu_pools or not placement.tpu_pools[0].tpu_slice.multi_host:
         raise config_error(
@@ -39,5 +39,6 @@ def check(placement: Placement, project: str) -> None:
 
 def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) -> dict[str, Any]:
     """Deploy the scenario onto `cluster`; returns its stack outputs."""
-    identity, bucket = deploy_storage(placement, cluster, config.gcp_project, STORAGE)
+    identity = deploy_identity(placement, cluster, config.gcp_project, STORAGE)
+    bucket = deploy_bucket(placement, config.gcp_project, STORAGE, [grant_for(identity, STORAGE)])
     return placement_outputs(placement) | storage_outputs(identity, bucket)

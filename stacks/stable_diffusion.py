@@ -16,7 +16,7 @@ class Config(ScenarioPlacement):
     """gke-tpu-serving:stableDiffusion: the cluster (with the Ray add-on) and the TPU or GPU pool."""
 
 
-def check(placement: Placement, project: str) -> None:
+def check(placement: Placement, project: str, secret_keys: frozenset[str] = frozenset()) -> None:
     """The RayService needs the cluster's Ray add-on (KubeRay and its TPU webhook)."""
     cluster = placement.cluster
     if not cluster.plan.ray_operator:

@@ -102,4 +102,5 @@ def test_the_plugin_entry_point_imports_and_hosts_every_component() -> None:
         "GcsFuseBucket",
         "CustomMetricsAdapter",
         "VllmDeploymentWithHpa",
+        "WeightStagingJob",
     }

@@ -458,6 +458,20 @@ def test_malformed_gcp_project_is_rejected() -> None:
         parse(raw, "My_Project")
 
 
+def test_staging_weights_needs_the_hf_token_secret() -> None:
+    raw, project = dev_config()
+    raw["llama"]["stageWeights"] = True
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "config key gke-tpu-serving:llama.stageWeights: true, but the hfToken secret is not set; allowed: false, "
+            "or set it with `pulumi config set --secret hfToken ...` (Llama's weights are gated)"
+        ),
+    ):
+        parse(raw, project)
+    assert parse(raw, project, frozenset({"hfToken"})).scenarios["llama"].settings["stage_weights"] is True
+
+
 def test_invalid_derived_bucket_name_says_it_was_derived() -> None:
     raw, _ = dev_config()
     project = "my-google-project"  # a valid project id, but bucket names must not contain "google"

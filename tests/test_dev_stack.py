@@ -235,3 +235,38 @@ def test_bad_stack_config_exits_2_with_only_the_message(tmp_path: Path) -> None:
         "config key gke-tpu-serving:clusters[1].tpuPools[0].topology: topology '4x4x4' is not valid for TPU v5e "
         "on ct5lp-hightpu-4t; allowed: 2x2 (single-host), 2x4, 4x4, 4x8, 8x8, 8x16, 16x16 (multi-host)"
     )
+
+
+def test_staging_weights_runs_a_job_as_its_own_writer_before_the_server(tmp_path: Path) -> None:
+    stack = (
+        (ROOT / "Pulumi.dev.yaml")
+        .read_text()
+        .replace("    targetQueueLength: 10\n", "    targetQueueLength: 10\n    stageWeights: true\n")
+    )
+    stack += "  gke-tpu-serving:hfToken:\n    secure: v1:AAAA\n"
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
+    (tmp_path / "Pulumi.staged.yaml").write_text(stack)
+    result = run_program(tmp_path, "staged")
+    job = result.one("kubernetes:batch/v1:Job", "llama-weights-staging").inputs["spec"]["template"]["spec"]
+    assert job["serviceAccountName"] == "weights-stager"
+    assert job["containers"][0]["command"] == [
+        "/opt/llama-tools/bin/python",
+        "/app/stage_weights.py",
+        "--dest",
+        "gs://your-project-id-llama-weights/models/meta-llama/Llama-3.1-70B-Instruct",
+        "--hf-repo",
+        "meta-llama/Llama-3.1-70B-Instruct",
+    ]
+    grants = {g.name: g.inputs["role"] for g in result.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
+    assert grants["llama-weights-vllm-read"] == "roles/storage.objectViewer"
+    assert grants["llama-weights-weights-stager-write"] == "roles/storage.objectUser"
+    deployment = result.one("kubernetes:apps/v1:Deployment", "vllm-llama")
+    # The server starts after the Job has staged the weights, and its pods need no token.
+    assert result.one("kubernetes:batch/v1:Job", "llama-weights-staging").urn in deployment.options["dependsOn"]
+    env_names = [e["name"] for e in deployment.inputs["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert "HF_TOKEN" not in env_names
+    # The stager's ServiceAccount waits for the namespace the scenario's identity creates.
+    namespace = result.one("kubernetes:core/v1:Namespace", "llama-identity-namespace").urn
+    assert namespace in result.one("kubernetes:core/v1:ServiceAccount", "llama-stager-ksa").options["dependsOn"]

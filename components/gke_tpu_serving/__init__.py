@@ -4,12 +4,20 @@ from .custom_metrics_adapter import CustomMetricsAdapter, CustomMetricsAdapterAr
 from .gcs_fuse_bucket import BucketAccess, BucketGrantArgs, GcsFuseBucket, GcsFuseBucketArgs, LifecycleRuleArgs
 from .gke_tpu_cluster import GkeTpuCluster, GkeTpuClusterArgs, GpuPoolArgs, ReleaseChannel, SystemPoolArgs, TpuPoolArgs
 from .vllm_deployment_with_hpa import Exposure, VllmDeploymentWithHpa, VllmDeploymentWithHpaArgs, WeightsSource
+from .weight_staging_job import WeightStagingJob, WeightStagingJobArgs
 from .workload_identity import WorkloadIdentity, WorkloadIdentityArgs, WorkloadIdentityMode
 
 PACKAGE_NAME = "gke-tpu-serving"
 """The Pulumi package name: component type tokens are `gke-tpu-serving:index:<Class>`."""
 
-COMPONENTS = [GkeTpuCluster, WorkloadIdentity, GcsFuseBucket, CustomMetricsAdapter, VllmDeploymentWithHpa]
+COMPONENTS = [
+    GkeTpuCluster,
+    WorkloadIdentity,
+    GcsFuseBucket,
+    CustomMetricsAdapter,
+    VllmDeploymentWithHpa,
+    WeightStagingJob,
+]
 """Every component the package hosts for other languages."""
 
 __all__ = [
@@ -31,6 +39,8 @@ __all__ = [
     "TpuPoolArgs",
     "VllmDeploymentWithHpa",
     "VllmDeploymentWithHpaArgs",
+    "WeightStagingJob",
+    "WeightStagingJobArgs",
     "WeightsSource",
     "WorkloadIdentity",
     "WorkloadIdentityArgs",

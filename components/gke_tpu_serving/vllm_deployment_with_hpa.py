@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from ._errors import ArgError
 from ._names import check_bucket_name, check_dns_label, check_pinned_image
+from ._options import inherited_dependencies
 from .catalog import CatalogError, TpuGeneration, TpuSlice, tpu_slice
 from .gcsfuse import FileCache, gcs_fuse_mount
 
@@ -230,7 +231,7 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
             raise ValueError(f"VllmDeploymentWithHpa '{name}': name: {error}") from None
         namespace = args["namespace"]
         labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": name}
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, depends_on=inherited_dependencies(opts))
 
         secret_env = self._secret_env(name, namespace, args, child)
         deployment = k8s.apps.v1.Deployment(
@@ -315,7 +316,7 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment, *inherited_dependencies(opts)]),
         )
         self.service_name = service.metadata.name
         self.url = pulumi.Output.concat("http://", service.metadata.name, ".", namespace, ".svc:", str(PORT), "/v1")

@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from ._errors import ArgError
 from ._names import check_dns_label, check_service_account_id
+from ._options import inherited_dependencies
 
 WORKLOAD_IDENTITY_USER_ROLE = "roles/iam.workloadIdentityUser"
 GSA_ANNOTATION = "iam.gke.io/gcp-service-account"
@@ -153,7 +154,10 @@ class WorkloadIdentity(pulumi.ComponentResource):
         service_account = k8s.core.v1.ServiceAccount(
             f"{name}-ksa",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=ksa_name, namespace=namespace, annotations=annotations or None),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[r for r in [namespace_resource] if r is not None]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*inherited_dependencies(opts), *([namespace_resource] if namespace_resource else [])],
+            ),
         )
         self.service_account_name = service_account.metadata.name
         self.namespace = service_account.metadata.namespace

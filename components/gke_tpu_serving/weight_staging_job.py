@@ -1,0 +1,134 @@
+"""WeightStagingJob: a Kubernetes Job that copies a model's weights from Hugging Face into a bucket, once, so the
+serving pods read them through GCS FUSE and never need a Hugging Face token."""
+
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ._errors import ArgError
+from ._names import check_bucket_name, check_dns_label, check_pinned_image
+from ._options import inherited_dependencies
+
+# Where workloads/llama's image keeps the staging job and the virtualenv it runs in.
+STAGE_COMMAND = ["/opt/llama-tools/bin/python", "/app/stage_weights.py"]
+
+
+class WeightStagingJobArgs(TypedDict):
+    """Arguments of WeightStagingJob."""
+
+    namespace: str
+    """Namespace of the Job (it must exist)."""
+    service_account_name: pulumi.Input[str]
+    """Kubernetes ServiceAccount with write access to the bucket (a WorkloadIdentity with a write grant)."""
+    image: str
+    """The workloads/llama image (it carries stage_weights.py), pinned by tag or digest."""
+    hf_repo: str
+    """Hugging Face model repository, ORG/NAME."""
+    revision: NotRequired[str]
+    """Branch, tag or commit. Default: main."""
+    hf_token: NotRequired[pulumi.Input[str]]
+    """Hugging Face token (a Pulumi secret), for gated models such as Llama."""
+    bucket: str
+    """Destination bucket."""
+    path: str
+    """Destination folder in the bucket, e.g. models/meta-llama/Llama-3.1-70B-Instruct."""
+    timeout_minutes: NotRequired[int]
+    """How long `pulumi up` waits for the copy to finish. Default: 120 (about 140 GB for Llama 3.1 70B)."""
+
+
+def _validate(args: WeightStagingJobArgs) -> None:
+    checks = (
+        ("namespace", check_dns_label),
+        ("image", check_pinned_image),
+        ("bucket", check_bucket_name),
+    )
+    for key, check in checks:
+        try:
+            check(args.get(key))  # type: ignore[arg-type]
+        except ValueError as error:
+            raise ArgError((key,), str(error)) from None
+    repo = args.get("hf_repo")
+    if not isinstance(repo, str) or repo.count("/") != 1 or not all(repo.split("/")):
+        raise ArgError(("hf_repo",), f"{repo!r} is not a Hugging Face repository; allowed: ORG/NAME")
+    timeout = args.get("timeout_minutes", 120)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+        raise ArgError(("timeout_minutes",), f"{timeout!r} is not allowed; allowed: an integer >= 1")
+
+
+class WeightStagingJob(pulumi.ComponentResource):
+    """Runs workloads/llama's stage_weights.py as a Job: resumable, verified against the source's checksums, skipping
+    files already staged, writing a manifest last. `pulumi up` waits for it, so a server that depends on it starts
+    with its weights in place. Pass the cluster's Kubernetes provider in `opts`."""
+
+    destination: pulumi.Output[str]
+    """gs://BUCKET/PATH of the staged weights."""
+
+    def __init__(self, name: str, args: WeightStagingJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gke-tpu-serving:index:WeightStagingJob", name, None, opts)
+        try:
+            check_dns_label(name)
+            _validate(args)
+        except ArgError as error:
+            raise ValueError(f"WeightStagingJob '{name}': {error}") from None
+        except ValueError as error:
+            raise ValueError(f"WeightStagingJob '{name}': name: {error}") from None
+        namespace = args["namespace"]
+        after = inherited_dependencies(opts)
+        destination = f"gs://{args['bucket']}/{args['path'].strip('/')}"
+        command = [*STAGE_COMMAND, "--dest", destination, "--hf-repo", args["hf_repo"]]
+        if "revision" in args:
+            command += ["--revision", args["revision"]]
+        env: list[k8s.core.v1.EnvVarArgs] = []
+        if "hf_token" in args:
+            secret = k8s.core.v1.Secret(
+                f"{name}-hf-token",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-hf-token", namespace=namespace),
+                type="Opaque",
+                string_data={"HF_TOKEN": pulumi.Output.secret(args["hf_token"])},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+            )
+            env.append(
+                k8s.core.v1.EnvVarArgs(
+                    name="HF_TOKEN",
+                    value_from=k8s.core.v1.EnvVarSourceArgs(
+                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret.metadata.name, key="HF_TOKEN")
+                    ),
+                )
+            )
+        timeout = f"{args.get('timeout_minutes', 120)}m"
+        k8s.batch.v1.Job(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace),
+            spec=k8s.batch.v1.JobSpecArgs(
+                # A rerun resumes where a failed attempt stopped, so retrying is cheap.
+                backoff_limit=3,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels={"app.kubernetes.io/name": "weight-staging"}),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name=args["service_account_name"],
+                        restart_policy="OnFailure",
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name="stage",
+                                image=args["image"],
+                                command=command,
+                                env=env,
+                                # Streaming copy: memory stays around one chunk per worker.
+                                resources=k8s.core.v1.ResourceRequirementsArgs(
+                                    requests={"cpu": "2", "memory": "4Gi"}, limits={"memory": "8Gi"}
+                                ),
+                                security_context=k8s.core.v1.SecurityContextArgs(
+                                    allow_privilege_escalation=False, run_as_non_root=True
+                                ),
+                            )
+                        ],
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=after, custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout)
+            ),
+        )
+        self.destination = pulumi.Output.from_input(destination)
+        self.register_outputs({"destination": self.destination})
