@@ -54,7 +54,7 @@ def test_server_arguments_come_from_typed_config_and_the_catalog(pulumi_mocks: A
         "PORT": "8000",
         "COMPILE_CACHE_DIR": "/var/cache/xla",
         "COMPILE_CACHE_BUCKET": "demo-llama-xla-cache",
-        "COMPILE_CACHE_PREFIX": "xla-cache/vllm-llama",
+        "COMPILE_CACHE_PREFIX": "xla-cache/vllm-llama/ct6e-standard-8t-tp8-len4096",
     }
     assert container["image"] == IMAGE
     assert pod["spec"]["nodeSelector"] == {

@@ -378,7 +378,10 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
             env["DOWNLOAD_DIR"] = WEIGHTS_MOUNT
         if "compile_cache_bucket" in args:
             env["COMPILE_CACHE_BUCKET"] = args["compile_cache_bucket"]
-            env["COMPILE_CACHE_PREFIX"] = f"xla-cache/{name}"
+            # One folder per shape: a new context length or host type compiles other programs.
+            env["COMPILE_CACHE_PREFIX"] = (
+                f"xla-cache/{name}/{shape.machine_type}-tp{shape.chips}-len{settings.max_model_len}"
+            )
         health = k8s.core.v1.HTTPGetActionArgs(path="/health", port="http")
         # Kubernetes JSON (the mount helper's form, shared with custom resources); the provider takes it as is.
         volumes: list[Any] = [
