@@ -73,5 +73,9 @@ class StackConfig:
     clusters: tuple[Cluster, ...]
     scenarios: Mapping[str, Placement]
     """Enabled scenarios by config key."""
+    image_registry_location: str = "us-central1"
+    """Region of the Artifact Registry repository for the workload images."""
+    ci_service_account: str | None = None
+    """Email of the service account CI pushes images as."""
     secrets: Mapping[str, Any] = field(default_factory=dict)
     """Secret config values (pulumi.Output secrets) by key, e.g. hfToken."""

@@ -15,6 +15,7 @@ import pulumi
 
 from gke_tpu_serving._cluster_plan import plan_cluster
 from gke_tpu_serving._errors import ArgError, PathPart
+from gke_tpu_serving._names import check_region
 from gke_tpu_serving.gke_tpu_cluster import GkeTpuClusterArgs, ReleaseChannel
 
 from . import llama, saxml, stable_diffusion
@@ -36,6 +37,19 @@ class StackDefaults(TypedDict):
     deletion_protection: bool
     """Deletion protection. Pulumi.yaml's default: true."""
 
+
+class ImageSettings(TypedDict):
+    """Where the workload images live (declared with types in Pulumi.yaml)."""
+
+    image_registry_location: str
+    """Region of the Artifact Registry repository. Pulumi.yaml's default: us-central1."""
+    ci_service_account: str
+    """Email of the service account CI pushes images as (granted writer on the repository); "" for none."""
+
+
+# The same defaults Pulumi.yaml declares for them.
+IMAGE_DEFAULTS = {"imageRegistryLocation": "us-central1", "ciServiceAccount": ""}
+_SERVICE_ACCOUNT_EMAIL = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.gserviceaccount\.com$")
 
 # Keys that must be set with `pulumi config set --secret`; they reach the program as Pulumi secrets only.
 SECRET_KEYS = ("hfToken", "apiKey")
@@ -103,7 +117,7 @@ def parse(raw: Mapping[str, Any], gcp_project: str | None, secret_keys: frozense
             f"config key gcp:project: {gcp_project!r} is not a GCP project id; allowed: 6-30 characters of "
             "lowercase letters, digits and '-', starting with a letter"
         )
-    known = (*DEFAULTS, "clusters", *SCENARIOS, *SECRET_KEYS)
+    known = (*DEFAULTS, *IMAGE_DEFAULTS, "clusters", *SCENARIOS, *SECRET_KEYS)
     for key in raw:
         if key not in known:
             raise config_error((key,), f"unknown key; allowed: {', '.join(known)}")
@@ -113,8 +127,10 @@ def parse(raw: Mapping[str, Any], gcp_project: str | None, secret_keys: frozense
         raise config_error(("clusters",), f"{raw_clusters!r} is not allowed; allowed: a non-empty list of clusters")
     try:
         defaults = convert({**DEFAULTS, **{k: raw[k] for k in DEFAULTS if k in raw}}, StackDefaults)
+        images = convert({**IMAGE_DEFAULTS, **{k: raw[k] for k in IMAGE_DEFAULTS if k in raw}}, ImageSettings)
     except ArgError as error:
         raise config_error(error.path, error.reason) from None
+    _check_image_settings(images)
     clusters = tuple(_parse_cluster(index, entry, gcp_project, defaults) for index, entry in enumerate(raw_clusters))
     by_name: dict[str, Cluster] = {}
     for cluster in clusters:
@@ -129,7 +145,27 @@ def parse(raw: Mapping[str, Any], gcp_project: str | None, secret_keys: frozense
         if raw.get(key) is not None:
             scenarios[key] = _parse_placement(key, raw[key], by_name)
             scenario.check(scenarios[key], gcp_project, secret_keys)
-    return StackConfig(gcp_project=gcp_project, clusters=clusters, scenarios=scenarios)
+    return StackConfig(
+        gcp_project=gcp_project,
+        clusters=clusters,
+        scenarios=scenarios,
+        image_registry_location=images["image_registry_location"],
+        ci_service_account=images["ci_service_account"] or None,
+    )
+
+
+def _check_image_settings(images: ImageSettings) -> None:
+    try:
+        check_region(images["image_registry_location"])
+    except ValueError as error:
+        raise config_error(("image_registry_location",), str(error)) from None
+    email = images["ci_service_account"]
+    if email and not _SERVICE_ACCOUNT_EMAIL.match(email):
+        raise config_error(
+            ("ci_service_account",),
+            f"{email!r} is not a service account email; allowed: NAME@PROJECT.iam.gserviceaccount.com, or an empty "
+            "string for none",
+        )
 
 
 def load() -> StackConfig:

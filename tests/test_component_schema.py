@@ -103,4 +103,5 @@ def test_the_plugin_entry_point_imports_and_hosts_every_component() -> None:
         "CustomMetricsAdapter",
         "VllmDeploymentWithHpa",
         "WeightStagingJob",
+        "ImageRepository",
     }

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from gke_tpu_serving.catalog import TpuGeneration
-from stacks.config import DEFAULTS, ConfigError, parse
+from stacks.config import DEFAULTS, IMAGE_DEFAULTS, ConfigError, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "gke-tpu-serving:"
@@ -64,10 +64,12 @@ def test_stack_defaults_apply_to_clusters_without_their_own() -> None:
 
 def test_pulumi_yaml_declares_the_defaults_the_code_applies() -> None:
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    assert {key: spec["default"] for key, spec in declared.items()} == DEFAULTS
+    assert {key: spec["default"] for key, spec in declared.items()} == DEFAULTS | IMAGE_DEFAULTS
     assert {key: spec["type"] for key, spec in declared.items()} == {
         "releaseChannel": "string",
         "deletionProtection": "boolean",
+        "imageRegistryLocation": "string",
+        "ciServiceAccount": "string",
     }
 
 
@@ -111,6 +113,16 @@ def _root(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+    (
+        "image_registry_location_not_a_region",
+        _set(_root, "imageRegistryLocation", "us"),
+        "config key gke-tpu-serving:imageRegistryLocation: 'us' is not a GCP region; allowed: e.g. 'us-central1'",
+    ),
+    (
+        "ci_service_account_not_an_email",
+        _set(_root, "ciServiceAccount", "ci-pusher"),
+        "config key gke-tpu-serving:ciServiceAccount: 'ci-pusher' is not a service account email; allowed: NAME@PROJECT.iam.gserviceaccount.com, or an empty string for none",
+    ),
     (
         "llama_image_missing",
         _drop(lambda raw: raw["llama"], "image"),
@@ -159,7 +171,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "unknown_top_level_key",
         _set(_root, "cluster", []),
-        "config key gke-tpu-serving:cluster: unknown key; allowed: releaseChannel, deletionProtection, clusters, stableDiffusion, saxml, llama, hfToken, apiKey",
+        "config key gke-tpu-serving:cluster: unknown key; allowed: releaseChannel, deletionProtection, imageRegistryLocation, ciServiceAccount, clusters, stableDiffusion, saxml, llama, hfToken, apiKey",
     ),
     (
         "clusters_empty",

@@ -91,6 +91,9 @@ def test_resource_counts(dev: PreviewResult) -> None:
         "gke-tpu-serving:index:CustomMetricsAdapter": 1,
         "kubernetes:yaml/v2:ConfigFile": 1,
         "gke-tpu-serving:index:VllmDeploymentWithHpa": 1,
+        "gke-tpu-serving:index:ImageRepository": 1,
+        "gcp:artifactregistry/repository:Repository": 1,
+        "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": 2,
         "kubernetes:apps/v1:Deployment": 1,
         "kubernetes:core/v1:Service": 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
@@ -189,10 +192,10 @@ def test_make_preview_command_prints_the_tree(tmp_path: Path) -> None:
         check=True,
     )
     assert re.search(r"\n \+   │  ├─ gcp:container/nodePool:NodePool +llm-us-central1-v5e-4x8-0 +create\n", done.stdout)
-    assert "+ 43 to create" in done.stdout
+    assert "+ 47 to create" in done.stdout
     document = json.loads(out.read_text())
     assert document["project"] == "gke-tpu-serving" and document["stack"] == "dev"
-    assert len(document["resources"]) == 43
+    assert len(document["resources"]) == 47
 
 
 def _preview_variant(tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess[str]:
@@ -270,3 +273,15 @@ def test_staging_weights_runs_a_job_as_its_own_writer_before_the_server(tmp_path
     # The stager's ServiceAccount waits for the namespace the scenario's identity creates.
     namespace = result.one("kubernetes:core/v1:Namespace", "llama-identity-namespace").urn
     assert namespace in result.one("kubernetes:core/v1:ServiceAccount", "llama-stager-ksa").options["dependsOn"]
+
+
+def test_image_repository_is_pulled_by_each_clusters_nodes_only(dev: PreviewResult) -> None:
+    repository = dev.one("gcp:artifactregistry/repository:Repository", "images-repository")
+    assert repository.inputs["repositoryId"] == "gke-tpu-serving"
+    assert repository.inputs["format"] == "DOCKER"
+    assert repository.inputs["dockerConfig"] == {"immutableTags": True}
+    assert repository.options == {"protect": True}
+    grants = dev.of_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
+    assert sorted(g.name for g in grants) == ["images-llm-us-central1-nodes-reader", "images-sd-v4-nodes-reader"]
+    assert {g.inputs["role"] for g in grants} == {"roles/artifactregistry.reader"}
+    assert dev.outputs["imageRepository"] == "us-central1-docker.pkg.dev/your-project-id/gke-tpu-serving"

@@ -3,6 +3,7 @@
 from .custom_metrics_adapter import CustomMetricsAdapter, CustomMetricsAdapterArgs
 from .gcs_fuse_bucket import BucketAccess, BucketGrantArgs, GcsFuseBucket, GcsFuseBucketArgs, LifecycleRuleArgs
 from .gke_tpu_cluster import GkeTpuCluster, GkeTpuClusterArgs, GpuPoolArgs, ReleaseChannel, SystemPoolArgs, TpuPoolArgs
+from .image_repository import ImageRepository, ImageRepositoryArgs
 from .vllm_deployment_with_hpa import Exposure, VllmDeploymentWithHpa, VllmDeploymentWithHpaArgs, WeightsSource
 from .weight_staging_job import WeightStagingJob, WeightStagingJobArgs
 from .workload_identity import WorkloadIdentity, WorkloadIdentityArgs, WorkloadIdentityMode
@@ -17,6 +18,7 @@ COMPONENTS = [
     CustomMetricsAdapter,
     VllmDeploymentWithHpa,
     WeightStagingJob,
+    ImageRepository,
 ]
 """Every component the package hosts for other languages."""
 
@@ -33,6 +35,8 @@ __all__ = [
     "GkeTpuCluster",
     "GkeTpuClusterArgs",
     "GpuPoolArgs",
+    "ImageRepository",
+    "ImageRepositoryArgs",
     "LifecycleRuleArgs",
     "ReleaseChannel",
     "SystemPoolArgs",
