@@ -61,9 +61,25 @@ def test_server_arguments_come_from_typed_config_and_the_catalog(pulumi_mocks: A
         "cloud.google.com/gke-tpu-accelerator": "tpu-v6e-slice",
         "cloud.google.com/gke-tpu-topology": "2x4",
     }
-    assert container["resources"]["limits"] == {"google.com/tpu": "8"}
+    assert container["resources"]["limits"] == {"memory": "1000Gi", "google.com/tpu": "8"}
     assert container["resources"]["requests"] == {"cpu": "32", "memory": "256Gi", "google.com/tpu": "8"}
     assert pod["spec"]["serviceAccountName"] == "vllm"
+
+
+def test_memory_is_limited_and_cpu_is_not(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args(memory="300Gi", memory_limit="400Gi"))
+    (container,) = _manifests(pulumi_mocks.settle())["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"] == {"memory": "400Gi", "google.com/tpu": "8"}
+    assert container["resources"]["requests"]["memory"] == "300Gi"
+
+
+def test_pod_runs_unprivileged_without_capabilities_or_a_token(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args())
+    pod = _manifests(pulumi_mocks.settle())["Deployment"]["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
 def test_probes_allow_for_weight_loading_and_compilation(pulumi_mocks: Any) -> None:

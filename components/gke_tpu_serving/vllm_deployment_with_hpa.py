@@ -100,6 +100,11 @@ class VllmDeploymentWithHpaArgs(TypedDict):
     """CPU request of the server container. Default: "32"."""
     memory: NotRequired[str]
     """Memory request of the server container. Default: "256Gi"."""
+    memory_limit: NotRequired[str]
+    """Memory limit of the server container (a leak then restarts the container instead of starving the TPU host's
+    GCS FUSE sidecar and kubelet). Default: "1000Gi", well above the request: loading ~140 GB of weights through the
+    page cache counts against it, and a ct6e-standard-8t host has ~1.4 TiB. There is deliberately no CPU limit: CFS
+    throttling would stall vLLM's host-side scheduling and tokenization while the TPU waits."""
     file_cache_size: NotRequired[str]
     """Size limit of the RAM-backed GCS FUSE file cache. Default: "200Gi" (70B bf16 weights are ~140 GB)."""
 
@@ -413,7 +418,10 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
                                 "memory": args.get("memory", "256Gi"),
                                 **{k: str(v) for k, v in shape.accelerator_resources.items()},
                             },
-                            limits={k: str(v) for k, v in shape.accelerator_resources.items()},
+                            limits={
+                                "memory": args.get("memory_limit", "1000Gi"),
+                                **{k: str(v) for k, v in shape.accelerator_resources.items()},
+                            },
                         ),
                         startup_probe=k8s.core.v1.ProbeArgs(
                             http_get=health, period_seconds=10, failure_threshold=settings.startup_timeout_seconds // 10
@@ -425,13 +433,31 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
                             http_get=health, period_seconds=15, timeout_seconds=5, failure_threshold=4
                         ),
                         volume_mounts=volume_mounts,
-                        # Not privileged: GKE exposes TPU chips through google.com/tpu since 1.28.
-                        security_context=k8s.core.v1.SecurityContextArgs(allow_privilege_escalation=False),
+                        # Not privileged and no capabilities: GKE exposes TPU chips through google.com/tpu (the
+                        # device plugin) since 1.28. The root filesystem stays writable: vLLM, JAX and libtpu write
+                        # caches and logs under $HOME and /tmp.
+                        security_context=k8s.core.v1.SecurityContextArgs(
+                            allow_privilege_escalation=False,
+                            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                        ),
                     )
                 ],
                 volumes=volumes,
+                security_context=_pod_security_context(),
+                # The server never calls the Kubernetes API. Workload Identity (the GKE metadata server) and the GCS
+                # FUSE CSI driver (kubelet's token request) work without a token in the pod.
+                automount_service_account_token=False,
             ),
         )
+
+
+def _pod_security_context() -> k8s.core.v1.PodSecurityContextArgs:
+    """workloads/llama's image runs as the unprivileged user 1000 (its Dockerfile's USER); runAsNonRoot makes the
+    kubelet refuse an image that would run as root. RuntimeDefault is the seccomp profile GKE Autopilot gives every
+    pod, TPU pods included."""
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True, seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")
+    )
 
 
 def _service_type(args: VllmDeploymentWithHpaArgs) -> str:

@@ -1,0 +1,147 @@
+"""checkov on what the project ships: the Kubernetes manifests of every stack, rendered by the offline preview, and
+every workloads/*/Dockerfile. The skips, each with its reason, are in .checkov.yaml; any other failed check fails.
+
+    .venv/bin/python scripts/static_check.py [--checkov .venv-checkov/bin/checkov] [--keep DIR]
+
+Each `Pulumi.<stack>.yaml` is rendered as it is and, when it runs the Llama scenario without staging weights, once
+more with `stageWeights: true` (stack `<stack>+staging`), so the weight-staging Job that no stack file enables yet is
+scanned too. Exit status: checkov's (0: nothing failed), or 2 when a stack does not render.
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+CONFIG = ROOT / ".checkov.yaml"
+LLAMA_KEY = "gke-tpu-serving:llama"
+HF_TOKEN_KEY = "gke-tpu-serving:hfToken"
+STAGING_SUFFIX = "+staging"
+
+
+class RenderError(Exception):
+    """A stack that the offline preview could not render (its message is the preview's own output)."""
+
+
+@dataclass(frozen=True)
+class StackSource:
+    """A stack to render: its name and the project directory that holds `Pulumi.<name>.yaml`."""
+
+    name: str
+    project_dir: Path
+
+
+@dataclass
+class Rendered:
+    """The manifests of every stack, one folder per stack, and the Dockerfiles to scan with them."""
+
+    manifests: dict[str, list[Path]] = field(default_factory=dict)
+    dockerfiles: list[Path] = field(default_factory=list)
+
+    def files(self) -> list[Path]:
+        return [path for paths in self.manifests.values() for path in paths] + self.dockerfiles
+
+
+def stack_names(project_dir: Path) -> list[str]:
+    """The stacks that have a `Pulumi.<stack>.yaml` in `project_dir`."""
+    return sorted(path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in project_dir.glob("Pulumi.*.yaml"))
+
+
+def staging_variant(stack_config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The stack file with the weight-staging Job switched on (and a placeholder hfToken secret, which the offline
+    preview never decrypts), or None when the stack has no Llama scenario or already stages weights."""
+    config = dict(stack_config.get("config") or {})
+    llama = config.get(LLAMA_KEY)
+    if not isinstance(llama, dict) or llama.get("stageWeights"):
+        return None
+    config[LLAMA_KEY] = {**llama, "stageWeights": True}
+    config.setdefault(HF_TOKEN_KEY, {"secure": "placeholder-never-decrypted-offline"})
+    return {**stack_config, "config": config}
+
+
+def _copy_program(project_dir: Path, into: Path) -> None:
+    # The program without its tests, workloads or virtualenvs: Pulumi.yaml, the top-level modules and stacks/.
+    into.mkdir(parents=True)
+    shutil.copy2(project_dir / "Pulumi.yaml", into / "Pulumi.yaml")
+    for module in project_dir.glob("*.py"):
+        shutil.copy2(module, into / module.name)
+    shutil.copytree(project_dir / "stacks", into / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def stack_sources(project_dir: Path, scratch: Path) -> list[StackSource]:
+    """Every stack of `project_dir`, then the staging variants, written into a copy of the program in `scratch`."""
+    sources = [StackSource(name, project_dir) for name in stack_names(project_dir)]
+    variant_dir = scratch / "variants"
+    for name in stack_names(project_dir):
+        variant = staging_variant(yaml.safe_load((project_dir / f"Pulumi.{name}.yaml").read_text()) or {})
+        if variant is None:
+            continue
+        if not variant_dir.exists():
+            _copy_program(project_dir, variant_dir)
+        variant_name = name + STAGING_SUFFIX
+        (variant_dir / f"Pulumi.{variant_name}.yaml").write_text(yaml.safe_dump(variant, sort_keys=False))
+        sources.append(StackSource(variant_name, variant_dir))
+    return sources
+
+
+def render_manifests(source: StackSource, out_dir: Path, python: str = sys.executable) -> list[Path]:
+    """Run the offline preview of one stack and return the manifests it wrote into `out_dir`."""
+    command = [python, "-m", "gke_tpu_serving.offline", "preview", "--stack", source.name, "--manifests", str(out_dir)]
+    done = subprocess.run(command, cwd=source.project_dir, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RenderError(f"stack {source.name}: offline preview exited {done.returncode}:\n{done.stderr.strip()}")
+    return sorted(out_dir.glob("*.yaml"))
+
+
+def render_all(project_dir: Path, scratch: Path) -> Rendered:
+    """The manifests of every stack (and variant) under `scratch`/manifests/<stack>/, and the Dockerfiles."""
+    sources = stack_sources(project_dir, scratch)
+    # One process per stack, side by side: each spends its time importing the Pulumi SDKs.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        manifests = pool.map(lambda source: render_manifests(source, scratch / "manifests" / source.name), sources)
+        return Rendered(
+            manifests={source.name: paths for source, paths in zip(sources, manifests, strict=True)},
+            dockerfiles=sorted(project_dir.glob("workloads/*/Dockerfile")),
+        )
+
+
+def checkov_command(checkov: Path, files: list[Path], config: Path = CONFIG) -> list[str]:
+    """One checkov run over manifests and Dockerfiles (one process: its start-up is most of its time)."""
+    return [str(checkov), "--config-file", str(config), "--framework", "kubernetes", "dockerfile", "--file"] + [
+        str(path) for path in files
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkov", type=Path, default=CHECKOV, help="checkov executable (default: %(default)s)")
+    parser.add_argument("--keep", type=Path, help="render into this folder and keep it (default: a temporary one)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="static-check-") as temporary:
+        scratch = args.keep or Path(temporary)
+        if args.keep and scratch.exists():
+            shutil.rmtree(scratch)
+        try:
+            rendered = render_all(ROOT, scratch)
+        except RenderError as error:
+            print(error, file=sys.stderr)
+            return 2
+        counts = ", ".join(f"{stack}: {len(paths)}" for stack, paths in rendered.manifests.items())
+        print(f"checkov: manifests ({counts}) and {len(rendered.dockerfiles)} Dockerfile(s)", flush=True)
+        return subprocess.run(
+            checkov_command(args.checkov, rendered.files()), cwd=ROOT, check=False, stdin=subprocess.DEVNULL
+        ).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
