@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from ._errors import ArgError, PathPart
+from ._errors import ArgError, PathPart, require_int
 from ._names import check_gke_name, check_region, check_service_account_id
 from .catalog import (
     MIN_GKE_VERSION_RAY_ADDON,
@@ -106,16 +106,10 @@ def _gke_name(value: Any) -> str:
     return str(value)
 
 
-def _count(path: Sequence[PathPart], value: Any, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ArgError(path, f"{value!r} is not allowed; allowed: an integer >= {minimum}")
-    return value
-
-
 def _node_bounds(at: tuple[PathPart, ...], min_nodes: Any, max_nodes: Any) -> tuple[int, int]:
     """Autoscaling bounds of a pool: min defaults to 0 (scale to zero), max to 1 or min."""
-    min_nodes = _count((*at, "min_nodes"), 0 if min_nodes is None else min_nodes, minimum=0)
-    max_nodes = _count((*at, "max_nodes"), max(min_nodes, 1) if max_nodes is None else max_nodes, minimum=1)
+    min_nodes = require_int((*at, "min_nodes"), 0 if min_nodes is None else min_nodes, minimum=0)
+    max_nodes = require_int((*at, "max_nodes"), max(min_nodes, 1) if max_nodes is None else max_nodes, minimum=1)
     if min_nodes > max_nodes:
         raise ArgError(
             (*at, "min_nodes"),
@@ -174,7 +168,7 @@ def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: s
     zone = _pool_zone((*at, "zone"), pool.get("zone"), location, region, generation)
     assert zone is not None  # a TPU pool always resolves to a zone (or _pool_zone raised)
 
-    slices = _count((*at, "slices"), pool.get("slices", 1), minimum=1)
+    slices = require_int((*at, "slices"), pool.get("slices", 1), minimum=1)
     if slices > 1 and not shape.multi_host:
         raise ArgError(
             (*at, "slices"),
@@ -309,7 +303,7 @@ def plan_cluster(name: str, args: Mapping[str, Any]) -> ClusterPlan:
         deletion_protection=bool(args.get("deletion_protection", True)),
         node_service_account_id=account_id,
         system_machine_type=system_pool.get("machine_type", DEFAULT_SYSTEM_MACHINE_TYPE),
-        system_node_count=_count(("system_pool", "node_count"), system_pool.get("node_count", 1), minimum=1),
+        system_node_count=require_int(("system_pool", "node_count"), system_pool.get("node_count", 1), minimum=1),
         tpu_pools=tpu_pools,
         gpu_pools=gpu_pools,
     )

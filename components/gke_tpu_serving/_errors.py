@@ -23,6 +23,13 @@ def format_path(path: Sequence[PathPart], *, camel: bool = False) -> str:
     return text
 
 
+def require_int(path: Sequence[PathPart], value: object, *, minimum: int) -> int:
+    """`value` as an int of at least `minimum`, or ArgError (a bool is not a count, though Python says it is an int)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ArgError(path, f"{value!r} is not allowed; allowed: an integer >= {minimum}")
+    return value
+
+
 class ArgError(ValueError):
     """A bad argument: `path` locates it inside the args, `reason` names the bad value and what is allowed."""
 

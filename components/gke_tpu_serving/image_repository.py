@@ -6,7 +6,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
-from ._errors import ArgError
+from ._errors import ArgError, require_int
 from ._names import check_dns_label, check_region
 
 READER_ROLE = "roles/artifactregistry.reader"
@@ -50,9 +50,7 @@ def _validate(args: ImageRepositoryArgs) -> None:
                 check_dns_label(grant)
             except ValueError as error:
                 raise ArgError((key, grant), str(error)) from None
-    keep = args.get("keep_recent_versions", 20)
-    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-        raise ArgError(("keep_recent_versions",), f"{keep!r} is not allowed; allowed: an integer >= 1")
+    require_int(("keep_recent_versions",), args.get("keep_recent_versions", 20), minimum=1)
 
 
 class ImageRepository(pulumi.ComponentResource):

@@ -8,7 +8,8 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ._errors import ArgError
+from ._errors import ArgError, require_int
+from ._kubernetes import restricted_container_security_context, restricted_pod_security_context, secret_env_vars
 from ._names import check_bucket_name, check_dns_label, check_pinned_image
 from ._options import inherited_dependencies
 from .catalog import CatalogError, TpuGeneration, TpuSlice, tpu_slice
@@ -125,9 +126,7 @@ def _tpu(args: VllmDeploymentWithHpaArgs) -> TpuSlice:
 
 def _positive(args: VllmDeploymentWithHpaArgs, key: str, default: int | None) -> int | None:
     value = args.get(key, default)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ArgError((key,), f"{value!r} is not allowed; allowed: an integer >= 1")
-    return value
+    return None if value is None else require_int((key,), value, minimum=1)
 
 
 def _enum(args: VllmDeploymentWithHpaArgs, key: str, default: Enum) -> Any:
@@ -238,7 +237,12 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
         labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": name}
         child = pulumi.ResourceOptions(parent=self, depends_on=inherited_dependencies(opts))
 
-        secret_env = self._secret_env(name, namespace, args, child)
+        secrets: dict[str, pulumi.Input[str]] = {}
+        if "hf_token" in args:
+            secrets["HF_TOKEN"] = args["hf_token"]
+        if "api_key" in args:
+            secrets["VLLM_API_KEY"] = args["api_key"]
+        secret_env = secret_env_vars(f"{name}-secrets", namespace, secrets, child)
         deployment = k8s.apps.v1.Deployment(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels),
@@ -327,30 +331,6 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
         self.url = pulumi.Output.concat("http://", service.metadata.name, ".", namespace, ".svc:", str(PORT), "/v1")
         self.register_outputs({"service_name": self.service_name, "url": self.url})
 
-    def _secret_env(
-        self, name: str, namespace: str, args: VllmDeploymentWithHpaArgs, child: pulumi.ResourceOptions
-    ) -> list[k8s.core.v1.EnvVarArgs]:
-        """Secrets go into a Kubernetes Secret (from Pulumi secrets) and reach the container by reference."""
-        values = {key: args[arg] for key, arg in (("HF_TOKEN", "hf_token"), ("VLLM_API_KEY", "api_key")) if arg in args}  # type: ignore[literal-required]
-        if not values:
-            return []
-        secret = k8s.core.v1.Secret(
-            f"{name}-secrets",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-secrets", namespace=namespace),
-            type="Opaque",
-            string_data={key: pulumi.Output.secret(value) for key, value in values.items()},
-            opts=child,
-        )
-        return [
-            k8s.core.v1.EnvVarArgs(
-                name=key,
-                value_from=k8s.core.v1.EnvVarSourceArgs(
-                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret.metadata.name, key=key)
-                ),
-            )
-            for key in values
-        ]
-
     @staticmethod
     def _pod_template(
         name: str,
@@ -433,31 +413,16 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
                             http_get=health, period_seconds=15, timeout_seconds=5, failure_threshold=4
                         ),
                         volume_mounts=volume_mounts,
-                        # Not privileged and no capabilities: GKE exposes TPU chips through google.com/tpu (the
-                        # device plugin) since 1.28. The root filesystem stays writable: vLLM, JAX and libtpu write
-                        # caches and logs under $HOME and /tmp.
-                        security_context=k8s.core.v1.SecurityContextArgs(
-                            allow_privilege_escalation=False,
-                            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                        ),
+                        security_context=restricted_container_security_context(),
                     )
                 ],
                 volumes=volumes,
-                security_context=_pod_security_context(),
+                security_context=restricted_pod_security_context(),
                 # The server never calls the Kubernetes API. Workload Identity (the GKE metadata server) and the GCS
                 # FUSE CSI driver (kubelet's token request) work without a token in the pod.
                 automount_service_account_token=False,
             ),
         )
-
-
-def _pod_security_context() -> k8s.core.v1.PodSecurityContextArgs:
-    """workloads/llama's image runs as the unprivileged user 1000 (its Dockerfile's USER); runAsNonRoot makes the
-    kubelet refuse an image that would run as root. RuntimeDefault is the seccomp profile GKE Autopilot gives every
-    pod, TPU pods included."""
-    return k8s.core.v1.PodSecurityContextArgs(
-        run_as_non_root=True, seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")
-    )
 
 
 def _service_type(args: VllmDeploymentWithHpaArgs) -> str:

@@ -6,7 +6,8 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ._errors import ArgError
+from ._errors import ArgError, require_int
+from ._kubernetes import restricted_container_security_context, restricted_pod_security_context, secret_env_vars
 from ._names import check_bucket_name, check_dns_label, check_pinned_image
 from ._options import inherited_dependencies
 
@@ -51,9 +52,7 @@ def _validate(args: WeightStagingJobArgs) -> None:
     repo = args.get("hf_repo")
     if not isinstance(repo, str) or repo.count("/") != 1 or not all(repo.split("/")):
         raise ArgError(("hf_repo",), f"{repo!r} is not a Hugging Face repository; allowed: ORG/NAME")
-    timeout = args.get("timeout_minutes", 120)
-    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
-        raise ArgError(("timeout_minutes",), f"{timeout!r} is not allowed; allowed: an integer >= 1")
+    require_int(("timeout_minutes",), args.get("timeout_minutes", 120), minimum=1)
 
 
 class WeightStagingJob(pulumi.ComponentResource):
@@ -79,23 +78,10 @@ class WeightStagingJob(pulumi.ComponentResource):
         command = [*STAGE_COMMAND, "--dest", destination, "--hf-repo", args["hf_repo"]]
         if "revision" in args:
             command += ["--revision", args["revision"]]
-        env: list[k8s.core.v1.EnvVarArgs] = []
-        if "hf_token" in args:
-            secret = k8s.core.v1.Secret(
-                f"{name}-hf-token",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-hf-token", namespace=namespace),
-                type="Opaque",
-                string_data={"HF_TOKEN": pulumi.Output.secret(args["hf_token"])},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
-            )
-            env.append(
-                k8s.core.v1.EnvVarArgs(
-                    name="HF_TOKEN",
-                    value_from=k8s.core.v1.EnvVarSourceArgs(
-                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret.metadata.name, key="HF_TOKEN")
-                    ),
-                )
-            )
+        secrets = {"HF_TOKEN": args["hf_token"]} if "hf_token" in args else {}
+        env = secret_env_vars(
+            f"{name}-hf-token", namespace, secrets, pulumi.ResourceOptions(parent=self, depends_on=after)
+        )
         timeout = f"{args.get('timeout_minutes', 120)}m"
         k8s.batch.v1.Job(
             name,
@@ -118,19 +104,10 @@ class WeightStagingJob(pulumi.ComponentResource):
                                 resources=k8s.core.v1.ResourceRequirementsArgs(
                                     requests={"cpu": "2", "memory": "4Gi"}, limits={"memory": "8Gi"}
                                 ),
-                                security_context=k8s.core.v1.SecurityContextArgs(
-                                    allow_privilege_escalation=False,
-                                    run_as_non_root=True,
-                                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                                ),
+                                security_context=restricted_container_security_context(),
                             )
                         ],
-                        # The image's user (1000) and RuntimeDefault, the seccomp profile GKE Autopilot gives every
-                        # pod: a copy job needs no more.
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
+                        security_context=restricted_pod_security_context(),
                         # The job never calls the Kubernetes API; Workload Identity needs no token in the pod.
                         automount_service_account_token=False,
                     ),
