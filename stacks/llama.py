@@ -78,6 +78,14 @@ class Config(StorageScenarioConfig):
     Default: false (the weights are staged already)."""
 
 
+# The server's own knobs that the config takes as they are (maxModelLen, ..., exposure): every key the two types
+# share except those _server_args sets itself (image, model, and namespace with its default).
+_PASSED_THROUGH = tuple(
+    key
+    for key in Config.__annotations__
+    if key in VllmDeploymentWithHpaArgs.__annotations__ and key not in ("image", "model", "namespace")
+)
+
 # Server args that have no config key of their own point at the key that decides them.
 _CONFIG_KEY_OF_ARG = {
     "tpu_generation": "pool",
@@ -110,17 +118,9 @@ def _server_args(placement: Placement, project: str) -> VllmDeploymentWithHpaArg
         "tpu_topology": shape.topology,
         "pool_max_nodes": pool.max_nodes if pool.max_nodes is not None else pool.node_count or 1,
     }
-    for key in (
-        "max_model_len",
-        "max_num_seqs",
-        "max_num_batched_tokens",
-        "min_replicas",
-        "max_replicas",
-        "target_queue_length",
-        "exposure",
-    ):
+    for key in _PASSED_THROUGH:
         if key in settings:
-            args[key] = settings[key]
+            args[key] = settings[key]  # type: ignore[literal-required]
     return args
 
 
