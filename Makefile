@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # checkov has a virtualenv of its own: it pins boto3 1.35 and more, which conflict with requirements-dev.txt.
 CHECKOV_VENV := .venv-checkov
+# The Stable Diffusion workload's tests have one too: transformers 4.57.6 (the last with Flax CLIP) needs
+# huggingface-hub<1, the Llama staging job >=1. workloads/stable_diffusion/tests/test_virtualenv.py runs them in it.
+SD_VENV := .venv-sd
 STACK ?= dev
 
 .PHONY: preview test lint static unit clean
@@ -20,6 +23,12 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $@
 
+$(SD_VENV)/.installed: workloads/stable_diffusion/requirements.txt workloads/stable_diffusion/requirements-test.txt
+	$(PYTHON) -m venv $(SD_VENV)
+	$(SD_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24,<27"
+	$(SD_VENV)/bin/python -m pip install --quiet -r workloads/stable_diffusion/requirements-test.txt
+	touch $@
+
 ## The offline preview of a stack (default: dev): Pulumi's in-process mocks, no CLI, cloud or credentials.
 preview: $(VENV)/.installed
 	$(PY) -m gke_tpu_serving.offline preview --stack $(STACK)
@@ -31,15 +40,16 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/hadolint workloads/*/Dockerfile
+	$(VENV)/bin/hadolint $(wildcard workloads/*/Dockerfile workloads/*/*/Dockerfile)
 
-## checkov on every stack's rendered Kubernetes manifests and on workloads/*/Dockerfile (skips: .checkov.yaml).
+## checkov on every stack's rendered Kubernetes manifests and on workloads/*/Dockerfile, workloads/*/*/Dockerfile
+## (skips: .checkov.yaml).
 static: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(PY) scripts/static_check.py
 
 # tests/test_static_analysis.py runs checkov too, so the suite needs its virtualenv.
-unit: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+unit: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(SD_VENV)/.installed
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) $(SD_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,5 +1,6 @@
 """checkov on what the project ships: the Kubernetes manifests of every stack, rendered by the offline preview, and
-every workloads/*/Dockerfile. The skips, each with its reason, are in .checkov.yaml; any other failed check fails.
+every workload Dockerfile (workloads/*/Dockerfile and workloads/*/*/Dockerfile). The skips, each with its reason, are
+in .checkov.yaml; any other failed check fails.
 
     .venv/bin/python scripts/static_check.py [--checkov .venv-checkov/bin/checkov] [--keep DIR]
 
@@ -48,8 +49,16 @@ class Rendered:
     manifests: dict[str, list[Path]] = field(default_factory=dict)
     dockerfiles: list[Path] = field(default_factory=list)
 
-    def files(self) -> list[Path]:
-        return [path for paths in self.manifests.values() for path in paths] + self.dockerfiles
+    def scans(self) -> dict[str, list[Path]]:
+        """What checkov scans in one run each: every stack's manifests on their own (a stack is a cluster of its own:
+        checkov's graph checks, such as "a NetworkPolicy selects this pod", must not match across stacks), then
+        the Dockerfiles."""
+        return {**self.manifests, "Dockerfiles": self.dockerfiles}
+
+
+def workload_dockerfiles(project_dir: Path) -> list[Path]:
+    """The image Dockerfiles: one per workload folder, or one per image folder in it (workloads/saxml/http_server)."""
+    return sorted([*project_dir.glob("workloads/*/Dockerfile"), *project_dir.glob("workloads/*/*/Dockerfile")])
 
 
 def stack_names(project_dir: Path) -> list[str]:
@@ -111,15 +120,35 @@ def render_all(project_dir: Path, scratch: Path) -> Rendered:
         manifests = pool.map(lambda source: render_manifests(source, scratch / "manifests" / source.name), sources)
         return Rendered(
             manifests={source.name: paths for source, paths in zip(sources, manifests, strict=True)},
-            dockerfiles=sorted(project_dir.glob("workloads/*/Dockerfile")),
+            dockerfiles=workload_dockerfiles(project_dir),
         )
 
 
 def checkov_command(checkov: Path, files: list[Path], config: Path = CONFIG) -> list[str]:
-    """One checkov run over manifests and Dockerfiles (one process: its start-up is most of its time)."""
+    """One checkov run over some manifests or Dockerfiles."""
     return [str(checkov), "--config-file", str(config), "--framework", "kubernetes", "dockerfile", "--file"] + [
         str(path) for path in files
     ]
+
+
+def run_checkov(
+    rendered: Rendered, checkov: Path = CHECKOV, config: Path = CONFIG, extra: tuple[str, ...] = (), cwd: Path = ROOT
+) -> dict[str, subprocess.CompletedProcess[str]]:
+    """checkov once per scan of `rendered`, two at a time (its start-up is most of each run's time)."""
+    scans = rendered.scans()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = pool.map(
+            lambda files: subprocess.run(
+                [*checkov_command(checkov, files, config), *extra],
+                capture_output=True,
+                text=True,
+                cwd=cwd,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            ),
+            scans.values(),
+        )
+        return dict(zip(scans, done, strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,11 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         except RenderError as error:
             print(error, file=sys.stderr)
             return 2
-        counts = ", ".join(f"{stack}: {len(paths)}" for stack, paths in rendered.manifests.items())
-        print(f"checkov: manifests ({counts}) and {len(rendered.dockerfiles)} Dockerfile(s)", flush=True)
-        return subprocess.run(
-            checkov_command(args.checkov, rendered.files()), cwd=ROOT, check=False, stdin=subprocess.DEVNULL
-        ).returncode
+        status = 0
+        for scan, done in run_checkov(rendered, args.checkov).items():
+            print(f"== checkov: {scan} ({len(rendered.scans()[scan])} files)\n{done.stdout}{done.stderr}", flush=True)
+            status = max(status, done.returncode)
+        return status
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Static analysis of what the project ships, as `make static` runs it (scripts/static_check.py): checkov on every
-stack's rendered Kubernetes manifests and on every workloads/*/Dockerfile, failing on anything but the skips that
+stack's rendered Kubernetes manifests and on every workload Dockerfile, failing on anything but the skips that
 .checkov.yaml justifies; hadolint on every Dockerfile."""
 
 import json
@@ -18,17 +18,18 @@ from scripts.static_check import (
     ROOT,
     STAGING_SUFFIX,
     Rendered,
-    checkov_command,
     render_all,
+    run_checkov,
     stack_names,
     staging_variant,
+    workload_dockerfiles,
 )
 
 needs_checkov = pytest.mark.skipif(
     not CHECKOV.exists(),
     reason=f"{CHECKOV.relative_to(ROOT)} is absent: `make test` builds it (or `make .venv-checkov/.installed`)",
 )
-DOCKERFILES = sorted(ROOT.glob("workloads/*/Dockerfile"))
+DOCKERFILES = workload_dockerfiles(ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +84,11 @@ def test_every_skip_says_why() -> None:
 
 @needs_checkov
 def test_checkov_finds_nothing_beyond_the_documented_skips(rendered: Rendered) -> None:
-    done = subprocess.run(checkov_command(CHECKOV, rendered.files()), capture_output=True, text=True, cwd=ROOT)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert re.findall(r"Failed checks: (\d+)", done.stdout) == ["0", "0"], done.stdout
+    runs = run_checkov(rendered)
+    assert set(runs) == {*rendered.manifests, "Dockerfiles"}
+    for scan, done in runs.items():
+        assert done.returncode == 0, f"{scan}:\n{done.stdout}{done.stderr}"
+        assert re.findall(r"Failed checks: (\d+)", done.stdout) == ["0"], f"{scan}:\n{done.stdout}"
 
 
 @needs_checkov
@@ -96,14 +99,13 @@ def test_every_skip_is_still_needed(rendered: Rendered, tmp_path: Path) -> None:
     del settings["skip-check"]
     unskipped = tmp_path / "checkov.yaml"
     unskipped.write_text(yaml.safe_dump(settings))
-    command = [*checkov_command(CHECKOV, rendered.files(), unskipped), "--output", "json"]
     # Not from the project root: checkov also reads the .checkov.yaml of its working directory.
-    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 1, done.stderr
-    assert _failed_check_ids(done.stdout) == set(_skips())
+    runs = run_checkov(rendered, config=unskipped, extra=("--output", "json"), cwd=tmp_path)
+    assert {done.returncode for done in runs.values()} <= {0, 1}, [done.stderr for done in runs.values()]
+    assert set().union(*(_failed_check_ids(done.stdout) for done in runs.values())) == set(_skips())
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.parent.name)
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: str(path.parent.relative_to(ROOT / "workloads")))
 def test_hadolint_passes(dockerfile: Path) -> None:
     hadolint = Path(sys.executable).parent / "hadolint"
     done = subprocess.run([str(hadolint), str(dockerfile)], capture_output=True, text=True)

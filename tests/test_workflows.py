@@ -25,6 +25,7 @@ from scripts.preview_comment import (
     main,
     parse_diff,
 )
+from scripts.static_check import workload_dockerfiles
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -217,31 +218,51 @@ def test_images_push_by_commit_and_report_digests() -> None:
     assert workflow["on"]["push"]["paths"][0] == "workloads/**"
     assert "workflow_dispatch" in triggers(workflow)
     build = workflow["jobs"]["build"]
-    assert build["strategy"]["matrix"]["workload"] == "${{ fromJSON(needs.discover.outputs.workloads) }}"
+    assert build["strategy"]["matrix"]["image"] == "${{ fromJSON(needs.discover.outputs.images) }}"
     assert build["env"]["IMAGE"] == (
-        "${{ vars.GCP_REGION }}-docker.pkg.dev/${{ vars.GCP_PROJECT_ID }}/gke-tpu-serving/${{ matrix.workload }}"
+        "${{ vars.GCP_REGION }}-docker.pkg.dev/${{ vars.GCP_PROJECT_ID }}/gke-tpu-serving/${{ matrix.image.name }}"
     )
     assert any(step.get("run", "").startswith('gcloud auth configure-docker "$REGISTRY"') for step in build["steps"])
     step_using(build, "docker/setup-buildx-action")
     push = step_using(build, "docker/build-push-action")
     assert push["id"] == "build" and push["uses"] == "docker/build-push-action@v6"
     assert push["with"]["tags"] == "${{ env.IMAGE }}:${{ github.sha }}"
+    assert push["with"]["context"] == "${{ matrix.image.context }}"
+    assert push["with"]["file"] == "${{ matrix.image.dockerfile }}"
     assert push["with"]["cache-from"].startswith("type=gha") and push["with"]["cache-to"].startswith("type=gha")
     summary = build["steps"][-1]
     assert summary["env"]["DIGEST"] == "${{ steps.build.outputs.digest }}"
+    assert summary["env"]["CONFIG_KEY"] == "${{ matrix.image.config_key }}"
     assert 'reference="$IMAGE@$DIGEST"' in summary["run"] and '>> "$GITHUB_STEP_SUMMARY"' in summary["run"]
 
 
 @pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed (GitHub's runners have it)")
-def test_images_builds_every_workload_that_has_a_dockerfile(tmp_path: Path) -> None:
+def test_images_builds_every_folder_that_has_a_dockerfile(tmp_path: Path) -> None:
     find = next(s for s in load("images.yml")["jobs"]["discover"]["steps"] if s.get("id") == "find")
     output = tmp_path / "github-output"
     subprocess.run(
         ["bash", "-e", "-c", find["run"]], cwd=ROOT, env={**os.environ, "GITHUB_OUTPUT": str(output)}, check=True
     )
-    expected = sorted(path.parent.name for path in ROOT.glob("workloads/*/Dockerfile"))
-    assert output.read_text() == f"workloads={json.dumps(expected, separators=(',', ':'))}\n"
-    assert "llama" in expected
+    name, images_json = output.read_text().removesuffix("\n").split("=", 1)
+    images = {image["dockerfile"]: image for image in json.loads(images_json)}
+    assert name == "images"
+    assert sorted(images) == [str(path.relative_to(ROOT)) for path in workload_dockerfiles(ROOT)]
+    for dockerfile, image in images.items():
+        folder = dockerfile.removeprefix("workloads/").removesuffix("/Dockerfile")
+        assert image["name"] == folder.replace("/", "-").replace("_", "-")
+        assert image["context"] == "workloads/" + folder.split("/")[0]
+    assert images["workloads/llama/Dockerfile"] == {
+        "name": "llama",
+        "context": "workloads/llama",
+        "dockerfile": "workloads/llama/Dockerfile",
+        "config_key": "llama.image",
+    }
+    assert images["workloads/saxml/http_server/Dockerfile"] == {
+        "name": "saxml-http-server",
+        "context": "workloads/saxml",
+        "dockerfile": "workloads/saxml/http_server/Dockerfile",
+        "config_key": "saxml.httpServerImage",
+    }
 
 
 def _makefile_targets() -> set[str]:
