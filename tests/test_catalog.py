@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gke_tpu_serving.catalog import (
+    AUTOPILOT_TPU_MIN_GKE_VERSION,
     GPU_ACCELERATORS,
     MIN_GKE_VERSION_RAY_ADDON,
     TPU_GENERATIONS,
@@ -17,6 +18,7 @@ from gke_tpu_serving.catalog import (
     TpuGenerationSpec,
     TpuMachineType,
     TpuSlice,
+    check_autopilot_tpu_version,
     check_min_gke_version,
     check_tpu_zone,
     gpu_accelerator,
@@ -603,3 +605,36 @@ def test_minimum_check_fails_exactly_when_the_version_is_older(
             check_min_gke_version(_format_version(version), _format_version(minimum), "TPU v6e")
     else:
         check_min_gke_version(_format_version(version), _format_version(minimum), "TPU v6e")
+
+
+# GKE Autopilot: which generations it provisions, from which version.
+AUTOPILOT_MINIMUMS = [
+    (TpuGeneration.V4, "1.29.2-gke.1521000"),
+    (TpuGeneration.V5E, "1.29.2-gke.1521000"),
+    (TpuGeneration.V5P, "1.29.2-gke.1521000"),
+    (TpuGeneration.V6E, "1.31.2-gke.1384000"),
+]
+
+
+def test_the_autopilot_table_lists_every_generation_once() -> None:
+    assert dict(AUTOPILOT_MINIMUMS) == dict(AUTOPILOT_TPU_MIN_GKE_VERSION)
+
+
+@pytest.mark.parametrize(("generation", "minimum"), AUTOPILOT_MINIMUMS)
+def test_autopilot_offers_the_generation_from_its_minimum_version(generation: TpuGeneration, minimum: str) -> None:
+    check_autopilot_tpu_version(generation, minimum)
+    check_autopilot_tpu_version(generation.value, None)  # the channel's default version is newer than any minimum
+
+
+@pytest.mark.parametrize(("generation", "minimum"), AUTOPILOT_MINIMUMS)
+def test_autopilot_refuses_a_version_below_the_generations_minimum(generation: TpuGeneration, minimum: str) -> None:
+    with pytest.raises(
+        CatalogError,
+        match=re.escape(f"GKE version '1.29' is below {minimum}, the minimum for TPU {generation.value} on Autopilot"),
+    ):
+        check_autopilot_tpu_version(generation, "1.29")
+
+
+def test_autopilot_minimums_are_never_below_the_standard_ones() -> None:
+    for generation, minimum in AUTOPILOT_TPU_MIN_GKE_VERSION.items():
+        check_min_gke_version(minimum, tpu_generation(generation).min_gke_version, f"TPU {generation.value}")

@@ -230,3 +230,13 @@ def test_bad_zone_names_the_component_and_the_arg(pulumi_mocks) -> None:
         args = seed_args()
         args["tpu_pools"][1]["zone"] = "us-central1-a"
         GkeTpuCluster("serve", args)
+
+
+def test_dataplane_v2_enforces_network_policies_by_default(pulumi_mocks) -> None:
+    GkeTpuCluster("serve", seed_args())
+    assert pulumi_mocks.settle().one(GKE, "serve-cluster").inputs["datapathProvider"] == "ADVANCED_DATAPATH"
+
+
+def test_dataplane_v2_can_be_left_off_on_standard(pulumi_mocks) -> None:
+    GkeTpuCluster("serve", seed_args(dataplane_v2=False))
+    assert "datapathProvider" not in pulumi_mocks.settle().one(GKE, "serve-cluster").inputs

@@ -16,10 +16,12 @@ from ._names import check_gke_name, check_region, check_service_account_id
 from .catalog import (
     MIN_GKE_VERSION_RAY_ADDON,
     CatalogError,
+    ClusterMode,
     GpuAcceleratorType,
     GpuMachineType,
     TpuGeneration,
     TpuSlice,
+    check_autopilot_tpu_version,
     check_min_gke_version,
     check_tpu_zone,
     gpu_accelerator,
@@ -52,6 +54,8 @@ class TpuPoolPlan:
     max_nodes: int | None
     spot: bool
     reservation: str | None
+    requested_zone: str | None = None
+    """The zone the args named, if any (Autopilot pins pods to it; otherwise Autopilot chooses the zone)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,13 @@ class ClusterPlan:
     system_node_count: int
     tpu_pools: tuple[TpuPoolPlan, ...]
     gpu_pools: tuple[GpuPoolPlan, ...]
+    mode: ClusterMode = ClusterMode.STANDARD
+    """On Autopilot the pools describe the capacity that pods select; no node pool exists."""
+    dataplane_v2: bool = True
+
+    @property
+    def autopilot(self) -> bool:
+        return self.mode is ClusterMode.AUTOPILOT
 
 
 def _enum_value(value: Any) -> Any:
@@ -218,6 +229,7 @@ def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: s
             max_nodes=max_nodes,
             spot=bool(pool.get("spot", False)),
             reservation=reservation,
+            requested_zone=pool.get("zone"),
         )
         for pool_name in pool_names
     )
@@ -250,6 +262,9 @@ def plan_cluster(name: str, args: Mapping[str, Any]) -> ClusterPlan:
     location = args.get("location")
     region = _location_region(location)
     assert isinstance(location, str)
+    mode = _cluster_mode(args.get("mode", ClusterMode.STANDARD))
+    if mode is ClusterMode.AUTOPILOT:
+        _check_autopilot_args(args, location, region)
 
     channel = _enum_value(args.get("release_channel", DEFAULT_RELEASE_CHANNEL))
     if channel not in RELEASE_CHANNELS:
@@ -273,6 +288,9 @@ def plan_cluster(name: str, args: Mapping[str, Any]) -> ClusterPlan:
             needs.append((MIN_GKE_VERSION_RAY_ADDON, "the Ray add-on"))
         for minimum, needed_for in needs:
             _check(("min_master_version",), check_min_gke_version, version, minimum, needed_for)
+    if mode is ClusterMode.AUTOPILOT:
+        for generation in _generations(tpu_pools):
+            _check(("min_master_version",), check_autopilot_tpu_version, generation, version)
 
     existing_account = args.get("node_service_account_email")
     account_id = None
@@ -306,7 +324,45 @@ def plan_cluster(name: str, args: Mapping[str, Any]) -> ClusterPlan:
         system_node_count=require_int(("system_pool", "node_count"), system_pool.get("node_count", 1), minimum=1),
         tpu_pools=tpu_pools,
         gpu_pools=gpu_pools,
+        mode=mode,
+        dataplane_v2=bool(args.get("dataplane_v2", True)),
     )
+
+
+def _cluster_mode(value: Any) -> ClusterMode:
+    for member in ClusterMode:
+        if value is member or value == member.value:
+            return member
+    raise ArgError(("mode",), f"{value!r} is not allowed; allowed: {', '.join(m.value for m in ClusterMode)}")
+
+
+def _check_autopilot_args(args: Mapping[str, Any], location: str, region: str) -> None:
+    """Refuse what only Standard node pools have: Autopilot provisions, sizes and scales the nodes itself."""
+    if is_zone(location):
+        raise ArgError(
+            ("location",),
+            f"{location!r} is a zone, but Autopilot clusters are regional; allowed: a region, e.g. {region!r} "
+            "(a pool's zone pins its pods to one zone)",
+        )
+    if args.get("system_pool") is not None:
+        raise ArgError(
+            ("system_pool",),
+            f"{args['system_pool']!r} is not allowed on Autopilot, which runs system pods on nodes it manages; "
+            "allowed: leave it out",
+        )
+    for kind in ("tpu_pools", "gpu_pools"):
+        for index, pool in enumerate(args.get(kind) or []):
+            if pool.get("min_nodes") is not None:
+                raise ArgError(
+                    (kind, index, "min_nodes"),
+                    f"{pool['min_nodes']!r} is not allowed on Autopilot, which creates nodes for pending pods and "
+                    "removes idle ones; allowed: leave it out (the maximum node count still bounds the replicas "
+                    "placed on the pool)",
+                )
+    if args.get("dataplane_v2") is False:
+        raise ArgError(
+            ("dataplane_v2",), "false is not allowed on Autopilot, which always runs Dataplane V2; allowed: true"
+        )
 
 
 def _generations(tpu_pools: Sequence[TpuPoolPlan]) -> list[TpuGeneration]:

@@ -20,10 +20,12 @@ from enum import Enum
 from types import MappingProxyType
 
 __all__ = [
+    "AUTOPILOT_TPU_MIN_GKE_VERSION",
     "GPU_ACCELERATORS",
     "MIN_GKE_VERSION_RAY_ADDON",
     "TPU_GENERATIONS",
     "CatalogError",
+    "ClusterMode",
     "GpuAcceleratorSpec",
     "GpuAcceleratorType",
     "GpuMachineType",
@@ -31,6 +33,7 @@ __all__ = [
     "TpuGenerationSpec",
     "TpuMachineType",
     "TpuSlice",
+    "check_autopilot_tpu_version",
     "check_min_gke_version",
     "check_tpu_zone",
     "gpu_accelerator",
@@ -647,3 +650,39 @@ def gpu_machine(accelerator_type: str | GpuAcceleratorType, machine_type: str) -
         f"machine type {machine_type!r} does not carry {spec.accelerator_type.value} GPUs; "
         f"allowed: {_allowed(machine.name for machine in spec.machine_types)}"
     )
+
+
+class ClusterMode(Enum):
+    """How GKE runs a cluster's nodes."""
+
+    STANDARD = "standard"
+    """Node pools that the cluster declares: one per TPU slice, one per GPU shape, and a CPU system pool."""
+    AUTOPILOT = "autopilot"
+    """No node pools: GKE provisions a node for each pending pod from its node selectors and resource requests."""
+
+
+AUTOPILOT_TPU_MIN_GKE_VERSION: Mapping[TpuGeneration, str] = MappingProxyType(
+    {
+        # "TPUs in Autopilot" (and Multislice on Autopilot) start at 1.29.2-gke.1521000 for v4, v5e and v5p;
+        # Trillium on Autopilot came later than on Standard node pools (1.31.2-gke.1115000).
+        TpuGeneration.V4: "1.29.2-gke.1521000",
+        TpuGeneration.V5E: "1.29.2-gke.1521000",
+        TpuGeneration.V5P: "1.29.2-gke.1521000",
+        TpuGeneration.V6E: "1.31.2-gke.1384000",
+    }
+)
+"""The first GKE version whose Autopilot mode provisions TPU nodes of each generation (a pod's TPU selectors and
+google.com/tpu request make GKE create the slice). A generation missing here is not offered on Autopilot."""
+
+
+def check_autopilot_tpu_version(generation: str | TpuGeneration, version: str | None) -> None:
+    """Raise `CatalogError` unless Autopilot offers the TPU generation, at `version` when one is given.
+
+    `None` stands for the release channel's default version, which is newer than every minimum above."""
+    spec = tpu_generation(generation)
+    minimum = AUTOPILOT_TPU_MIN_GKE_VERSION.get(spec.generation)
+    if minimum is None:
+        offered = _allowed(g for g in TpuGeneration if g in AUTOPILOT_TPU_MIN_GKE_VERSION)
+        raise CatalogError(f"Autopilot does not offer {spec.display_name}; allowed on Autopilot: {offered}")
+    if version is not None:
+        check_min_gke_version(version, minimum, f"{spec.display_name} on Autopilot")

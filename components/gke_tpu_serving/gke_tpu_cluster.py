@@ -1,4 +1,4 @@
-"""GkeTpuCluster: a GKE Standard cluster ready to serve models on TPU slices and GPUs."""
+"""GkeTpuCluster: a GKE cluster (Standard or Autopilot) ready to serve models on TPU slices and GPUs."""
 
 import json
 from enum import Enum
@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 
 from ._cluster_plan import ClusterPlan, GpuPoolPlan, TpuPoolPlan, plan_cluster
 from ._errors import ArgError
-from .catalog import GpuAcceleratorType, TpuGeneration
+from .catalog import ClusterMode, GpuAcceleratorType, TpuGeneration
 
 NodePool = gcp.container.NodePool
 
@@ -39,7 +39,8 @@ class SystemPoolArgs(TypedDict):
 
 
 class TpuPoolArgs(TypedDict):
-    """A TPU slice shape; the cluster creates one GKE node pool per slice."""
+    """A TPU slice shape; a Standard cluster creates one GKE node pool per slice, an Autopilot cluster none (its
+    pods select the shape and GKE provisions it)."""
 
     name: str
     """Node pool name (GKE: at most 40 characters); with `slices` > 1 the pools are `<name>-0`, `<name>-1`, ..."""
@@ -51,20 +52,23 @@ class TpuPoolArgs(TypedDict):
     """Slice topology valid for the generation and machine type, e.g. 2x2x1 (v4), 4x8 (v5e), 2x4 (v6e)."""
     zone: NotRequired[str]
     """Zone of the pool; must offer the generation. Default: the cluster's zone, or for a regional cluster the
-    first zone of its region that offers the generation."""
+    first zone of its region that offers the generation. Autopilot: pods are pinned to this zone only when it is
+    set (otherwise GKE chooses a zone of the region that offers the generation)."""
     slices: NotRequired[int]
     """Number of identical multi-host slices, one node pool each (e.g. 2 for Saxml's two 4x8 slices). Default: 1.
     Single-host shapes scale with min_nodes/max_nodes instead."""
     min_nodes: NotRequired[int]
     """Autoscaling lower bound in nodes. Single-host: any value <= max_nodes (0 scales to zero). Multi-host: 0
-    (the slice scales to zero and back as a whole) or the slice's host count. Default: no autoscaling."""
+    (the slice scales to zero and back as a whole) or the slice's host count. Default: no autoscaling. Refused on
+    Autopilot, which creates nodes for pending pods and removes idle ones."""
     max_nodes: NotRequired[int]
     """Autoscaling upper bound in nodes. Multi-host: must equal the slice's host count. Default: no autoscaling
-    (single-host pools then have 1 node, multi-host pools exactly one slice)."""
+    (single-host pools then have 1 node, multi-host pools exactly one slice). On Autopilot it bounds the replicas
+    the scenarios place on the shape."""
     spot: NotRequired[bool]
-    """Use Spot VMs (cheaper, preemptible). Default: false."""
+    """Use Spot VMs (cheaper, preemptible); on Autopilot the pods select Spot capacity. Default: false."""
     reservation: NotRequired[str]
-    """Name of a specific Compute Engine reservation to consume. Default: none."""
+    """Name of a specific Compute Engine reservation to consume; on Autopilot the pods select it. Default: none."""
 
 
 class GpuPoolArgs(TypedDict):
@@ -79,7 +83,7 @@ class GpuPoolArgs(TypedDict):
     zone: NotRequired[str]
     """Zone of the pool, in the cluster's region. Default: the cluster's zones."""
     min_nodes: NotRequired[int]
-    """Autoscaling lower bound. Default: 0 (no GPU is paid for while nothing runs)."""
+    """Autoscaling lower bound. Default: 0 (no GPU is paid for while nothing runs). Refused on Autopilot."""
     max_nodes: NotRequired[int]
     """Autoscaling upper bound. Default: 1 (or min_nodes if larger)."""
     spot: NotRequired[bool]
@@ -92,7 +96,12 @@ class GkeTpuClusterArgs(TypedDict):
     project: pulumi.Input[str]
     """GCP project id that holds the cluster (and names its Workload Identity pool, PROJECT.svc.id.goog)."""
     location: str
-    """A zone (zonal cluster, e.g. us-central2-b) or a region (regional cluster, e.g. us-central1)."""
+    """A zone (zonal cluster, e.g. us-central2-b) or a region (regional cluster, e.g. us-central1). Autopilot
+    clusters are regional."""
+    mode: NotRequired[ClusterMode]
+    """standard (node pools for the system pods, each TPU slice and each GPU pool) or autopilot (no node pools:
+    GKE provisions TPU and GPU nodes from the pods' selectors and requests; tpu_pools and gpu_pools then describe
+    the capacity the scenarios select). Default: standard."""
     release_channel: NotRequired[ReleaseChannel]
     """Release channel. Default: REGULAR."""
     min_master_version: NotRequired[str]
@@ -104,6 +113,9 @@ class GkeTpuClusterArgs(TypedDict):
     """Enable the Cloud Storage FUSE CSI driver add-on (model weights from buckets). Default: true."""
     managed_prometheus: NotRequired[bool]
     """Enable Google Cloud Managed Service for Prometheus (PodMonitoring, metrics for autoscaling). Default: true."""
+    dataplane_v2: NotRequired[bool]
+    """Dataplane V2 (eBPF datapath, ADVANCED_DATAPATH), which enforces Kubernetes NetworkPolicies. Changing it on
+    an existing Standard cluster replaces the cluster. Autopilot always has it. Default: true."""
     private_nodes: NotRequired[bool]
     """Give nodes internal IP addresses only (images must then come from Artifact Registry or through Cloud NAT).
     Default: false."""
@@ -115,11 +127,11 @@ class GkeTpuClusterArgs(TypedDict):
     """Subnetwork (name or self link). Default: the network's subnetwork in the cluster's region."""
     node_service_account_email: NotRequired[pulumi.Input[str]]
     """Use this existing service account for nodes instead of creating one (it needs
-    roles/container.defaultNodeServiceAccount). Default: create one."""
+    roles/container.defaultNodeServiceAccount). Default: create one. Autopilot nodes run as it too."""
     node_service_account_id: NotRequired[str]
     """Account id of the node service account to create (6-30 characters). Default: `<cluster name>-nodes`."""
     system_pool: NotRequired[SystemPoolArgs]
-    """The CPU pool. Default: one e2-standard-4 node per zone."""
+    """The CPU pool. Default: one e2-standard-4 node per zone. Refused on Autopilot."""
     tpu_pools: NotRequired[list[TpuPoolArgs]]
     """TPU slice pools. Default: none."""
     gpu_pools: NotRequired[list[GpuPoolArgs]]
@@ -163,9 +175,10 @@ def kubeconfig_for(cluster_name: str, endpoint: str, ca_certificate: str) -> str
 
 
 class GkeTpuCluster(pulumi.ComponentResource):
-    """A GKE Standard cluster for model serving: Workload Identity, GCS FUSE CSI, optional Ray add-on, Managed
-    Prometheus, shielded nodes on a dedicated least-privilege service account, a CPU system pool, one node pool
-    per TPU slice (COMPACT placement for multi-host slices) and autoscaling GPU pools."""
+    """A GKE cluster for model serving: Workload Identity, GCS FUSE CSI, optional Ray add-on, Managed Prometheus,
+    Dataplane V2 (NetworkPolicy enforcement), nodes on a dedicated least-privilege service account. Standard mode
+    adds shielded nodes, a CPU system pool, one node pool per TPU slice (COMPACT placement for multi-host slices)
+    and autoscaling GPU pools; Autopilot mode has no node pools (GKE provisions nodes from the pods' requests)."""
 
     cluster_name: pulumi.Output[str]
     """The GKE cluster name."""
@@ -202,11 +215,8 @@ class GkeTpuCluster(pulumi.ComponentResource):
                 location=plan.location,
                 release_channel=gcp.container.ClusterReleaseChannelArgs(channel=plan.release_channel),
                 min_master_version=plan.min_master_version,
-                # Node pools are managed separately; GKE still needs a first pool, which runs as our
-                # service account while it briefly exists.
-                remove_default_node_pool=True,
-                initial_node_count=1,
-                node_config=gcp.container.ClusterNodeConfigArgs(**node_config),
+                **(_autopilot_nodes(node_account) if plan.autopilot else _standard_nodes(node_config)),
+                datapath_provider="ADVANCED_DATAPATH" if plan.dataplane_v2 else None,
                 network=args.get("network"),
                 subnetwork=args.get("subnetwork"),
                 ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(),
@@ -244,15 +254,16 @@ class GkeTpuCluster(pulumi.ComponentResource):
                         enabled=plan.managed_prometheus
                     ),
                 ),
-                enable_shielded_nodes=True,
                 deletion_protection=plan.deletion_protection,
                 resource_labels=args.get("labels"),
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[r for r in [node_role] if r is not None]),
         )
 
-        pool = _NodePoolFactory(self, name, args["project"], cluster, plan.location, node_config)
-        pools = [pool.system(plan)] + [pool.tpu(p) for p in plan.tpu_pools] + [pool.gpu(p) for p in plan.gpu_pools]
+        pools: list[NodePool] = []
+        if not plan.autopilot:
+            pool = _NodePoolFactory(self, name, args["project"], cluster, plan.location, node_config)
+            pools = [pool.system(plan)] + [pool.tpu(p) for p in plan.tpu_pools] + [pool.gpu(p) for p in plan.gpu_pools]
         self.node_pools = pools
 
         self.cluster_name = cluster.name
@@ -315,6 +326,32 @@ def _shared_node_config(service_account: pulumi.Input[str]) -> dict[str, Any]:
         # GKE_METADATA serves Workload Identity tokens to pods instead of the node's own credentials.
         "workload_metadata_config": {"mode": "GKE_METADATA"},
         "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+    }
+
+
+def _standard_nodes(node_config: dict[str, Any]) -> dict[str, Any]:
+    """Cluster arguments of a Standard cluster's nodes."""
+    return {
+        # Node pools are managed separately; GKE still needs a first pool, which runs as our service account while
+        # it briefly exists.
+        "remove_default_node_pool": True,
+        "initial_node_count": 1,
+        "node_config": gcp.container.ClusterNodeConfigArgs(**node_config),
+        "enable_shielded_nodes": True,
+    }
+
+
+def _autopilot_nodes(service_account: pulumi.Input[str]) -> dict[str, Any]:
+    """Cluster arguments of an Autopilot cluster's nodes: only the account they run as. Autopilot nodes are always
+    shielded with secure boot and serve pods the GKE metadata server, and the node settings of Standard conflict
+    with enable_autopilot."""
+    return {
+        "enable_autopilot": True,
+        "cluster_autoscaling": gcp.container.ClusterClusterAutoscalingArgs(
+            auto_provisioning_defaults=gcp.container.ClusterClusterAutoscalingAutoProvisioningDefaultsArgs(
+                service_account=service_account, oauth_scopes=[_CLOUD_PLATFORM_SCOPE]
+            )
+        ),
     }
 
 
