@@ -16,6 +16,8 @@ PRIVILEGED_REASON = "gke-tpu-serving/privileged-reason"
 HOST_NETWORK_REASON = "gke-tpu-serving/host-network-reason"
 # Stacks set this on a Service (or custom resource) only when stack config asks for public exposure.
 PUBLIC_EXPOSURE = "gke-tpu-serving/public-exposure"
+# TenantGateway sets this on an external Gateway whose every backend has IAP enabled (a GCPBackendPolicy per Service).
+IAP_PROTECTED = "gke-tpu-serving/identity-aware-proxy"
 
 
 def group_kind(resource_type: str) -> tuple[str, str] | None:

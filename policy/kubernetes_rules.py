@@ -6,7 +6,15 @@ from typing import Any
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from ._props import at, elements, is_unknown, keys, subject, text
-from ._workloads import HOST_NETWORK_REASON, PRIVILEGED_REASON, PUBLIC_EXPOSURE, containers, group_kind, pod_templates
+from ._workloads import (
+    HOST_NETWORK_REASON,
+    IAP_PROTECTED,
+    PRIVILEGED_REASON,
+    PUBLIC_EXPOSURE,
+    containers,
+    group_kind,
+    pod_templates,
+)
 
 # Extended resources that make a container an accelerator workload (its node is sized by the accelerator).
 ACCELERATOR_RESOURCES = ("google.com/tpu", "nvidia.com/gpu", "amd.com/gpu")
@@ -65,7 +73,14 @@ def _gateway_exposure(args: ResourceValidationArgs) -> list[str]:
     external = gateway_class.startswith("gke-") and ("external" in gateway_class or "gxlb" in gateway_class)
     if not external or is_unknown(annotations) or opted_in(annotations):
         return []
-    return [f"uses the external GatewayClass {gateway_class}; use an internal class such as gke-l7-rilb, {_OPT_IN}"]
+    # Reachable from the internet, but every request passes Identity-Aware Proxy first: authenticated, not public.
+    if at(annotations, IAP_PROTECTED) == "true":
+        return []
+    return [
+        f"uses the external GatewayClass {gateway_class}; use an internal class such as gke-l7-rilb, put every "
+        f'backend behind Identity-Aware Proxy and annotate it {IAP_PROTECTED}: "true" (TenantGateway does both), '
+        + _OPT_IN
+    ]
 
 
 def validate_no_public_exposure(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

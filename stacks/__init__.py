@@ -8,7 +8,7 @@ import pulumi
 from gke_tpu_serving import ImageRepository
 from gke_tpu_serving.gke_tpu_cluster import GkeTpuCluster
 
-from . import llama, saxml, stable_diffusion
+from . import llama, saxml, stable_diffusion, tenants
 from ._model import Placement, StackConfig
 
 SCENARIOS: dict[str, Callable[[Placement, GkeTpuCluster, StackConfig], dict[str, Any]]] = {
@@ -42,6 +42,8 @@ def build(config: StackConfig) -> dict[str, Any]:
         "kubeconfigs": {name: c.kubeconfig for name, c in clusters.items()},
         "imageRepository": images.url,
     }
+    if config.tenancy is not None:
+        outputs["tenants"] = tenants.deploy(config.tenancy, clusters, config.secrets)
     for key, placement in config.scenarios.items():
         outputs[key] = SCENARIOS[key](placement, clusters[placement.cluster.name], config)
     return outputs

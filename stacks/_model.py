@@ -2,11 +2,14 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from gke_tpu_serving._cluster_plan import ClusterPlan, TpuPoolPlan
 from gke_tpu_serving._errors import PathPart, format_path
 from gke_tpu_serving.gke_tpu_cluster import GkeTpuClusterArgs
+
+if TYPE_CHECKING:
+    from .tenants import Tenancy
 
 PROJECT = "gke-tpu-serving"
 
@@ -63,6 +66,8 @@ class Placement:
     """The TPU node pools of the placement, one per slice; empty for a GPU pool."""
     settings: Mapping[str, Any] = field(default_factory=dict)
     """The scenario's own config keys (snake_case), as checked against its Config type."""
+    tenant: str | None = None
+    """The `tenants` entry the scenario deploys into (its `tenant` key), if any."""
 
 
 @dataclass(frozen=True)
@@ -79,3 +84,5 @@ class StackConfig:
     """Email of the service account CI pushes images as."""
     secrets: Mapping[str, Any] = field(default_factory=dict)
     """Secret config values (pulumi.Output secrets) by key, e.g. hfToken."""
+    tenancy: "Tenancy | None" = None
+    """The teams sharing the clusters (`tenants`, `tenancy`), if any."""

@@ -2,7 +2,10 @@
 
 from typing import Any
 
-from ._model import Placement
+from gke_tpu_serving._cluster_plan import GpuPoolPlan
+from gke_tpu_serving._errors import ArgError, format_path
+
+from ._model import ConfigError, Placement, config_error
 
 
 def placement_outputs(placement: Placement) -> dict[str, Any]:
@@ -26,3 +29,40 @@ def placement_outputs(placement: Placement) -> dict[str, Any]:
             "resourcesPerHost": {"nvidia.com/gpu": gpu.machine.gpus_per_vm},
         }
     return outputs
+
+
+def autopilot_args(placement: Placement) -> dict[str, Any]:
+    """The workload components' cluster_mode arg: set on Autopilot only (standard is their default)."""
+    return {"cluster_mode": placement.cluster.plan.mode} if placement.cluster.plan.autopilot else {}
+
+
+def tpu_capacity_args(placement: Placement) -> dict[str, Any]:
+    """On Autopilot, the TPU pool entry's Spot, reservation and zone as the workload components' tpu_spot,
+    tpu_reservation and tpu_zone args: no node pool holds them, so the pods select them. Empty on Standard, where
+    the node pool decides them."""
+    if not placement.cluster.plan.autopilot:
+        return {}
+    pool = placement.tpu_pools[0]
+    args: dict[str, Any] = {"tpu_spot": pool.spot}
+    if pool.reservation:
+        args["tpu_reservation"] = pool.reservation
+    if pool.requested_zone:
+        args["tpu_zone"] = pool.requested_zone
+    return args
+
+
+def gpu_capacity_args(placement: Placement, pool: GpuPoolPlan) -> dict[str, Any]:
+    """On Autopilot, the GPU pool entry's Spot and zone as a GPU worker group's spot and zone args. Empty on
+    Standard."""
+    if not placement.cluster.plan.autopilot:
+        return {}
+    return {"spot": pool.spot, **({"zone": pool.zone} if pool.zone else {})}
+
+
+def autopilot_refusal(placement: Placement, error: ArgError) -> ConfigError:
+    """A pod that Autopilot would refuse (check_autopilot_pod's ArgError), reported at the cluster's mode: the one
+    key that put the scenario there."""
+    return config_error(
+        ("clusters", placement.cluster.index, "mode"),
+        f"autopilot, but Autopilot would refuse {placement.key}'s pods: {format_path(error.path)}: {error.reason}",
+    )

@@ -1,6 +1,7 @@
 """The Workload Identity ServiceAccount and the bucket that a scenario's pods use, built the same way for every
 scenario that needs them (Saxml's state bucket, vLLM's weights bucket)."""
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from gke_tpu_serving import (
     BucketGrantArgs,
     GcsFuseBucket,
     GkeTpuCluster,
+    Tenant,
     WorkloadIdentity,
     WorkloadIdentityMode,
 )
@@ -55,18 +57,36 @@ def check_storage(placement: Placement, project: str, spec: StorageSpec) -> None
         raise config_error((placement.key, "bucket"), f"{error}{derived}") from None
 
 
+# The tenants registered on each cluster, by name (stacks/tenants.py registers them before the scenarios deploy).
+_TENANTS: "weakref.WeakKeyDictionary[GkeTpuCluster, dict[str, Tenant]]" = weakref.WeakKeyDictionary()
+
+
+def register_tenant(cluster: GkeTpuCluster, name: str, tenant: Tenant) -> None:
+    """Record a tenant, so that scenarios naming it deploy into its namespace."""
+    _TENANTS.setdefault(cluster, {})[name] = tenant
+
+
 def deploy_identity(placement: Placement, cluster: GkeTpuCluster, project: str, spec: StorageSpec) -> WorkloadIdentity:
-    """The scenario's namespace and its Workload Identity ServiceAccount, on its cluster."""
+    """The scenario's Workload Identity ServiceAccount on its cluster, in a namespace of its own that it creates, or,
+    with `tenant`, in the tenant's namespace (checked at load), once the tenant is in place."""
+    tenant = None
+    if placement.tenant is not None:
+        tenant = _TENANTS.get(cluster, {}).get(placement.tenant)
+        if tenant is None:
+            raise ValueError(f"tenant {placement.tenant!r} of {placement.key} is not registered on its cluster")
     return WorkloadIdentity(
         f"{placement.key}-identity",
         {
             "project": project,
             "namespace": namespace_of(placement, spec),
-            "create_namespace": True,
+            "create_namespace": tenant is None,
             "service_account_name": spec.service_account,
             "mode": spec.mode,
         },
-        opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider),
+        # Everything else of the scenario waits for its identity, so for the tenant's namespace, quota and policies.
+        opts=pulumi.ResourceOptions(
+            provider=cluster.kubernetes_provider, depends_on=[tenant] if tenant is not None else None
+        ),
     )
 
 
@@ -97,3 +117,35 @@ def storage_outputs(identity: WorkloadIdentity, bucket: GcsFuseBucket) -> dict[s
         "serviceAccount": pulumi.Output.concat(identity.namespace, "/", identity.service_account_name),
         "iamMember": identity.member,
     }
+
+
+def cache_bucket_name(placement: Placement, project: str) -> str:
+    """The scenario's compile-cache bucket: its cache_bucket key, else `<gcp:project>-<scenario>-xla-cache`."""
+    return str(placement.settings.get("cache_bucket", f"{project}-{placement.key.lower()}-xla-cache"))
+
+
+def check_cache_bucket(placement: Placement, project: str) -> None:
+    """Check the compile-cache bucket's name at config load."""
+    try:
+        check_bucket_name(cache_bucket_name(placement, project))
+    except ValueError as error:
+        raise config_error((placement.key, "cache_bucket"), str(error)) from None
+
+
+def deploy_cache_bucket(
+    placement: Placement, project: str, identity: WorkloadIdentity, spec: StorageSpec
+) -> GcsFuseBucket:
+    """The scenario's compile-cache bucket, which its own ServiceAccount writes. The cache is regenerable, so the
+    bucket is not protected; it is still never force-destroyed."""
+    return GcsFuseBucket(
+        f"{placement.key}-xla-cache",
+        {
+            "project": project,
+            "bucket_name": cache_bucket_name(placement, project),
+            "location": placement.cluster.plan.region,
+            "protect": False,
+            "grants": [{"name": spec.service_account, "member": identity.member, "access": BucketAccess.WRITE}],
+            # Tells reviewers and the policy pack why this bucket alone is not protected.
+            "labels": {"gke-tpu-serving-contents": "regenerable-cache"},
+        },
+    )

@@ -18,7 +18,7 @@ from gke_tpu_serving._errors import ArgError, PathPart
 from gke_tpu_serving._names import check_region
 from gke_tpu_serving.gke_tpu_cluster import GkeTpuClusterArgs, ReleaseChannel
 
-from . import llama, saxml, stable_diffusion
+from . import llama, saxml, stable_diffusion, tenants
 from ._model import PROJECT, Cluster, ConfigError, Placement, StackConfig, config_error
 from ._typed import convert
 
@@ -52,7 +52,7 @@ IMAGE_DEFAULTS = {"imageRegistryLocation": "us-central1", "ciServiceAccount": ""
 _SERVICE_ACCOUNT_EMAIL = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.gserviceaccount\.com$")
 
 # Keys that must be set with `pulumi config set --secret`; they reach the program as Pulumi secrets only.
-SECRET_KEYS = ("hfToken", "apiKey")
+SECRET_KEYS = ("hfToken", "apiKey", "iapClientSecret", "notebookSecret")
 
 # The same defaults Pulumi.yaml declares (the engine applies those; parse() is also called without the engine).
 DEFAULTS = {"releaseChannel": "REGULAR", "deletionProtection": True}
@@ -81,6 +81,12 @@ def _parse_cluster(index: int, raw: Any, project: str, defaults: StackDefaults) 
 
 
 def _parse_placement(key: str, raw: Any, clusters: Mapping[str, Cluster]) -> Placement:
+    # `tenant` is the stack's key, not the scenario's: stacks/tenants.py checks it against the tenants.
+    tenant = raw.get("tenant") if isinstance(raw, Mapping) else None
+    if tenant is not None and not isinstance(tenant, str):
+        raise config_error((key, "tenant"), f"{tenant!r} is not allowed; allowed: the name of a tenants entry")
+    if isinstance(raw, Mapping):
+        raw = {k: v for k, v in raw.items() if k != "tenant"}
     try:
         placement = convert(raw, SCENARIOS[key].Config)
     except ArgError as error:
@@ -102,7 +108,7 @@ def _parse_placement(key: str, raw: Any, clusters: Mapping[str, Cluster]) -> Pla
         )
     # One tpuPools entry becomes one node pool per slice, named <pool> or <pool>-<i>.
     tpu_pools = tuple(p for p in cluster.plan.tpu_pools if p.pool_name == pool or p.pool_name.rsplit("-", 1)[0] == pool)
-    return Placement(key=key, cluster=cluster, pool=pool, tpu_pools=tpu_pools, settings=placement)
+    return Placement(key=key, cluster=cluster, pool=pool, tpu_pools=tpu_pools, settings=placement, tenant=tenant)
 
 
 def parse(raw: Mapping[str, Any], gcp_project: str | None, secret_keys: frozenset[str] = frozenset()) -> StackConfig:
@@ -117,7 +123,7 @@ def parse(raw: Mapping[str, Any], gcp_project: str | None, secret_keys: frozense
             f"config key gcp:project: {gcp_project!r} is not a GCP project id; allowed: 6-30 characters of "
             "lowercase letters, digits and '-', starting with a letter"
         )
-    known = (*DEFAULTS, *IMAGE_DEFAULTS, "clusters", *SCENARIOS, *SECRET_KEYS)
+    known = (*DEFAULTS, *IMAGE_DEFAULTS, "clusters", *SCENARIOS, "tenants", "tenancy", *SECRET_KEYS)
     for key in raw:
         if key not in known:
             raise config_error((key,), f"unknown key; allowed: {', '.join(known)}")
@@ -145,12 +151,14 @@ def parse(raw: Mapping[str, Any], gcp_project: str | None, secret_keys: frozense
         if raw.get(key) is not None:
             scenarios[key] = _parse_placement(key, raw[key], by_name)
             scenario.check(scenarios[key], gcp_project, secret_keys)
+    tenancy = tenants.parse(raw.get("tenants"), raw.get("tenancy"), by_name, scenarios, gcp_project, secret_keys)
     return StackConfig(
         gcp_project=gcp_project,
         clusters=clusters,
         scenarios=scenarios,
         image_registry_location=images["image_registry_location"],
         ci_service_account=images["ci_service_account"] or None,
+        tenancy=tenancy,
     )
 
 

@@ -13,7 +13,6 @@ from gke_tpu_serving import (
     BucketAccess,
     CustomMetricsAdapter,
     Exposure,
-    GcsFuseBucket,
     GkeTpuCluster,
     VllmDeploymentWithHpa,
     VllmDeploymentWithHpaArgs,
@@ -22,16 +21,18 @@ from gke_tpu_serving import (
     WorkloadIdentityMode,
 )
 from gke_tpu_serving._errors import ArgError
-from gke_tpu_serving._names import check_bucket_name
 from gke_tpu_serving.vllm_deployment_with_hpa import check_vllm_args
 
 from ._model import Placement, StackConfig, StorageScenarioConfig, config_error
-from ._placement import placement_outputs
+from ._placement import autopilot_args, placement_outputs, tpu_capacity_args
 from ._storage import (
     StorageSpec,
     bucket_name_of,
+    cache_bucket_name,
+    check_cache_bucket,
     check_storage,
     deploy_bucket,
+    deploy_cache_bucket,
     deploy_identity,
     grant_for,
     namespace_of,
@@ -93,13 +94,12 @@ _CONFIG_KEY_OF_ARG = {
     "tpu_topology": "pool",
     "tensor_parallel_size": "pool",
     "pool_max_nodes": "pool",
+    "tpu_spot": "pool",
+    "tpu_reservation": "pool",
+    "tpu_zone": "pool",
     "weights_bucket": "bucket",
     "compile_cache_bucket": "cache_bucket",
 }
-
-
-def _cache_bucket(placement: Placement, project: str) -> str:
-    return str(placement.settings.get("cache_bucket", f"{project}-llama-xla-cache"))
 
 
 def _server_args(placement: Placement, project: str) -> VllmDeploymentWithHpaArgs:
@@ -112,15 +112,16 @@ def _server_args(placement: Placement, project: str) -> VllmDeploymentWithHpaArg
         "image": settings["image"],
         "model": settings.get("model", DEFAULT_MODEL),
         "weights_bucket": bucket_name_of(placement, project, STORAGE),
-        "compile_cache_bucket": _cache_bucket(placement, project),
+        "compile_cache_bucket": cache_bucket_name(placement, project),
         "tpu_generation": shape.generation,
         "tpu_machine_type": shape.machine_type,
         "tpu_topology": shape.topology,
         "pool_max_nodes": pool.max_nodes if pool.max_nodes is not None else pool.node_count or 1,
     }
+    args.update(autopilot_args(placement) | tpu_capacity_args(placement))
     for key in _PASSED_THROUGH:
         if key in settings:
-            args[key] = settings[key]  # type: ignore[literal-required]
+            args[key] = settings[key]
     return args
 
 
@@ -145,10 +146,7 @@ def check(placement: Placement, project: str, secret_keys: frozenset[str] = froz
             "true, but the hfToken secret is not set; allowed: false, or set it with "
             "`pulumi config set --secret hfToken ...` (Llama's weights are gated)",
         )
-    try:
-        check_bucket_name(_cache_bucket(placement, project))
-    except ValueError as error:
-        raise config_error(("llama", "cache_bucket"), str(error)) from None
+    check_cache_bucket(placement, project)
     try:
         check_vllm_args(_server_args(placement, project))
     except ArgError as error:
@@ -177,19 +175,7 @@ def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) ->
         )
         grants.append({"name": STAGER_SERVICE_ACCOUNT, "member": stager.member, "access": BucketAccess.WRITE})
     bucket = deploy_bucket(placement, project, STORAGE, grants)
-    # The compile cache is regenerable, so its bucket is not protected; it is still never force-destroyed.
-    GcsFuseBucket(
-        "llama-xla-cache",
-        {
-            "project": project,
-            "bucket_name": _cache_bucket(placement, project),
-            "location": placement.cluster.plan.region,
-            "protect": False,
-            "grants": [{"name": STORAGE.service_account, "member": identity.member, "access": BucketAccess.WRITE}],
-            # Tells reviewers and the policy pack why this bucket alone is not protected.
-            "labels": {"gke-tpu-serving-contents": "regenerable-cache"},
-        },
-    )
+    deploy_cache_bucket(placement, project, identity, STORAGE)
     adapter = CustomMetricsAdapter(f"{cluster.plan.name}-custom-metrics", {"project": project}, opts=on_cluster)
     args = _server_args(placement, project)
     server_needs: list[pulumi.Resource] = [identity, bucket, adapter]

@@ -1,17 +1,41 @@
 """Saxml serving a 175B model on multi-host TPU v5e slices through JobSet.
 
-Today: the namespace, the `sax-sa` Kubernetes ServiceAccount impersonating a Google service account (the seed's
-setup) and the state bucket (gs://BUCKET/sax-root) it writes. The SaxmlJobSet component (issue #5) adds the admin,
-model and HTTP servers on the placement this module checks.
+The namespace, the `sax-sa` Kubernetes ServiceAccount impersonating a Google service account (the seed's setup), the
+state bucket (gs://BUCKET/sax-root) it writes, the JobSet controller (once per cluster, unless the cluster has it),
+and the Saxml cell: admin server, one model server per slice of the placement's pool, HTTP server, and the models
+the config lists, published by `pulumi up`.
 """
 
-from typing import Any
+import weakref
+from typing import Any, NotRequired
 
-from gke_tpu_serving import BucketAccess, GkeTpuCluster, WorkloadIdentityMode
+import pulumi
+
+from gke_tpu_serving import (
+    BucketAccess,
+    Exposure,
+    GkeTpuCluster,
+    JobSetController,
+    SaxmlJobSet,
+    SaxmlJobSetArgs,
+    SaxmlModelArgs,
+    WorkloadIdentityMode,
+)
+from gke_tpu_serving._errors import ArgError
+from gke_tpu_serving.saxml_jobset import check_autopilot_model_servers, check_saxml_args
 
 from ._model import Placement, StackConfig, StorageScenarioConfig, config_error
-from ._placement import placement_outputs
-from ._storage import StorageSpec, check_storage, deploy_bucket, deploy_identity, grant_for, storage_outputs
+from ._placement import autopilot_args, autopilot_refusal, placement_outputs, tpu_capacity_args
+from ._storage import (
+    StorageSpec,
+    bucket_name_of,
+    check_storage,
+    deploy_bucket,
+    deploy_identity,
+    grant_for,
+    namespace_of,
+    storage_outputs,
+)
 
 STORAGE = StorageSpec(
     default_namespace="saxml",
@@ -20,10 +44,71 @@ STORAGE = StorageSpec(
     access=BucketAccess.WRITE,  # the admin server keeps the cell's state there
     bucket_role="state",
 )
+CELL_NAME = "saxml"
 
 
 class Config(StorageScenarioConfig):
-    """gke-tpu-serving:saxml: the cluster and multi-host TPU pool, the namespace and the state bucket."""
+    """gke-tpu-serving:saxml: the cluster and multi-host TPU pool, the namespace, the state bucket and the cell."""
+
+    http_server_image: str
+    """The HTTP server image built from workloads/saxml/http_server (it carries the publishing client), pinned by
+    tag or digest."""
+    admin_server_image: NotRequired[str]
+    """Admin server image. Default: Cloud TPU's sax-admin-server at the pinned Saxml release."""
+    model_server_image: NotRequired[str]
+    """Model server image. Default: Cloud TPU's sax-model-server at the pinned Saxml release."""
+    cell: NotRequired[str]
+    """The Saxml cell, /sax/NAME. Default: /sax/test."""
+    models: NotRequired[list[SaxmlModelArgs]]
+    """Models the cell serves, published by `pulumi up`; the cell's other models are unpublished. Default: none
+    listed, nothing published or unpublished."""
+    max_restarts: NotRequired[int]
+    """JobSet failure policy: how many times all model servers are recreated after a failure. Default: 10."""
+    exposure: NotRequired[Exposure]
+    """The HTTP server's Service: cluster-ip (default), internal-load-balancer or public-load-balancer (it has no
+    authentication)."""
+    install_jobset: NotRequired[bool]
+    """Install the JobSet controller on the cluster (one per cluster). false when the cluster already has JobSet
+    v0.2.3 or later. Default: true."""
+
+
+# Config keys the cell takes as they are: every key the two types share except those _cell_args sets itself.
+_PASSED_THROUGH = tuple(
+    key
+    for key in Config.__annotations__
+    if key in SaxmlJobSetArgs.__annotations__ and key not in ("namespace", "bucket")
+)
+
+# Cell args that have no config key of their own point at the key that decides them.
+_CONFIG_KEY_OF_ARG = {
+    "tpu_generation": "pool",
+    "tpu_machine_type": "pool",
+    "tpu_topology": "pool",
+    "slices": "pool",
+    "tpu_spot": "pool",
+    "tpu_reservation": "pool",
+    "tpu_zone": "pool",
+}
+
+
+def _cell_args(placement: Placement, project: str) -> SaxmlJobSetArgs:
+    shape = placement.tpu_pools[0].tpu_slice
+    args: SaxmlJobSetArgs = {
+        "namespace": namespace_of(placement, STORAGE),
+        "service_account_name": STORAGE.service_account,
+        "bucket": bucket_name_of(placement, project, STORAGE),
+        "tpu_generation": shape.generation,
+        "tpu_machine_type": shape.machine_type,
+        "tpu_topology": shape.topology,
+        # One node pool per slice: each runs one model server.
+        "slices": len(placement.tpu_pools),
+        "http_server_image": placement.settings["http_server_image"],
+    }
+    args.update(autopilot_args(placement) | tpu_capacity_args(placement))
+    for key in _PASSED_THROUGH:
+        if key in placement.settings:
+            args[key] = placement.settings[key]
+    return args
 
 
 def check(placement: Placement, project: str, secret_keys: frozenset[str] = frozenset()) -> None:
@@ -35,10 +120,47 @@ def check(placement: Placement, project: str, secret_keys: frozenset[str] = froz
             "several hosts (Saxml's model servers run as one JobSet job per multi-host slice)",
         )
     check_storage(placement, project, STORAGE)
+    args = _cell_args(placement, project)
+    try:
+        settings = check_saxml_args(args)
+    except ArgError as error:
+        key = str(error.path[0])
+        raise config_error(("saxml", _CONFIG_KEY_OF_ARG.get(key, key), *error.path[1:]), error.reason) from None
+    try:
+        check_autopilot_model_servers(CELL_NAME, args, settings)
+    except ArgError as error:
+        raise autopilot_refusal(placement, error) from None
+
+
+# The JobSet controller is cluster-wide: every scenario that runs JobSets on a cluster shares its one controller.
+_JOBSET_CONTROLLERS: "weakref.WeakKeyDictionary[GkeTpuCluster, JobSetController]" = weakref.WeakKeyDictionary()
+
+
+def jobset_controller(cluster: GkeTpuCluster) -> JobSetController:
+    """The cluster's JobSet controller, created on first use."""
+    if cluster not in _JOBSET_CONTROLLERS:
+        _JOBSET_CONTROLLERS[cluster] = JobSetController(
+            f"{cluster.plan.name}-jobset", {}, opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider)
+        )
+    return _JOBSET_CONTROLLERS[cluster]
 
 
 def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) -> dict[str, Any]:
     """Deploy the scenario onto `cluster`; returns its stack outputs."""
     identity = deploy_identity(placement, cluster, config.gcp_project, STORAGE)
     bucket = deploy_bucket(placement, config.gcp_project, STORAGE, [grant_for(identity, STORAGE)])
-    return placement_outputs(placement) | storage_outputs(identity, bucket)
+    needs: list[pulumi.Resource] = [identity, bucket]
+    if placement.settings.get("install_jobset", True):
+        needs.append(jobset_controller(cluster))
+    args = _cell_args(placement, config.gcp_project)
+    args["service_account_name"] = identity.service_account_name
+    cell = SaxmlJobSet(
+        CELL_NAME,
+        args,
+        opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider, depends_on=needs),
+    )
+    return (
+        placement_outputs(placement)
+        | storage_outputs(identity, bucket)
+        | {"cell": cell.cell, "url": cell.http_url, "jobSet": cell.jobset_name}
+    )

@@ -1,32 +1,322 @@
 """Stable Diffusion on TPU v4 (or GPUs) through Ray Serve on KubeRay.
 
-Stand-in until issue #4 lands the RayService component: today the scenario checks its placement and exports it
-(cluster, node pools, node selector, accelerator resources per host).
+The namespace and the `ray-sd` Kubernetes ServiceAccount with direct Workload Identity Federation, the weights
+bucket it reads through GCS FUSE, a compile-cache bucket it writes, the KubeRay operator's Helm chart where the
+cluster has no Ray add-on, and the RayService: the workloads/stable_diffusion image's `sd_serve.app:build_app` with
+an ingress and the model deployment, one replica per TPU host or GPU worker.
 """
 
-from typing import Any
+from enum import Enum
+from typing import Any, NotRequired
 
-from gke_tpu_serving.gke_tpu_cluster import GkeTpuCluster
+import pulumi
 
-from ._model import Placement, ScenarioPlacement, StackConfig, config_error
-from ._placement import placement_outputs
+from gke_tpu_serving import (
+    BucketAccess,
+    Exposure,
+    GkeTpuCluster,
+    KubeRayOperator,
+    RayAuthMode,
+    RayService,
+    RayServiceArgs,
+    ServeDeploymentArgs,
+    WorkloadIdentityMode,
+)
+from gke_tpu_serving._cluster_plan import GpuPoolPlan
+from gke_tpu_serving._errors import ArgError, PathPart, require_int
+from gke_tpu_serving.ray_service import check_autopilot_ray_service, check_ray_service_args
+
+from ._model import Placement, StackConfig, StorageScenarioConfig, config_error
+from ._placement import (
+    autopilot_args,
+    autopilot_refusal,
+    gpu_capacity_args,
+    placement_outputs,
+    tpu_capacity_args,
+)
+from ._storage import (
+    StorageSpec,
+    bucket_name_of,
+    cache_bucket_name,
+    check_cache_bucket,
+    check_storage,
+    deploy_bucket,
+    deploy_cache_bucket,
+    deploy_identity,
+    grant_for,
+    namespace_of,
+    storage_outputs,
+)
+
+STORAGE = StorageSpec(
+    default_namespace="stable-diffusion",
+    service_account="ray-sd",
+    mode=WorkloadIdentityMode.FEDERATED,
+    access=BucketAccess.READ,
+    bucket_role="weights",
+)
+SERVICE_NAME = "stable-diffusion"
+IMPORT_PATH = "sd_serve.app:build_app"
+DEFAULT_MODEL = "stabilityai/stable-diffusion-2-1"
+WEIGHTS_MOUNT = "/data/weights"
+COMPILE_CACHE_DIR = "/var/cache/jax"
+# A v4 host has 240 vCPUs and 407 GB: room for the pipeline's host-side work and the weights in memory.
+TPU_WORKER_CPU, TPU_WORKER_MEMORY = "32", "128Gi"
 
 
-class Config(ScenarioPlacement):
-    """gke-tpu-serving:stableDiffusion: the cluster (with the Ray add-on) and the TPU or GPU pool."""
+class RayOperator(Enum):
+    """Which KubeRay operator runs the RayService."""
+
+    ADD_ON = "add-on"
+    """GKE's Ray add-on (the cluster's rayOperator: true), which brings the KubeRay TPU webhook."""
+    HELM = "helm"
+    """The KubeRay Helm chart at the pinned version, on a cluster without the add-on (single-host TPU or GPU)."""
+
+
+class Config(StorageScenarioConfig):
+    """gke-tpu-serving:stableDiffusion: the cluster and a single-host TPU or GPU pool, the namespace, the buckets
+    and the Ray Serve application."""
+
+    image: str
+    """The Ray image built from workloads/stable_diffusion (JAX for TPU, or its CUDA variant on GPU pools), pinned
+    by tag or digest."""
+    model: NotRequired[str]
+    """The model's Hugging Face id; its weights are read from gs://BUCKET/models/<model>. Default:
+    stabilityai/stable-diffusion-2-1."""
+    cache_bucket: NotRequired[str]
+    """Bucket the XLA compile cache is synced with. Default: `<gcp:project>-stablediffusion-xla-cache`."""
+    resolution: NotRequired[int]
+    """Image height and width in pixels. Default: the application's (512)."""
+    default_steps: NotRequired[int]
+    """Denoising steps of a request that names none. Default: the application's (25)."""
+    batch_sizes: NotRequired[list[int]]
+    """Batch shapes compiled before the server reports ready; requests are padded to the next one. Default: the
+    application's ([1, 2, 4, 8])."""
+    batch_wait_timeout_seconds: NotRequired[float]
+    """How long a batch waits to fill. Default: the application's (0.05)."""
+    replicas: NotRequired[int]
+    """Model replicas: one per TPU host, or per GPU worker. Default: 1."""
+    max_workers: NotRequired[int]
+    """GPU pools only: the GPU worker group's upper bound (it starts from zero). Default: the pool's maxNodes."""
+    exposure: NotRequired[Exposure]
+    """How the Serve Service is reachable: cluster-ip (default), internal-load-balancer or public-load-balancer."""
+    operator: NotRequired[RayOperator]
+    """add-on (default) or helm."""
+    ray_auth: NotRequired[RayAuthMode]
+    """Ray token authentication of the dashboard and job API: token (default) or disabled."""
+    ray_version: NotRequired[str]
+    """rayVersion: the Ray version inside the image. Default: the pinned one (gke_tpu_serving.versions)."""
+
+
+# Application arguments that the config passes through, by config key (the app's own names and defaults).
+_APP_ARGS = {
+    "resolution": "resolution",
+    "default_steps": "default_steps",
+    "batch_sizes": "batch_sizes",
+    "batch_wait_timeout_seconds": "batch_wait_timeout_s",
+}
+# RayService args that have no config key of their own point at the key that decides them.
+_CONFIG_KEY_OF_ARG = {
+    "tpu_worker_groups": "pool",
+    "gpu_worker_groups": "pool",
+    "applications": "pool",
+    "weights_bucket": "bucket",
+    "auth": "ray_auth",
+}
+
+
+def _operator(placement: Placement) -> RayOperator:
+    operator = placement.settings.get("operator", RayOperator.ADD_ON)
+    assert isinstance(operator, RayOperator)
+    return operator
+
+
+def _gpu_pool(placement: Placement) -> GpuPoolPlan:
+    return next(p for p in placement.cluster.plan.gpu_pools if p.pool_name == placement.pool)
+
+
+def _service_args(placement: Placement, project: str) -> RayServiceArgs:
+    settings = placement.settings
+    replicas = settings.get("replicas", 1)
+    model: ServeDeploymentArgs = {"name": "StableDiffusion", "num_replicas": replicas}
+    args: RayServiceArgs = {
+        "namespace": namespace_of(placement, STORAGE),
+        "service_account_name": STORAGE.service_account,
+        "image": settings["image"],
+        "applications": [],
+        "weights_bucket": bucket_name_of(placement, project, STORAGE),
+        "weights_mount_path": WEIGHTS_MOUNT,
+        "compile_cache_path": COMPILE_CACHE_DIR,
+    }
+    if placement.tpu_pools:
+        shape = placement.tpu_pools[0].tpu_slice
+        args["tpu_worker_groups"] = [
+            {
+                "group_name": "tpu",
+                "tpu_generation": shape.generation,
+                "tpu_machine_type": shape.machine_type,
+                "tpu_topology": shape.topology,
+                "replicas": replicas,
+                "cpu": TPU_WORKER_CPU,
+                "memory": TPU_WORKER_MEMORY,
+                **tpu_capacity_args(placement),
+            }
+        ]
+        model["resources"] = {"TPU": shape.chips_per_vm}
+        cache_prefix = f"{shape.accelerator_label}-{shape.topology}"
+    else:
+        pool = _gpu_pool(placement)
+        args["gpu_worker_groups"] = [
+            {
+                "group_name": "gpu",
+                "accelerator_type": pool.accelerator_type,
+                "machine_type": pool.machine.name,
+                "max_replicas": settings.get("max_workers", pool.max_nodes),
+                **gpu_capacity_args(placement, pool),
+            }
+        ]
+        model["num_gpus"] = pool.machine.gpus_per_vm
+        cache_prefix = pool.accelerator_type.value
+    app_args: dict[str, Any] = {
+        "model": f"{WEIGHTS_MOUNT}/models/{settings.get('model', DEFAULT_MODEL)}",
+        "compile_cache_dir": COMPILE_CACHE_DIR,
+        "compile_cache_bucket": cache_bucket_name(placement, project),
+        # One folder per accelerator shape: other chips compile other programs.
+        "compile_cache_prefix": f"jax-cache/{SERVICE_NAME}/{cache_prefix}",
+    }
+    app_args |= {app_key: settings[key] for key, app_key in _APP_ARGS.items() if key in settings}
+    args["applications"] = [
+        {
+            "name": SERVICE_NAME,
+            "import_path": IMPORT_PATH,
+            "args": app_args,
+            "deployments": [{"name": "APIIngress", "num_replicas": 1}, model],
+        }
+    ]
+    args.update(autopilot_args(placement))
+    for key in ("exposure", "ray_version"):
+        if key in settings:
+            args[key] = settings[key]
+    if "ray_auth" in settings:
+        args["auth"] = settings["ray_auth"]
+    return args
+
+
+def _check_operator(placement: Placement) -> None:
+    cluster = placement.cluster
+    at: tuple[PathPart, ...] = ("clusters", cluster.index, "ray_operator")
+    operator = _operator(placement)
+    if operator is RayOperator.ADD_ON and not cluster.plan.ray_operator:
+        raise config_error(
+            at, f"false, but stableDiffusion runs a RayService on cluster {cluster.name!r}; allowed: true"
+        )
+    if operator is RayOperator.HELM and cluster.plan.ray_operator:
+        raise config_error(
+            at,
+            f"true, but stableDiffusion.operator is helm, which would install a second KubeRay operator on cluster "
+            f"{cluster.name!r}; allowed: false, or stableDiffusion.operator add-on",
+        )
+
+
+def _check_app_settings(placement: Placement) -> None:
+    settings = placement.settings
+    try:
+        for key in ("resolution", "default_steps", "replicas", "max_workers"):
+            if key in settings:
+                require_int((key,), settings[key], minimum=1)
+        if settings.get("resolution", 8) % 8:
+            # The VAE works on latents of an eighth of the image's size.
+            raise ArgError(
+                ("resolution",), f"{settings['resolution']} is not allowed; allowed: a multiple of 8, e.g. 512 or 768"
+            )
+        for index, size in enumerate(settings.get("batch_sizes", [1])):
+            require_int(("batch_sizes", index), size, minimum=1)
+        if not settings.get("batch_sizes", [1]):
+            raise ArgError(("batch_sizes",), "[] is not allowed; allowed: a non-empty list of batch sizes")
+        if settings.get("batch_wait_timeout_seconds", 0) < 0:
+            raise ArgError(
+                ("batch_wait_timeout_seconds",),
+                f"{settings['batch_wait_timeout_seconds']!r} is not allowed; allowed: a number of seconds >= 0",
+            )
+    except ArgError as error:
+        raise config_error((placement.key, *error.path), error.reason) from None
+
+
+def _check_capacity(placement: Placement) -> None:
+    """Each model replica takes a whole TPU host or GPU worker: more than the pool can hold would never schedule."""
+    replicas = placement.settings.get("replicas", 1)
+    if placement.tpu_pools:
+        pool = placement.tpu_pools[0]
+        hosts = pool.max_nodes if pool.max_nodes is not None else pool.node_count or 1
+        what = f"the {hosts} hosts of pool {placement.pool!r}"
+    else:
+        hosts = placement.settings.get("max_workers", _gpu_pool(placement).max_nodes)
+        what = f"maxWorkers {hosts}" if "max_workers" in placement.settings else f"pool {placement.pool!r}'s maxNodes"
+    if replicas > hosts:
+        raise config_error(
+            (placement.key, "replicas"),
+            f"{replicas} is more than {what} (each replica takes one host); allowed: 1 to {hosts}",
+        )
 
 
 def check(placement: Placement, project: str, secret_keys: frozenset[str] = frozenset()) -> None:
-    """The RayService needs the cluster's Ray add-on (KubeRay and its TPU webhook)."""
+    """The Stable Diffusion pipeline runs on one TPU host (or GPU worker) per replica, reads its weights through GCS
+    FUSE, and needs a KubeRay operator: the cluster's Ray add-on, or the Helm chart on a cluster without it."""
     cluster = placement.cluster
-    if not cluster.plan.ray_operator:
+    if placement.tpu_pools and placement.tpu_pools[0].tpu_slice.multi_host:
         raise config_error(
-            ("clusters", cluster.index, "ray_operator"),
-            f"false, but stableDiffusion runs a RayService on cluster {cluster.name!r}; allowed: true",
+            (placement.key, "pool"),
+            f"{placement.pool!r} is a multi-host TPU pool; allowed: a single-host tpuPools entry or a gpuPools "
+            "entry (one Stable Diffusion replica runs on one host)",
         )
+    _check_operator(placement)
+    if not cluster.plan.gcs_fuse_csi:
+        raise config_error(
+            ("clusters", cluster.index, "gcs_fuse_csi"),
+            f"false, but stableDiffusion reads its weights through GCS FUSE on cluster {cluster.name!r}; allowed: true",
+        )
+    check_storage(placement, project, STORAGE)
+    check_cache_bucket(placement, project)
+    _check_app_settings(placement)
+    _check_capacity(placement)
+    args = _service_args(placement, project)
+    try:
+        settings = check_ray_service_args(args)
+    except ArgError as error:
+        key = str(error.path[0])
+        raise config_error((placement.key, _CONFIG_KEY_OF_ARG.get(key, key)), error.reason) from None
+    try:
+        check_autopilot_ray_service(args, settings)
+    except ArgError as error:
+        raise autopilot_refusal(placement, error) from None
 
 
 def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) -> dict[str, Any]:
     """Deploy the scenario onto `cluster`; returns its stack outputs."""
-    del cluster, config  # the RayService of issue #4 takes them
-    return placement_outputs(placement)
+    project = config.gcp_project
+    identity = deploy_identity(placement, cluster, project, STORAGE)
+    weights = deploy_bucket(placement, project, STORAGE, [grant_for(identity, STORAGE)])
+    cache = deploy_cache_bucket(placement, project, identity, STORAGE)
+    needs: list[pulumi.Resource] = [identity, weights, cache]
+    operator = _operator(placement)
+    if operator is RayOperator.HELM:
+        needs.append(
+            KubeRayOperator(
+                f"{cluster.plan.name}-kuberay", {}, opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider)
+            )
+        )
+    args = _service_args(placement, project)
+    args["service_account_name"] = identity.service_account_name
+    service = RayService(
+        SERVICE_NAME, args, opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider, depends_on=needs)
+    )
+    return (
+        placement_outputs(placement)
+        | storage_outputs(identity, weights)
+        | {
+            "operator": operator.value,
+            "url": service.url,
+            "serveService": service.service_name,
+            "dashboardService": service.dashboard_service_name,
+        }
+    )

@@ -104,4 +104,13 @@ def test_the_plugin_entry_point_imports_and_hosts_every_component() -> None:
         "VllmDeploymentWithHpa",
         "WeightStagingJob",
         "ImageRepository",
+        "Tenant",
+        "TenantGateway",
+        "Notebook",
+        "JobSetController",
+        "SaxmlJobSet",
+        "SaxmlModels",
+        "RayCluster",
+        "RayService",
+        "KubeRayOperator",
     }

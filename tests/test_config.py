@@ -171,7 +171,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "unknown_top_level_key",
         _set(_root, "cluster", []),
-        "config key gke-tpu-serving:cluster: unknown key; allowed: releaseChannel, deletionProtection, imageRegistryLocation, ciServiceAccount, clusters, stableDiffusion, saxml, llama, hfToken, apiKey",
+        "config key gke-tpu-serving:cluster: unknown key; allowed: releaseChannel, deletionProtection, imageRegistryLocation, ciServiceAccount, clusters, stableDiffusion, saxml, llama, tenants, tenancy, hfToken, apiKey, iapClientSecret, notebookSecret",
     ),
     (
         "clusters_empty",
@@ -221,7 +221,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "cluster_key_misspelt",
         _set(sd, "rayOperater", True),
-        "config key gke-tpu-serving:clusters[0].rayOperater: unknown key; allowed: location, releaseChannel, minMasterVersion, rayOperator, gcsFuseCsi, managedPrometheus, privateNodes, deletionProtection, network, subnetwork, nodeServiceAccountEmail, nodeServiceAccountId, systemPool, tpuPools, gpuPools, labels",
+        "config key gke-tpu-serving:clusters[0].rayOperater: unknown key; allowed: location, mode, releaseChannel, minMasterVersion, rayOperator, gcsFuseCsi, managedPrometheus, dataplaneV2, privateNodes, deletionProtection, network, subnetwork, nodeServiceAccountEmail, nodeServiceAccountId, systemPool, tpuPools, gpuPools, labels",
     ),
     (
         "cluster_switch_not_boolean",
@@ -411,7 +411,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "scenario_key_misspelt",
         _set(lambda raw: raw["saxml"], "replicas", 2),
-        "config key gke-tpu-serving:saxml.replicas: unknown key; allowed: cluster, pool, namespace, bucket, protectBucket",
+        "config key gke-tpu-serving:saxml.replicas: unknown key; allowed: cluster, pool, namespace, bucket, protectBucket, httpServerImage, adminServerImage, modelServerImage, cell, models, maxRestarts, exposure, installJobset",
     ),
     (
         "stable_diffusion_without_ray_addon",
@@ -432,6 +432,16 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "llama_without_gcs_fuse",
         _set(llm, "gcsFuseCsi", False),
         "config key gke-tpu-serving:clusters[1].gcsFuseCsi: false, but llama reads its weights through GCS FUSE on cluster 'llm-us-central1'; allowed: true",
+    ),
+    (
+        "autopilot_with_node_pool_bounds",
+        _set(llm, "mode", "autopilot"),
+        "config key gke-tpu-serving:clusters[1].tpuPools[1].minNodes: 1 is not allowed on Autopilot, which creates nodes for pending pods and removes idle ones; allowed: leave it out (the maximum node count still bounds the replicas placed on the pool)",
+    ),
+    (
+        "autopilot_cluster_in_a_zone",
+        _set(sd, "mode", "autopilot"),
+        "config key gke-tpu-serving:clusters[0].location: 'us-central2-b' is a zone, but Autopilot clusters are regional; allowed: a region, e.g. 'us-central2' (a pool's zone pins its pods to one zone)",
     ),
 ]
 
@@ -490,7 +500,8 @@ def test_invalid_derived_bucket_name_says_it_was_derived() -> None:
     with pytest.raises(
         ConfigError,
         match=re.escape(
-            f"config key gke-tpu-serving:saxml.bucket: '{project}-saxml-state' is not a valid bucket name; allowed: "
+            f"config key gke-tpu-serving:stableDiffusion.bucket: '{project}-stablediffusion-weights' is not a valid "
+            "bucket name; allowed: "
             "3-63 characters of lowercase letters, digits, '-' and '_', starting and ending with a letter or digit, "
             "without a 'goog' prefix or 'google' inside (the default, derived from gcp:project; set bucket)"
         ),

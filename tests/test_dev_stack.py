@@ -81,24 +81,32 @@ def test_resource_counts(dev: PreviewResult) -> None:
         "gcp:serviceaccount/account:Account": 3,
         "gcp:projects/iAMMember:IAMMember": 3,
         "pulumi:providers:kubernetes": 2,
-        "gke-tpu-serving:index:WorkloadIdentity": 2,
-        "kubernetes:core/v1:Namespace": 2,
-        "kubernetes:core/v1:ServiceAccount": 2,
+        "gke-tpu-serving:index:WorkloadIdentity": 3,
+        "kubernetes:core/v1:Namespace": 3,
+        "kubernetes:core/v1:ServiceAccount": 3,
         "gcp:serviceaccount/iAMMember:IAMMember": 1,
-        "gke-tpu-serving:index:GcsFuseBucket": 3,
-        "gcp:storage/bucket:Bucket": 3,
-        "gcp:storage/bucketIAMMember:BucketIAMMember": 3,
+        "gke-tpu-serving:index:GcsFuseBucket": 5,
+        "gcp:storage/bucket:Bucket": 5,
+        "gcp:storage/bucketIAMMember:BucketIAMMember": 5,
         "gke-tpu-serving:index:CustomMetricsAdapter": 1,
-        "kubernetes:yaml/v2:ConfigFile": 1,
+        "kubernetes:yaml/v2:ConfigFile": 2,
         "gke-tpu-serving:index:VllmDeploymentWithHpa": 1,
+        "gke-tpu-serving:index:JobSetController": 1,
+        "gke-tpu-serving:index:SaxmlJobSet": 1,
+        "gke-tpu-serving:index:SaxmlModels": 1,
+        "kubernetes:jobset.x-k8s.io/v1alpha2:JobSet": 1,
+        "kubernetes:core/v1:ConfigMap": 1,
+        "kubernetes:batch/v1:Job": 1,
         "gke-tpu-serving:index:ImageRepository": 1,
         "gcp:artifactregistry/repository:Repository": 1,
         "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": 2,
-        "kubernetes:apps/v1:Deployment": 1,
-        "kubernetes:core/v1:Service": 1,
+        "kubernetes:apps/v1:Deployment": 3,
+        "kubernetes:core/v1:Service": 3,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
         "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
         "kubernetes:monitoring.googleapis.com/v1:PodMonitoring": 1,
+        "gke-tpu-serving:index:RayService": 1,
+        "kubernetes:ray.io/v1:RayService": 1,
     }
 
 
@@ -108,12 +116,14 @@ def test_buckets_are_private_in_the_clusters_region_and_data_buckets_protected(d
         "your-project-id-saxml-state",
         "your-project-id-llama-weights",
         "your-project-id-llama-xla-cache",
+        "your-project-id-stablediffusion-weights",
+        "your-project-id-stablediffusion-xla-cache",
     }
     for name, bucket in buckets.items():
         # The compile cache is regenerable; weights and server state are not.
         protected = {} if name.endswith("xla-cache") else {"protect": True, "retainOnDelete": True}
         assert bucket.options == protected
-        assert bucket.inputs["location"] == "US-CENTRAL1"
+        assert bucket.inputs["location"] == ("US-CENTRAL2" if "stablediffusion" in name else "US-CENTRAL1")
         assert bucket.inputs["uniformBucketLevelAccess"] is True
         assert bucket.inputs["publicAccessPrevention"] == "enforced"
         assert bucket.inputs["forceDestroy"] is False
@@ -146,21 +156,35 @@ def test_no_project_level_storage_owner_or_editor_role_anywhere(dev: PreviewResu
 
 
 def test_kubernetes_objects_go_to_their_clusters_provider(dev: PreviewResult) -> None:
-    provider = dev.one("pulumi:providers:kubernetes", "llm-us-central1-k8s").urn
+    providers = {
+        name: dev.one("pulumi:providers:kubernetes", f"{name}-k8s").urn for name in ("sd-v4", "llm-us-central1")
+    }
     objects = [r for r in dev.resources if r.type.startswith("kubernetes:")]
-    assert objects and all(r.options["provider"] == provider for r in objects)
+    on_sd = [r for r in objects if r.name.startswith(("stableDiffusion", "stable-diffusion"))]
+    assert on_sd and all(r.options["provider"] == providers["sd-v4"] for r in on_sd)
+    assert all(r.options["provider"] == providers["llm-us-central1"] for r in objects if r not in on_sd)
 
 
 def test_every_kubernetes_manifest_passes_schema_validation(dev: PreviewResult) -> None:
     manifests = kubernetes_manifests(dev)
     assert sorted(m["kind"] for m in manifests) == [
+        "ConfigMap",
+        "Deployment",
+        "Deployment",
         "Deployment",
         "HorizontalPodAutoscaler",
+        "Job",
+        "JobSet",
+        "Namespace",
         "Namespace",
         "Namespace",
         "PodDisruptionBudget",
         "PodMonitoring",
+        "RayService",
         "Service",
+        "Service",
+        "Service",
+        "ServiceAccount",
         "ServiceAccount",
         "ServiceAccount",
     ]
@@ -192,10 +216,10 @@ def test_make_preview_command_prints_the_tree(tmp_path: Path) -> None:
         check=True,
     )
     assert re.search(r"\n \+   │  ├─ gcp:container/nodePool:NodePool +llm-us-central1-v5e-4x8-0 +create\n", done.stdout)
-    assert "+ 47 to create" in done.stdout
+    assert "+ 69 to create" in done.stdout
     document = json.loads(out.read_text())
     assert document["project"] == "gke-tpu-serving" and document["stack"] == "dev"
-    assert len(document["resources"]) == 47
+    assert len(document["resources"]) == 69
 
 
 def _preview_variant(tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess[str]:

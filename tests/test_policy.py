@@ -489,7 +489,24 @@ CASES = [
                 },
             },
         ),
-        "Gateway 'edge' (kubernetes:gateway.networking.k8s.io/v1:Gateway) uses the external GatewayClass gke-l7-global-external-managed; use an internal class such as gke-l7-rilb, or, where stack config asks for public exposure, annotate it gke-tpu-serving/public-exposure: \"true\".",
+        'Gateway \'edge\' (kubernetes:gateway.networking.k8s.io/v1:Gateway) uses the external GatewayClass gke-l7-global-external-managed; use an internal class such as gke-l7-rilb, put every backend behind Identity-Aware Proxy and annotate it gke-tpu-serving/identity-aware-proxy: "true" (TenantGateway does both), or, where stack config asks for public exposure, annotate it gke-tpu-serving/public-exposure: "true".',
+    ),
+    case(
+        "kubernetes-no-public-exposure",
+        "external Gateway behind IAP",
+        R(
+            GATEWAY,
+            "tenants",
+            {
+                "apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "Gateway",
+                "metadata": {"name": "tenants", "annotations": {"gke-tpu-serving/identity-aware-proxy": "true"}},
+                "spec": {
+                    "gatewayClassName": "gke-l7-global-external-managed",
+                    "listeners": [{"name": "https", "port": 443, "protocol": "HTTPS"}],
+                },
+            },
+        ),
     ),
     # kubernetes-resource-requests
     case("kubernetes-resource-requests", "cpu and memory", R(DEPLOYMENT, "server", GOOD_DEPLOYMENT)),

@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 from manifest_validation import validate_manifest
 
-from gke_tpu_serving import CustomMetricsAdapter, Exposure, VllmDeploymentWithHpa, VllmDeploymentWithHpaArgs
+from gke_tpu_serving import (
+    ClusterMode,
+    CustomMetricsAdapter,
+    Exposure,
+    VllmDeploymentWithHpa,
+    VllmDeploymentWithHpaArgs,
+)
 from gke_tpu_serving.catalog import TpuGeneration
 from gke_tpu_serving.offline import kubernetes_manifests
 
@@ -266,6 +272,14 @@ BAD_ARGS = [
         {"namespace": "Llama"},
         "namespace: 'Llama' is not a valid DNS-1123 label; allowed: 1-63 characters of lowercase letters, digits and '-', starting and ending with a letter or digit",
     ),
+    (
+        {"cluster_mode": "autopilot"},
+        "cluster_mode: 'autopilot' is not allowed; allowed: standard, autopilot",
+    ),
+    (
+        {"tpu_zone": "us-central1"},
+        "tpu_zone: 'us-central1' is not a GCP zone; allowed: e.g. 'us-central1-b'",
+    ),
 ]
 
 
@@ -286,3 +300,56 @@ def test_hugging_face_download_needs_a_token(pulumi_mocks: Any) -> None:
         ),
     ):
         VllmDeploymentWithHpa("bad", args(weights_source=WeightsSource.HUGGING_FACE))
+
+
+def test_autopilot_pod_selects_spot_reservation_and_zone_and_asks_for_local_disk(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa(
+        "vllm-llama",
+        args(cluster_mode=ClusterMode.AUTOPILOT, tpu_spot=True, tpu_reservation="v6e-res", tpu_zone="us-central1-b"),
+    )
+    pod = _manifests(pulumi_mocks.settle())["Deployment"]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {
+        "cloud.google.com/gke-tpu-accelerator": "tpu-v6e-slice",
+        "cloud.google.com/gke-tpu-topology": "2x4",
+        "cloud.google.com/gke-spot": "true",
+        "cloud.google.com/reservation-name": "v6e-res",
+        "cloud.google.com/reservation-affinity": "specific",
+        "topology.kubernetes.io/zone": "us-central1-b",
+    }
+    assert pod["tolerations"] == [
+        {"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+    ]
+    (container,) = pod["containers"]
+    assert container["resources"]["requests"] == {
+        "cpu": "32",
+        "memory": "256Gi",
+        "ephemeral-storage": "50Gi",
+        "google.com/tpu": "8",
+    }
+    assert container["resources"]["limits"] == {"memory": "1000Gi", "ephemeral-storage": "50Gi", "google.com/tpu": "8"}
+
+
+def test_standard_pod_leaves_spot_reservation_and_zone_to_the_node_pool(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args(tpu_spot=True, tpu_reservation="v6e-res", tpu_zone="us-central1-b"))
+    pod = _manifests(pulumi_mocks.settle())["Deployment"]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {
+        "cloud.google.com/gke-tpu-accelerator": "tpu-v6e-slice",
+        "cloud.google.com/gke-tpu-topology": "2x4",
+    }
+    assert "tolerations" not in pod
+    assert "ephemeral-storage" not in pod["containers"][0]["resources"]["requests"]
+
+
+def test_ephemeral_storage_can_be_sized_in_either_mode(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args(ephemeral_storage="80Gi"))
+    (container,) = _manifests(pulumi_mocks.settle())["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["requests"]["ephemeral-storage"] == "80Gi"
+    assert container["resources"]["limits"]["ephemeral-storage"] == "80Gi"
+
+
+def test_autopilot_objects_pass_schema_validation(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args(cluster_mode=ClusterMode.AUTOPILOT, tpu_spot=True))
+    manifests = kubernetes_manifests(pulumi_mocks.settle())
+    assert len(manifests) == 5
+    for manifest in manifests:
+        validate_manifest(manifest)

@@ -3,8 +3,11 @@ their own key prefix: the config names `gke-tpu-serving:clusters[0].tpuPools[1].
 names `GkeTpuCluster 'serve': tpu_pools[1].topology`."""
 
 from collections.abc import Sequence
+from enum import Enum
+from typing import TypeVar
 
 PathPart = str | int
+E = TypeVar("E", bound=Enum)
 
 
 def camel_case(snake: str) -> str:
@@ -27,6 +30,14 @@ def require_int(path: Sequence[PathPart], value: object, *, minimum: int) -> int
     """`value` as an int of at least `minimum`, or ArgError (a bool is not a count, though Python says it is an int)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ArgError(path, f"{value!r} is not allowed; allowed: an integer >= {minimum}")
+    return value
+
+
+def require_enum(path: Sequence[PathPart], value: object, enum_type: type[E]) -> E:
+    """`value` as a member of `enum_type`, or ArgError listing the allowed values."""
+    if not isinstance(value, enum_type):
+        allowed = ", ".join(str(member.value) for member in enum_type)
+        raise ArgError(path, f"{value!r} is not allowed; allowed: {allowed}")
     return value
 
 

@@ -1,26 +1,55 @@
-"""Pod pieces the workload components share: restricted security contexts, and secrets passed by reference."""
+"""Pod pieces the workload components share: restricted security contexts, how a Service is exposed, and secrets
+passed by reference."""
 
+import re
 from collections.abc import Mapping
+from enum import Enum
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from . import _pod_security
 
-def restricted_pod_security_context() -> k8s.core.v1.PodSecurityContextArgs:
-    """The workload images run as an unprivileged user (workloads/llama: uid 1000, its Dockerfile's USER);
-    runAsNonRoot makes the kubelet refuse one that would run as root. RuntimeDefault is the seccomp profile GKE
-    Autopilot gives every pod, TPU pods included."""
-    return k8s.core.v1.PodSecurityContextArgs(
-        run_as_non_root=True, seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")
-    )
+# Marks a Service whose public exposure the stack config asked for; policies refuse public LBs without it.
+PUBLIC_EXPOSURE_ANNOTATION = "gke-tpu-serving/public-exposure"
+INTERNAL_LOAD_BALANCER_ANNOTATION = "networking.gke.io/load-balancer-type"
+
+
+class Exposure(Enum):
+    """How the server's Service is reachable."""
+
+    CLUSTER_IP = "cluster-ip"
+    """Inside the cluster only (default)."""
+    INTERNAL_LOAD_BALANCER = "internal-load-balancer"
+    """From the VPC, through an internal passthrough load balancer."""
+    PUBLIC_LOAD_BALANCER = "public-load-balancer"
+    """From the internet. Only when asked for explicitly; set an api_key."""
+
+
+def service_exposure(exposure: Exposure) -> tuple[str, dict[str, str]]:
+    """The Service type and annotations of an exposure (no annotations for cluster-ip)."""
+    if exposure is Exposure.INTERNAL_LOAD_BALANCER:
+        return "LoadBalancer", {INTERNAL_LOAD_BALANCER_ANNOTATION: "Internal"}
+    if exposure is Exposure.PUBLIC_LOAD_BALANCER:
+        return "LoadBalancer", {PUBLIC_EXPOSURE_ANNOTATION: "true"}
+    return "ClusterIP", {}
+
+
+def _snake_case_keys(context: Mapping[str, Any]) -> dict[str, Any]:
+    # The nested objects of a security context have one-word keys, the same in both spellings.
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in context.items()}
+
+
+def restricted_pod_security_context(run_as: int | None = None) -> k8s.core.v1.PodSecurityContextArgs:
+    """_pod_security.restricted_pod_security_context() for core objects. The workload images run as an
+    unprivileged user (workloads/llama: uid 1000, its Dockerfile's USER)."""
+    return k8s.core.v1.PodSecurityContextArgs(**_snake_case_keys(_pod_security.restricted_pod_security_context(run_as)))
 
 
 def restricted_container_security_context() -> k8s.core.v1.SecurityContextArgs:
-    """Not privileged and no capabilities: GKE exposes TPU chips through google.com/tpu (the device plugin) since
-    1.28. The root filesystem stays writable: vLLM, JAX and libtpu write caches and logs under $HOME and /tmp."""
-    return k8s.core.v1.SecurityContextArgs(
-        allow_privilege_escalation=False, capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"])
-    )
+    """_pod_security.restricted_container_security_context() for core objects."""
+    return k8s.core.v1.SecurityContextArgs(**_snake_case_keys(_pod_security.restricted_container_security_context()))
 
 
 def secret_env_vars(

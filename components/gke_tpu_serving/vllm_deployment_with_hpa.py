@@ -8,11 +8,24 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ._errors import ArgError, require_int
-from ._kubernetes import restricted_container_security_context, restricted_pod_security_context, secret_env_vars
+from ._accelerator_pods import (
+    AUTOPILOT_EPHEMERAL_STORAGE,
+    AcceleratorPodPlacement,
+    check_capacity,
+    check_cluster_mode,
+    tpu_pod_placement,
+)
+from ._errors import ArgError, require_enum, require_int
+from ._kubernetes import (
+    Exposure,
+    restricted_container_security_context,
+    restricted_pod_security_context,
+    secret_env_vars,
+    service_exposure,
+)
 from ._names import check_bucket_name, check_dns_label, check_pinned_image
 from ._options import inherited_dependencies
-from .catalog import CatalogError, TpuGeneration, TpuSlice, tpu_slice
+from .catalog import CatalogError, ClusterMode, TpuGeneration, TpuSlice, tpu_slice
 from .gcsfuse import FileCache, gcs_fuse_mount
 
 PORT = 8000
@@ -20,19 +33,6 @@ WEIGHTS_MOUNT = "/data"
 COMPILE_CACHE_DIR = "/var/cache/xla"
 # vLLM's queue length as Managed Prometheus exports it to Cloud Monitoring; the adapter serves it to the HPA.
 QUEUE_METRIC = "prometheus.googleapis.com|vllm:num_requests_waiting|gauge"
-# Marks a Service whose public exposure the stack config asked for; policies refuse public LBs without it.
-PUBLIC_EXPOSURE_ANNOTATION = "gke-tpu-serving/public-exposure"
-
-
-class Exposure(Enum):
-    """How the server's Service is reachable."""
-
-    CLUSTER_IP = "cluster-ip"
-    """Inside the cluster only (default)."""
-    INTERNAL_LOAD_BALANCER = "internal-load-balancer"
-    """From the VPC, through an internal passthrough load balancer."""
-    PUBLIC_LOAD_BALANCER = "public-load-balancer"
-    """From the internet. Only when asked for explicitly; set an api_key."""
 
 
 class WeightsSource(Enum):
@@ -74,6 +74,21 @@ class VllmDeploymentWithHpaArgs(TypedDict):
     """Its single-host topology, e.g. 2x4."""
     pool_max_nodes: int
     """The TPU pool's maximum node count: every replica takes one host, so max_replicas cannot exceed it."""
+    cluster_mode: NotRequired[ClusterMode]
+    """The cluster's mode, standard (default) or autopilot. On Autopilot the pod's TPU selectors and request make
+    GKE provision the host, tpu_spot, tpu_reservation and tpu_zone become node selectors, and the container asks
+    for ephemeral storage for the compile cache."""
+    tpu_spot: NotRequired[bool]
+    """Autopilot: run on Spot TPU capacity. Standard ignores it (the node pool decides). Default: false."""
+    tpu_reservation: NotRequired[str]
+    """Autopilot: consume this specific reservation. Standard ignores it (the node pool consumes it). Default:
+    none."""
+    tpu_zone: NotRequired[str]
+    """Autopilot: pin the pods to this zone. Standard ignores it (the node pool's zone applies). Default: a zone
+    GKE chooses."""
+    ephemeral_storage: NotRequired[str]
+    """Ephemeral-storage request (and limit) of the server container, which keeps the XLA compile cache on local
+    disk. Default: none on Standard (the node's boot disk), "50Gi" on Autopilot."""
     tensor_parallel_size: NotRequired[int]
     """Must equal the chips on the host. Default: the chips on the host."""
     max_model_len: NotRequired[int]
@@ -129,20 +144,15 @@ def _positive(args: VllmDeploymentWithHpaArgs, key: str, default: int | None) ->
     return None if value is None else require_int((key,), value, minimum=1)
 
 
-def _enum(args: VllmDeploymentWithHpaArgs, key: str, default: Enum) -> Any:
-    value = args.get(key, default)
-    if not isinstance(value, type(default)):
-        allowed = ", ".join(str(member.value) for member in type(default))
-        raise ArgError((key,), f"{value!r} is not allowed; allowed: {allowed}")
-    return value
-
-
 @dataclass(frozen=True)
 class _Settings:
     """The args with every default resolved."""
 
     shape: TpuSlice
+    placement: AcceleratorPodPlacement
+    ephemeral_storage: str | None
     source: WeightsSource
+    exposure: Exposure
     min_replicas: int
     max_replicas: int
     max_model_len: int
@@ -194,13 +204,19 @@ def check_vllm_args(args: VllmDeploymentWithHpaArgs) -> _Settings:
             f"{max_replicas} is more than the TPU pool's maximum of {pool_max} nodes (each replica takes one "
             f"{shape.machine_type} host); allowed: 1 to {pool_max}",
         )
-    source = _enum(args, "weights_source", WeightsSource.STAGED)
-    _enum(args, "exposure", Exposure.CLUSTER_IP)
+    source = require_enum(("weights_source",), args.get("weights_source", WeightsSource.STAGED), WeightsSource)
+    exposure = require_enum(("exposure",), args.get("exposure", Exposure.CLUSTER_IP), Exposure)
+    mode = check_cluster_mode(args)
+    capacity = check_capacity(args, spot="tpu_spot", reservation="tpu_reservation", zone="tpu_zone")
+    autopilot = mode is ClusterMode.AUTOPILOT
     if source is WeightsSource.HUGGING_FACE and args.get("hf_token") is None:
         raise ArgError(("hf_token",), "missing; required with weights_source hugging-face (the download needs it)")
     return _Settings(
         shape=shape,
+        placement=tpu_pod_placement(shape, mode, **capacity),
+        ephemeral_storage=args.get("ephemeral_storage", AUTOPILOT_EPHEMERAL_STORAGE if autopilot else None),
         source=source,
+        exposure=exposure,
         min_replicas=min_replicas,
         max_replicas=max_replicas,
         max_model_len=_positive(args, "max_model_len", 4096) or 4096,
@@ -259,13 +275,14 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        service_type, service_annotations = service_exposure(settings.exposure)
         service = k8s.core.v1.Service(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=name, namespace=namespace, labels=labels, annotations=_service_annotations(args) or None
+                name=name, namespace=namespace, labels=labels, annotations=service_annotations or None
             ),
             spec=k8s.core.v1.ServiceSpecArgs(
-                type=_service_type(args),
+                type=service_type,
                 selector=labels,
                 ports=[k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http", protocol="TCP")],
             ),
@@ -340,6 +357,7 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
         secret_env: list[k8s.core.v1.EnvVarArgs],
     ) -> k8s.core.v1.PodTemplateSpecArgs:
         shape = settings.shape
+        placement = settings.placement
         staged = settings.source is WeightsSource.STAGED
         weights = gcs_fuse_mount(
             args["weights_bucket"],
@@ -380,11 +398,19 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
             {"name": "dshm", "mountPath": "/dev/shm"},
             {"name": "compile-cache", "mountPath": COMPILE_CACHE_DIR},
         ]
+        local_disk = {"ephemeral-storage": settings.ephemeral_storage} if settings.ephemeral_storage else {}
         return k8s.core.v1.PodTemplateSpecArgs(
             metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=weights.pod_annotations),
             spec=k8s.core.v1.PodSpecArgs(
                 service_account_name=args["service_account_name"],
-                node_selector=shape.node_selector,
+                node_selector=placement.node_selector,
+                tolerations=[
+                    k8s.core.v1.TolerationArgs(
+                        key=t["key"], operator=t["operator"], value=t["value"], effect=t["effect"]
+                    )
+                    for t in placement.tolerations
+                ]
+                or None,
                 termination_grace_period_seconds=60,  # time to save the compile cache on the way out
                 containers=[
                     k8s.core.v1.ContainerArgs(
@@ -396,12 +422,10 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
                             requests={
                                 "cpu": args.get("cpu", "32"),
                                 "memory": args.get("memory", "256Gi"),
-                                **{k: str(v) for k, v in shape.accelerator_resources.items()},
+                                **local_disk,
+                                **placement.resources,
                             },
-                            limits={
-                                "memory": args.get("memory_limit", "1000Gi"),
-                                **{k: str(v) for k, v in shape.accelerator_resources.items()},
-                            },
+                            limits={"memory": args.get("memory_limit", "1000Gi"), **local_disk, **placement.resources},
                         ),
                         startup_probe=k8s.core.v1.ProbeArgs(
                             http_get=health, period_seconds=10, failure_threshold=settings.startup_timeout_seconds // 10
@@ -423,16 +447,3 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
                 automount_service_account_token=False,
             ),
         )
-
-
-def _service_type(args: VllmDeploymentWithHpaArgs) -> str:
-    return "ClusterIP" if args.get("exposure", Exposure.CLUSTER_IP) is Exposure.CLUSTER_IP else "LoadBalancer"
-
-
-def _service_annotations(args: VllmDeploymentWithHpaArgs) -> dict[str, str]:
-    exposure = args.get("exposure", Exposure.CLUSTER_IP)
-    if exposure is Exposure.INTERNAL_LOAD_BALANCER:
-        return {"networking.gke.io/load-balancer-type": "Internal"}
-    if exposure is Exposure.PUBLIC_LOAD_BALANCER:
-        return {PUBLIC_EXPOSURE_ANNOTATION: "true"}
-    return {}

@@ -1,0 +1,631 @@
+"""Teams sharing a cluster: one Tenant per `tenants` entry, their Ray clusters and notebooks, and one authenticated
+gateway per cluster.
+
+`parse()` checks, before any resource is registered, that every deployment naming a tenant stays in the tenant's
+namespace and inside its quota (the team's RayCluster at its largest included), that the teams' TPU groups fit in
+their pools, and that the tenants' accelerator quotas fit in their cluster's pools (so one team cannot starve another
+of TPU chips) unless `tenancy.allowOvercommit` says otherwise.
+"""
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+
+from gke_tpu_serving import (
+    AccessMode,
+    ContainerDefaultsArgs,
+    GatewayRouteArgs,
+    GatewayTenantArgs,
+    GkeTpuCluster,
+    Notebook,
+    NotebookArgs,
+    RayAuthMode,
+    RayCluster,
+    RayClusterArgs,
+    RayHeadArgs,
+    Tenant,
+    TenantArgs,
+    TenantGateway,
+    TenantGatewayArgs,
+    TenantMemberArgs,
+    TenantQuotaArgs,
+)
+from gke_tpu_serving._cluster_plan import TpuPoolPlan
+from gke_tpu_serving._errors import ArgError, PathPart
+from gke_tpu_serving._ray_cluster_args import head_service_name, max_requests
+from gke_tpu_serving._ray_spec import check_ray_name
+from gke_tpu_serving._tenancy import Demand, Resources, check_capacity, check_demands, parse_quantity
+from gke_tpu_serving.notebook import DEFAULTS as NOTEBOOK_DEFAULTS
+from gke_tpu_serving.notebook import check_notebook_args
+from gke_tpu_serving.ray_cluster import check_ray_cluster_args
+from gke_tpu_serving.ray_service import RayServiceUpgradeStrategy, check_ray_service_args
+from gke_tpu_serving.tenant import DEFAULT_SYSTEM_NAMESPACES, check_tenant_args
+from gke_tpu_serving.tenant_gateway import check_tenant_gateway_args
+from gke_tpu_serving.versions import RAY_VERSION
+
+from . import llama, saxml, stable_diffusion
+from ._model import Cluster, Placement, config_error
+from ._storage import namespace_of, register_tenant
+from ._typed import convert
+
+RAY_DASHBOARD_PORT = 8265
+# Scenarios that deploy into a namespace the config may choose, so into a team's: their storage specs.
+_NAMESPACED_SCENARIOS = {"stableDiffusion": stable_diffusion.STORAGE, "saxml": saxml.STORAGE, "llama": llama.STORAGE}
+
+
+class WorkerGroupConfig(TypedDict):
+    """A worker group of the team's RayCluster, autoscaled by Ray between minReplicas and maxReplicas."""
+
+    name: str
+    """The group's name (a DNS-1123 label)."""
+    pool: NotRequired[str]
+    """The `name` of a tpuPools or gpuPools entry of the team's cluster: a TPU group (one replica is one slice) or
+    a GPU group. Default: none, a CPU group."""
+    min_replicas: NotRequired[int]
+    """Fewest replicas (slices, GPU or CPU workers) the autoscaler keeps. Default: 0."""
+    max_replicas: NotRequired[int]
+    """Most replicas the autoscaler adds. Default: what the pool holds at its maximum size (1 for a CPU group)."""
+    gpus: NotRequired[int]
+    """GPU groups: nvidia.com/gpu of each worker. Default: every GPU of the pool's machine."""
+    cpu: NotRequired[str]
+    """CPU request of each pod. Default: 8 on TPU hosts, 4 on GPU workers, 2 on CPU workers."""
+    memory: NotRequired[str]
+    """Memory request and limit of each pod. Default: 32Gi on TPU hosts, 16Gi on GPU workers, 8Gi on CPU workers."""
+
+
+class RayClusterConfig(TypedDict):
+    """The team's RayCluster: the notebook connects to it and the gateway routes its dashboard."""
+
+    ray_version: NotRequired[str]
+    """Its Ray version; the image and the notebook image must carry the same. Default: versions.RAY_VERSION."""
+    name: NotRequired[str]
+    """Its name (the head Service is <name>-head-svc). Default: the tenant's name."""
+    image: NotRequired[str]
+    """The Ray image, pinned by tag or digest; TPU groups need JAX for TPU in it. Default: versions.RAY_IMAGE."""
+    head: NotRequired[RayHeadArgs]
+    """The head pod's cpu and memory. Default: 2 CPUs, 8Gi."""
+    worker_groups: NotRequired[list[WorkerGroupConfig]]
+    """CPU, TPU and GPU worker groups. Default: none (a head only)."""
+    auth: NotRequired[RayAuthMode]
+    """Ray token authentication: token (default; the notebook gets the token KubeRay generates) or disabled."""
+
+
+class NotebookConfig(TypedDict):
+    """The team's JupyterLab."""
+
+    image: str
+    """JupyterLab with Ray installed, pinned by tag or digest."""
+    image_ray_version: NotRequired[str]
+    """Ray version in the image. Default: read from the image tag."""
+    cpu: NotRequired[str]
+    """CPU request. Default: "2"."""
+    memory: NotRequired[str]
+    """Memory request. Default: "8Gi"."""
+    memory_limit: NotRequired[str]
+    """Memory limit. Default: "16Gi"."""
+    storage: NotRequired[str]
+    """Workspace volume size. Default: "50Gi"."""
+
+
+class TenantConfig(TypedDict):
+    """gke-tpu-serving:tenants[]: one team on a cluster of `clusters`."""
+
+    name: str
+    """The team's name (a DNS-1123 label)."""
+    cluster: str
+    """The `name` of the cluster in `clusters` the team works on."""
+    members: list[TenantMemberArgs]
+    """group:EMAIL or user:EMAIL with role admin, contributor or viewer; at least one admin."""
+    quota: TenantQuotaArgs
+    """cpu, memory (requests), tpuChips, gpus, memoryLimit."""
+    namespace: NotRequired[str]
+    """The team's namespace. Default: its name."""
+    container_defaults: NotRequired[ContainerDefaultsArgs]
+    """LimitRange defaults for containers without requests."""
+    hostname: NotRequired[str]
+    """Hostname of the team's routes. Default: <name>.<tenancy.domain>."""
+    ray_cluster: NotRequired[RayClusterConfig]
+    """The team's RayCluster: its dashboard is routed at /ray/ and the notebook connects to it."""
+    notebook: NotRequired[NotebookConfig]
+    """A JupyterLab for the team, routed at /notebook/ (needs rayCluster)."""
+    routes: NotRequired[list[GatewayRouteArgs]]
+    """More paths of the team's hostname, e.g. a Ray Serve endpoint: {path: /serve/, service: ..., port: 8000}."""
+
+
+class TenancyConfig(TypedDict):
+    """gke-tpu-serving:tenancy: how teams reach their services, and the quota rule."""
+
+    domain: NotRequired[str]
+    """Parent domain of the teams' default hostnames, e.g. ml.example.com. Required if a team sets no hostname."""
+    mode: NotRequired[AccessMode]
+    """iap (default: GKE Gateway with Identity-Aware Proxy) or istio (an existing Istio/Kubeflow ingress gateway)."""
+    iap_client_id: NotRequired[str]
+    """iap: the OAuth client id; its secret is the iapClientSecret secret key."""
+    istio_gateway: NotRequired[str]
+    """istio: NAMESPACE/NAME of the ingress gateway, e.g. kubeflow/kubeflow-gateway."""
+    gateway_namespace: NotRequired[str]
+    """iap: namespace of the Gateway. Default: tenant-gateway."""
+    allow_overcommit: NotRequired[bool]
+    """Let the teams' accelerator quotas sum to more than the cluster's pools hold. Default: false."""
+
+
+@dataclass(frozen=True)
+class ParsedTenant:
+    index: int
+    config: TenantConfig
+    cluster: Cluster
+    args: TenantArgs
+    hostname: str | None
+    routes: list[GatewayRouteArgs] = field(default_factory=list)
+    notebook: NotebookArgs | None = None
+    ray_cluster: RayClusterArgs | None = None
+
+
+@dataclass(frozen=True)
+class Tenancy:
+    """The validated tenants and the shared access settings."""
+
+    tenants: tuple[ParsedTenant, ...]
+    settings: TenancyConfig
+
+
+def _error(path: Sequence[PathPart], error: ArgError) -> Exception:
+    return config_error((*path, *error.path), error.reason)
+
+
+def _notebook_name(tenant: str) -> str:
+    return f"{tenant}-notebook"
+
+
+def _routes(config: TenantConfig, name: str) -> list[GatewayRouteArgs]:
+    routes: list[GatewayRouteArgs] = []
+    if "ray_cluster" in config:
+        head = head_service_name(_ray_cluster_name(config))
+        routes.append({"path": "/ray/", "service": head, "port": RAY_DASHBOARD_PORT})
+    if "notebook" in config:
+        routes.append(
+            {
+                "path": "/notebook/",
+                "service": _notebook_name(name),
+                "port": 8888,
+                "strip_prefix": False,
+                "health_check_path": "/notebook/api",
+            }
+        )
+    return routes + list(config.get("routes", []))
+
+
+def _ray_cluster_name(config: TenantConfig) -> str:
+    return config.get("ray_cluster", {}).get("name", config["name"])
+
+
+def _pool_nodes(pool: TpuPoolPlan) -> int:
+    """Nodes a TPU pool has at its maximum size."""
+    return pool.max_nodes if pool.max_nodes is not None else pool.node_count or 0
+
+
+# Where a RayCluster arg of a worker group comes from in the group's config.
+_GROUP_KEY_OF_ARG = {"group_name": "name", "replicas": "min_replicas"}
+_GROUP_KINDS = ("tpu_worker_groups", "gpu_worker_groups", "cpu_worker_groups")
+
+
+def _worker_group(group: WorkerGroupConfig, cluster: Cluster, at: tuple[PathPart, ...]) -> tuple[str, dict[str, Any]]:
+    """(the RayCluster args key of the group's kind, the group's args), from its config and its pool."""
+    minimum = group.get("min_replicas", 0)
+    args: dict[str, Any] = {"group_name": group["name"], "replicas": minimum, "min_replicas": minimum}
+    args |= {key: value for key, value in group.items() if key in ("cpu", "memory")}
+    pool = group.get("pool")
+    if pool is None:
+        if "gpus" in group:
+            raise ArgError((*at, "gpus"), "set on a group without a pool; allowed: gpus only on a gpuPools pool")
+        args["max_replicas"] = group.get("max_replicas", max(minimum, 1))
+        return "cpu_worker_groups", args
+    slices = [p for p in cluster.plan.tpu_pools if p.pool_name == pool or p.pool_name.rsplit("-", 1)[0] == pool]
+    gpu_pool = next((p for p in cluster.plan.gpu_pools if p.pool_name == pool), None)
+    if slices:
+        shape = slices[0].tpu_slice
+        kind, unit, capacity = "tpu_worker_groups", "slices", sum(_pool_nodes(p) for p in slices) // shape.hosts
+        args |= {
+            "tpu_generation": shape.generation,
+            "tpu_machine_type": shape.machine_type,
+            "tpu_topology": shape.topology,
+        }
+    elif gpu_pool is not None:
+        per_node = gpu_pool.machine.gpus_per_vm
+        workers_per_node = max(per_node // max(group.get("gpus", per_node), 1), 1)
+        kind, unit, capacity = "gpu_worker_groups", "workers", gpu_pool.max_nodes * workers_per_node
+        args |= {"accelerator_type": gpu_pool.accelerator_type, "machine_type": gpu_pool.machine.name}
+        args |= {key: value for key, value in group.items() if key == "gpus"}
+    else:
+        names = [p["name"] for p in (*cluster.args.get("tpu_pools", []), *cluster.args.get("gpu_pools", []))]
+        raise ArgError(
+            (*at, "pool"),
+            f"{pool!r} is not an accelerator pool of cluster {cluster.name!r}; allowed: {', '.join(names) or 'none'}",
+        )
+    args["max_replicas"] = group.get("max_replicas", capacity)
+    if args["max_replicas"] > capacity:
+        raise ArgError(
+            (*at, "max_replicas"),
+            f"{args['max_replicas']} {unit} is more than pool {pool!r} holds at its maximum size; allowed: at most "
+            f"{capacity}",
+        )
+    return kind, args
+
+
+def _ray_cluster_args(config: TenantConfig, cluster: Cluster, namespace: str) -> RayClusterArgs | None:
+    """The team's RayCluster from its config; raises ArgError with paths relative to the tenants entry."""
+    ray = config.get("ray_cluster")
+    if ray is None:
+        return None
+    check_ray_name(("ray_cluster", "name"), _ray_cluster_name(config))
+    args: RayClusterArgs = {"namespace": namespace, "service_account_name": "workloads"}
+    for key in ("image", "ray_version", "head", "auth"):
+        if key in ray:
+            args[key] = ray[key]
+    origin: dict[tuple[str, int], int] = {}
+    for index, group in enumerate(ray.get("worker_groups", [])):
+        kind, group_args = _worker_group(group, cluster, ("ray_cluster", "worker_groups", index))
+        kind_groups: list[Any] = args.setdefault(kind, [])
+        origin[(kind, len(kind_groups))] = index
+        kind_groups.append(group_args)
+    try:
+        check_ray_cluster_args(args)
+    except ArgError as error:
+        path = error.path
+        if path[0] in _GROUP_KINDS:
+            key = str(path[2])
+            index = origin[(str(path[0]), int(path[1]))]
+            raise ArgError(
+                ("ray_cluster", "worker_groups", index, _GROUP_KEY_OF_ARG.get(key, key), *path[3:]), error.reason
+            ) from None
+        raise error.within(("ray_cluster",)) from None
+    return args
+
+
+def _notebook_args(config: TenantConfig, namespace: str) -> NotebookArgs | None:
+    notebook = config.get("notebook")
+    if notebook is None:
+        return None
+    ray = config.get("ray_cluster")
+    if ray is None:
+        raise ArgError(("notebook",), "set without rayCluster; required: the rayCluster the notebook connects to")
+    args: NotebookArgs = {
+        "namespace": namespace,
+        "service_account_name": "workloads",
+        "ray_cluster": _ray_cluster_name(config),
+        "ray_version": ray.get("ray_version", RAY_VERSION),
+        "token": "checked-at-deploy",
+        **notebook,
+    }
+    if ray.get("auth", RayAuthMode.TOKEN) is RayAuthMode.TOKEN:
+        # KubeRay keeps the token it generates in a Secret named after the cluster.
+        args["ray_auth_token_secret"] = _ray_cluster_name(config)
+    try:
+        check_notebook_args(args)
+    except ArgError as error:
+        key = str(error.path[0])
+        # Keys the notebook takes from rayCluster are reported there.
+        where = {"ray_version": ("ray_cluster", "ray_version"), "ray_cluster": ("ray_cluster", "name")}
+        raise ArgError((*where.get(key, ("notebook", key)), *error.path[1:]), error.reason) from None
+    return args
+
+
+def _parse_tenant(
+    index: int, raw: Any, clusters: Mapping[str, Cluster], domain: str | None, project: str
+) -> ParsedTenant:
+    at: tuple[PathPart, ...] = ("tenants", index)
+    try:
+        config: TenantConfig = convert(raw, TenantConfig)
+    except ArgError as error:
+        raise _error(at, error) from None
+    name = config["name"]
+    cluster = clusters.get(config["cluster"])
+    if cluster is None:
+        raise config_error(
+            (*at, "cluster"), f"{config['cluster']!r} is not a cluster of this stack; allowed: {', '.join(clusters)}"
+        )
+    args: TenantArgs = {
+        "project": project,
+        "namespace": config.get("namespace", name),
+        "members": config["members"],
+        "quota": config["quota"],
+    }
+    if "container_defaults" in config:
+        args["container_defaults"] = config["container_defaults"]
+    try:
+        check_tenant_args(args)
+        ray_cluster = _ray_cluster_args(config, cluster, args["namespace"])
+        notebook = _notebook_args(config, args["namespace"])
+    except ArgError as error:
+        raise _error(at, error) from None
+    routes = _routes(config, name)
+    hostname = config.get("hostname") or (f"{name}.{domain}" if domain else None)
+    if routes and hostname is None:
+        raise config_error(
+            (*at, "hostname"), "missing, and tenancy.domain is not set; required: a hostname for the team's routes"
+        )
+    return ParsedTenant(index, config, cluster, args, hostname, routes, notebook, ray_cluster)
+
+
+def _gateway_args(
+    tenants: Sequence[ParsedTenant], settings: TenancyConfig, project: pulumi.Input[str]
+) -> TenantGatewayArgs:
+    args: TenantGatewayArgs = {
+        "project": project,
+        "mode": settings.get("mode", AccessMode.IAP),
+        "tenants": [
+            GatewayTenantArgs(
+                name=t.config["name"],
+                namespace=t.args["namespace"],
+                hostname=str(t.hostname),
+                members=[m["member"] for m in t.config["members"]],
+                routes=t.routes,
+            )
+            for t in tenants
+            if t.routes
+        ],
+    }
+    for key in ("iap_client_id", "istio_gateway"):
+        if key in settings:
+            args[key] = settings[key]
+    if "gateway_namespace" in settings:
+        args["namespace"] = settings["gateway_namespace"]
+    return args
+
+
+# What each scenario that can name a tenant asks of it at maximum scale: Stable Diffusion's whole RayService; the
+# others' accelerators (their servers' CPU and memory requests are their components' defaults, not config; the
+# ResourceQuota still enforces them at admission).
+def _scenario_demand(placement: Placement, project: str) -> Resources:
+    if placement.key == "stableDiffusion":
+        service = check_ray_service_args(stable_diffusion._service_args(placement, project))
+        largest = max_requests(service.head, service.groups)
+        # A blue-green upgrade runs a second cluster beside the first until it serves.
+        return largest.times(2) if service.upgrade_strategy is RayServiceUpgradeStrategy.NEW_CLUSTER else largest
+    if not placement.tpu_pools:
+        gpu = next(p for p in placement.cluster.plan.gpu_pools if p.pool_name == placement.pool)
+        return Resources(gpus=gpu.machine.gpus_per_vm * gpu.max_nodes)
+    pool = placement.tpu_pools[0]
+    shape = pool.tpu_slice
+    if placement.key == "llama":
+        pool_max = pool.max_nodes if pool.max_nodes is not None else pool.node_count or 1
+        replicas = int(placement.settings.get("max_replicas", pool_max))
+        return Resources(tpu_chips=shape.chips_per_vm * replicas)
+    return Resources(tpu_chips=shape.chips * len(placement.tpu_pools))
+
+
+def _check_scenarios(
+    tenants: Mapping[str, ParsedTenant], scenarios: Mapping[str, Placement], project: str
+) -> dict[str, list[Demand]]:
+    demands: dict[str, list[Demand]] = {name: [] for name in tenants}
+    for key, placement in scenarios.items():
+        if placement.tenant is None:
+            continue
+        tenant = tenants.get(placement.tenant)
+        if tenant is None:
+            raise config_error(
+                (key, "tenant"),
+                f"{placement.tenant!r} is not a tenant of this stack; allowed: {', '.join(tenants) or 'none'}",
+            )
+        if tenant.cluster.name != placement.cluster.name:
+            raise config_error(
+                (key, "cluster"),
+                f"{placement.cluster.name!r} is not the cluster of tenant {placement.tenant!r}; allowed: "
+                f"{tenant.cluster.name!r}",
+            )
+        namespace = namespace_of(placement, _NAMESPACED_SCENARIOS[key])
+        demands[placement.tenant].append(Demand((key,), namespace, _scenario_demand(placement, project)))
+    return demands
+
+
+def _ray_cluster_demand(tenant: ParsedTenant, args: RayClusterArgs) -> Demand:
+    settings = check_ray_cluster_args(args)
+    largest = max_requests(settings.head, settings.groups)
+    return Demand(("tenants", tenant.index, "ray_cluster"), args["namespace"], largest)
+
+
+def _notebook_demand(tenant: ParsedTenant) -> Demand:
+    notebook: Mapping[str, Any] = tenant.config.get("notebook") or {}
+    cpu = parse_quantity(notebook.get("cpu", NOTEBOOK_DEFAULTS["cpu"]))
+    memory = parse_quantity(notebook.get("memory", NOTEBOOK_DEFAULTS["memory"]))
+    return Demand(("tenants", tenant.index, "notebook"), tenant.args["namespace"], Resources(cpu=cpu, memory=memory))
+
+
+def _cluster_capacity(cluster: Cluster) -> Resources:
+    chips = sum(
+        (p.max_nodes if p.max_nodes is not None else p.node_count or 0) * p.tpu_slice.chips_per_vm
+        for p in cluster.plan.tpu_pools
+    )
+    gpus = sum(p.max_nodes * p.machine.gpus_per_vm for p in cluster.plan.gpu_pools)
+    return Resources(tpu_chips=chips, gpus=gpus)
+
+
+def parse(
+    raw_tenants: Any,
+    raw_tenancy: Any,
+    clusters: Mapping[str, Cluster],
+    scenarios: Mapping[str, Placement],
+    project: str,
+    secret_keys: frozenset[str],
+) -> Tenancy | None:
+    """Validate `tenants` and `tenancy` against the clusters and the scenarios that name a tenant."""
+    for key, placement in scenarios.items():
+        if raw_tenants is None and placement.tenant is not None:
+            raise config_error((key, "tenant"), f"{placement.tenant!r} is not a tenant of this stack; allowed: none")
+    if raw_tenants is None:
+        if raw_tenancy is not None:
+            raise config_error(("tenancy",), "set without tenants; allowed: tenancy only with a tenants list")
+        return None
+    if not isinstance(raw_tenants, list) or not raw_tenants:
+        raise config_error(("tenants",), f"{raw_tenants!r} is not allowed; allowed: a non-empty list of teams")
+    try:
+        settings: TenancyConfig = convert(raw_tenancy or {}, TenancyConfig)
+    except ArgError as error:
+        raise _error(("tenancy",), error) from None
+    domain = settings.get("domain")
+    parsed = [_parse_tenant(index, entry, clusters, domain, project) for index, entry in enumerate(raw_tenants)]
+    by_name: dict[str, ParsedTenant] = {}
+    namespaces: dict[tuple[str, str], str] = {}
+    ray_clusters: dict[str, str] = {}
+    for tenant in parsed:
+        name, namespace = tenant.config["name"], tenant.args["namespace"]
+        if name in by_name:
+            raise config_error(("tenants", tenant.index, "name"), f"{name!r} is used twice; allowed: unique names")
+        if tenant.ray_cluster is not None:
+            ray_name = _ray_cluster_name(tenant.config)
+            if ray_name in ray_clusters:
+                raise config_error(
+                    ("tenants", tenant.index, "ray_cluster", "name"),
+                    f"{ray_name!r} is already tenant {ray_clusters[ray_name]!r}'s RayCluster; allowed: a name unique "
+                    "in the stack",
+                )
+            ray_clusters[ray_name] = name
+        other = namespaces.get((tenant.cluster.name, namespace))
+        if other is not None:
+            raise config_error(
+                ("tenants", tenant.index, "namespace"),
+                f"{namespace!r} is already tenant {other!r}'s on cluster {tenant.cluster.name!r}; allowed: a "
+                "namespace of its own",
+            )
+        by_name[name] = tenant
+        namespaces[(tenant.cluster.name, namespace)] = name
+    _check_access(parsed, settings, project, secret_keys)
+    demands = _check_scenarios(by_name, scenarios, project)
+    for tenant in parsed:
+        own = demands[tenant.config["name"]]
+        if tenant.notebook is not None:
+            own.insert(0, _notebook_demand(tenant))
+        if tenant.ray_cluster is not None:
+            own.insert(0, _ray_cluster_demand(tenant, tenant.ray_cluster))
+        try:
+            quota = check_tenant_args(tenant.args).quota
+            check_demands(tenant.config["name"], tenant.args["namespace"], quota, own)
+        except ArgError as error:
+            raise config_error(error.path, error.reason) from None
+    if not settings.get("allow_overcommit", False):
+        _check_capacity(parsed)
+    return Tenancy(tuple(parsed), settings)
+
+
+def _check_access(
+    tenants: Sequence[ParsedTenant], settings: TenancyConfig, project: str, secret_keys: frozenset[str]
+) -> None:
+    for cluster_name in sorted({t.cluster.name for t in tenants}):
+        routed = [t for t in tenants if t.cluster.name == cluster_name and t.routes]
+        if not routed:
+            continue
+        args = _gateway_args(routed, settings, project)
+        if args["mode"] is AccessMode.IAP:
+            if "iapClientSecret" not in secret_keys:
+                raise config_error(
+                    ("tenancy", "mode"),
+                    "iap, but the iapClientSecret secret is not set; allowed: set it with "
+                    "`pulumi config set --secret iapClientSecret ...`, or mode istio",
+                )
+            args["iap_client_secret"] = "checked-at-deploy"
+        try:
+            check_tenant_gateway_args(args)
+        except ArgError as error:
+            path = error.path
+            if path[:1] == ("tenants",) and len(path) > 1:
+                # The gateway lists routed tenants only; point at the stack's own tenants entry.
+                tenant = next(t for t in tenants if t.config["name"] == args["tenants"][int(path[1])]["name"])
+                rest = list(path[2:])
+                if rest[:1] == ["routes"] and len(rest) > 1:
+                    # The routes the stack adds (/ray/, /notebook/) come before the configured ones.
+                    rest[1] = int(rest[1]) - (len(tenant.routes) - len(tenant.config.get("routes", [])))
+                raise config_error(("tenants", tenant.index, *rest), error.reason) from None
+            raise _error(("tenancy",), error) from None
+    if any(t.notebook is not None for t in tenants) and "notebookSecret" not in secret_keys:
+        raise config_error(
+            ("tenants",),
+            "a team has a notebook, but the notebookSecret secret is not set; allowed: set it with "
+            "`pulumi config set --secret notebookSecret ...` (each notebook's Jupyter token is derived from it)",
+        )
+
+
+def _check_capacity(tenants: Sequence[ParsedTenant]) -> None:
+    for cluster_name in sorted({t.cluster.name for t in tenants}):
+        on_cluster = [t for t in tenants if t.cluster.name == cluster_name]
+        capacity = _cluster_capacity(on_cluster[0].cluster)
+        for field_name in ("tpu_chips", "gpus"):
+            quotas = [(t.config["name"], int(getattr(check_tenant_args(t.args).quota, field_name))) for t in on_cluster]
+            try:
+                check_capacity(("tenants",), field_name, quotas, int(getattr(capacity, field_name)), cluster_name)
+            except ArgError as error:
+                raise config_error(error.path, error.reason) from None
+
+
+def notebook_token(secret: str, tenant: str) -> str:
+    """Each team's Jupyter token, derived from one stack secret: teams do not share tokens, and the operator needs
+    no secret per team."""
+    return hmac.new(secret.encode(), f"jupyter-token:{tenant}".encode(), hashlib.sha256).hexdigest()
+
+
+def _notebook_token_output(secret: pulumi.Input[str], tenant: str) -> pulumi.Output[str]:
+    return pulumi.Output.secret(secret).apply(lambda value: notebook_token(value, tenant))
+
+
+def deploy(tenancy: Tenancy, clusters: Mapping[str, GkeTpuCluster], secrets: Mapping[str, Any]) -> dict[str, Any]:
+    """Register the tenants, their Ray clusters and notebooks, and each cluster's gateway; returns the `tenants` stack
+    output. Scenarios that name a tenant deploy into its namespace afterwards (stacks/_storage.py)."""
+    outputs: dict[str, Any] = {}
+    components: dict[str, Tenant] = {}
+    settings = tenancy.settings
+    istio = settings.get("mode", AccessMode.IAP) is AccessMode.ISTIO
+    for parsed in tenancy.tenants:
+        name = parsed.config["name"]
+        on_cluster = pulumi.ResourceOptions(provider=clusters[parsed.cluster.name].kubernetes_provider)
+        tenant_args: TenantArgs = {**parsed.args}
+        if istio:
+            # The Istio ingress gateway's pods are in the cluster: let them into the team's namespace.
+            tenant_args["ingress_namespaces"] = [*DEFAULT_SYSTEM_NAMESPACES, settings["istio_gateway"].split("/")[0]]
+        tenant = Tenant(name, tenant_args, opts=on_cluster)
+        components[name] = tenant
+        register_tenant(clusters[parsed.cluster.name], name, tenant)
+        entry: dict[str, Any] = {
+            "namespace": tenant.namespace,
+            "serviceAccount": tenant.service_account_name,
+            "iamMember": tenant.member,
+        }
+        if parsed.hostname and parsed.routes:
+            entry["url"] = f"https://{parsed.hostname}/"
+        in_tenant = pulumi.ResourceOptions(provider=on_cluster.provider, depends_on=[tenant])
+        if parsed.ray_cluster is not None:
+            ray_cluster = RayCluster(
+                _ray_cluster_name(parsed.config),
+                {**parsed.ray_cluster, "service_account_name": tenant.service_account_name},
+                opts=in_tenant,
+            )
+            entry["rayCluster"] = {"address": ray_cluster.ray_address, "dashboard": ray_cluster.dashboard_url}
+        if parsed.notebook is not None:
+            token = _notebook_token_output(secrets["notebookSecret"], name)
+            notebook = Notebook(
+                _notebook_name(name),
+                {**parsed.notebook, "service_account_name": tenant.service_account_name, "token": token},
+                opts=in_tenant,
+            )
+            entry["rayAddress"] = notebook.ray_address
+            entry["notebookToken"] = token
+        outputs[name] = entry
+    for cluster_name in sorted({t.cluster.name for t in tenancy.tenants}):
+        routed = [t for t in tenancy.tenants if t.cluster.name == cluster_name and t.routes]
+        if not routed:
+            continue
+        gateway_args = _gateway_args(routed, settings, routed[0].args["project"])
+        if gateway_args["mode"] is AccessMode.IAP:
+            gateway_args["iap_client_secret"] = secrets["iapClientSecret"]
+        TenantGateway(
+            f"{cluster_name}-tenants",
+            gateway_args,
+            # Routes and backend policies go into the teams' namespaces.
+            opts=pulumi.ResourceOptions(
+                provider=clusters[cluster_name].kubernetes_provider,
+                depends_on=[components[t.config["name"]] for t in routed],
+            ),
+        )
+    return outputs
