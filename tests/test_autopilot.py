@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from manifest_validation import validate_manifest
+from tree_leaves import leaves
 
 from gke_tpu_serving import ClusterMode, GkeTpuCluster, GkeTpuClusterArgs
 from gke_tpu_serving._accelerator_pods import (
@@ -410,14 +411,6 @@ def _pod_spec(result: PreviewResult) -> dict[str, Any]:
     return result.one(DEPLOYMENT, "vllm-llama").inputs["spec"]["template"]["spec"]
 
 
-def _leaves(value: Any, path: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        return {k: v for key, item in value.items() for k, v in _leaves(item, f"{path}.{key}").items()}
-    if isinstance(value, list):
-        return {k: v for index, item in enumerate(value) for k, v in _leaves(item, f"{path}[{index}]").items()}
-    return {path: value}
-
-
 def test_autopilot_stack_has_an_autopilot_cluster_and_no_node_pools(both_modes: dict[str, PreviewResult]) -> None:
     result = both_modes["autopilot"]
     assert result.of_type(POOL) == []
@@ -449,8 +442,8 @@ def test_vllm_pods_select_and_claim_the_catalogs_v6e_host_in_autopilot(both_mode
 def test_the_vllm_pod_differs_between_modes_only_by_local_disk_for_the_compile_cache(
     both_modes: dict[str, PreviewResult],
 ) -> None:
-    standard = _leaves(_pod_spec(both_modes["standard"]))
-    autopilot = _leaves(_pod_spec(both_modes["autopilot"]))
+    standard = leaves(_pod_spec(both_modes["standard"]))
+    autopilot = leaves(_pod_spec(both_modes["autopilot"]))
     changed = {path: (standard.get(path), autopilot.get(path)) for path in standard.keys() | autopilot.keys()}
     assert {path: values for path, values in changed.items() if values[0] != values[1]} == {
         ".containers[0].resources.requests.ephemeral-storage": (None, "50Gi"),

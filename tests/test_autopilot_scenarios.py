@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from manifest_validation import validate_manifest
+from tree_leaves import leaves
 
 from gke_tpu_serving import saxml_jobset
 from gke_tpu_serving._accelerator_pods import check_autopilot_pod
@@ -130,17 +131,9 @@ def _ray_cluster(result: PreviewResult) -> dict[str, Any]:
     return _manifest(result, "RayService", "stable-diffusion")["spec"]["rayClusterConfig"]
 
 
-def _leaves(value: Any, path: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        return {k: v for key, item in value.items() for k, v in _leaves(item, f"{path}.{key}").items()}
-    if isinstance(value, list):
-        return {k: v for index, item in enumerate(value) for k, v in _leaves(item, f"{path}[{index}]").items()}
-    return {path: value}
-
-
 def _changes(standard: Any, autopilot: Any) -> dict[str, tuple[Any, Any]]:
     """Every leaf that differs between the two renderings: path -> (standard, autopilot)."""
-    old, new = _leaves(standard), _leaves(autopilot)
+    old, new = leaves(standard), leaves(autopilot)
     return {path: (old.get(path), new.get(path)) for path in old.keys() | new.keys() if old.get(path) != new.get(path)}
 
 
@@ -338,12 +331,12 @@ def test_the_same_host_network_model_servers_pass_on_standard() -> None:
 
 
 def test_sd_ray_head_on_the_host_network_is_refused_at_the_clusters_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gke_tpu_serving import ray_service
+    from gke_tpu_serving import _ray_cluster_args
 
     monkeypatch.setattr(
-        ray_service,
+        _ray_cluster_args,
         "ray_cluster_spec",
-        _on_host_network(ray_service.ray_cluster_spec, lambda spec: spec["headGroupSpec"]["template"]["spec"]),
+        _on_host_network(_ray_cluster_args.ray_cluster_spec, lambda spec: spec["headGroupSpec"]["template"]["spec"]),
     )
     raw, project = _raw(SD_TPU_STACK)
     message = (

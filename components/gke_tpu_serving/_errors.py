@@ -2,7 +2,8 @@
 their own key prefix: the config names `gke-tpu-serving:clusters[0].tpuPools[1].topology`, a component
 names `GkeTpuCluster 'serve': tpu_pools[1].topology`."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from enum import Enum
 from typing import TypeVar
 
@@ -39,6 +40,18 @@ def require_enum(path: Sequence[PathPart], value: object, enum_type: type[E]) ->
         allowed = ", ".join(str(member.value) for member in enum_type)
         raise ArgError(path, f"{value!r} is not allowed; allowed: {allowed}")
     return value
+
+
+@contextmanager
+def component_errors(component: str, name: str) -> Iterator[None]:
+    """Around a component constructor's checks: an ArgError becomes `<component> '<name>': <path>: <reason>`, any
+    other ValueError (a check of the resource's own name) `<component> '<name>': name: <reason>`."""
+    try:
+        yield
+    except ArgError as error:
+        raise ValueError(f"{component} '{name}': {error}") from None
+    except ValueError as error:
+        raise ValueError(f"{component} '{name}': name: {error}") from None
 
 
 class ArgError(ValueError):

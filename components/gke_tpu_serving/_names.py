@@ -4,6 +4,9 @@ Pure: imports nothing from Pulumi, so stack config and components share the same
 """
 
 import re
+from collections.abc import Sequence
+
+from ._errors import ArgError, PathPart
 
 # DNS-1123 label: what Kubernetes accepts for namespaces, Services and most object names.
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -35,6 +38,15 @@ def check_dns_label(value: str) -> None:
             f"{value!r} is not a valid DNS-1123 label; allowed: 1-{DNS_LABEL_MAX} characters of lowercase "
             "letters, digits and '-', starting and ending with a letter or digit"
         )
+
+
+def dns_label_at(path: Sequence[PathPart], value: object) -> str:
+    """`value` as a DNS-1123 label, or ArgError located at `path`."""
+    try:
+        check_dns_label(value)  # type: ignore[arg-type]
+    except ValueError as error:
+        raise ArgError(path, str(error)) from None
+    return str(value)
 
 
 def check_service_account_id(value: str) -> None:

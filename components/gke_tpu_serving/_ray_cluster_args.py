@@ -5,12 +5,11 @@ Pure: imports nothing from Pulumi, so the stack config runs the same checks at l
 
 import re
 from collections.abc import Mapping, Sequence
-from enum import Enum
 from typing import Any
 
 from ._accelerator_pods import check_cluster_mode
-from ._errors import ArgError
-from ._names import check_bucket_name, check_dns_label, check_pinned_image
+from ._errors import ArgError, require_enum
+from ._names import check_bucket_name, check_pinned_image, dns_label_at
 from ._ray_spec import (
     AUTOSCALER_REQUESTS,
     GPU_RESOURCE,
@@ -22,6 +21,7 @@ from ._ray_spec import (
     check_head,
     cpu_worker_group,
     gpu_worker_group,
+    ray_cluster_spec,
     tpu_worker_group,
 )
 from ._tenancy import Resources, parse_quantity
@@ -41,14 +41,6 @@ GROUP_CHECKS: dict[str, Any] = {
     "cpu_worker_groups": cpu_worker_group,
 }
 """The args key of each kind of worker group and the builder that checks it."""
-
-
-def enum_arg(args: Mapping[str, Any], key: str, default: Enum) -> Any:
-    value = args.get(key, default)
-    if isinstance(value, type(default)):
-        return value
-    allowed = ", ".join(str(member.value) for member in type(default))
-    raise ArgError((key,), f"{value!r} is not allowed; allowed: {allowed}")
 
 
 def check_worker_groups(args: Mapping[str, Any]) -> tuple[WorkerGroup, ...]:
@@ -93,15 +85,12 @@ def _check_path(key: str, value: object) -> None:
 def check_common_args(args: Mapping[str, Any], image: object) -> tuple[Head, RayAuthMode, tuple[WorkerGroup, ...]]:
     """The namespace, image, auth, head, worker groups and worker volumes of the args (`image`: the image with its
     default applied); returns the head, the auth mode and the groups. Raises ArgError."""
-    try:
-        check_dns_label(args.get("namespace"))  # type: ignore[arg-type]
-    except ValueError as error:
-        raise ArgError(("namespace",), str(error)) from None
+    dns_label_at(("namespace",), args.get("namespace"))
     try:
         check_pinned_image(image)  # type: ignore[arg-type]
     except ValueError as error:
         raise ArgError(("image",), str(error)) from None
-    auth = enum_arg(args, "auth", RayAuthMode.TOKEN)
+    auth = require_enum(("auth",), args.get("auth", RayAuthMode.TOKEN), RayAuthMode)
     try:
         head = check_head(args.get("head") or {})  # type: ignore[arg-type]
     except ArgError as error:
@@ -142,6 +131,26 @@ def worker_pod(args: Mapping[str, Any], image: str, env: Mapping[str, str], run_
         volume_mounts=mounts,
         annotations=annotations,
         run_as_user=run_as_user,
+    )
+
+
+def args_cluster_spec(
+    args: Mapping[str, Any],
+    *,
+    image: str,
+    ray_version: str,
+    head: Head,
+    groups: Sequence[WorkerGroup],
+    auth: RayAuthMode,
+    run_as_user: int | None = None,
+) -> dict[str, Any]:
+    """The Ray cluster spec of checked args: the head and every group's workers run `image` as the args'
+    ServiceAccount with the args' env; the workers also mount what the args ask for (worker_pod)."""
+    env = dict(args.get("env") or {})
+    head_pod = RayPod(image=image, service_account_name=args["service_account_name"], env=env, run_as_user=run_as_user)
+    workers = worker_pod(args, image, env, run_as_user=run_as_user)
+    return ray_cluster_spec(
+        ray_version=ray_version, head=head, head_pod=head_pod, groups=[(group, workers) for group in groups], auth=auth
     )
 
 

@@ -23,7 +23,7 @@ from ._accelerator_pods import (
     tpu_pod_placement,
 )
 from ._errors import ArgError, PathPart, require_int
-from ._names import check_dns_label
+from ._names import dns_label_at
 from ._pod_security import restricted_container_security_context, restricted_pod_security_context
 from .catalog import (
     CatalogError,
@@ -261,18 +261,14 @@ def check_quantity(path: Sequence[PathPart], value: object) -> str:
 
 def check_ray_name(path: Sequence[PathPart], value: object) -> str:
     """The name of a RayService or RayCluster: a DNS-1035 label of at most 47 characters."""
-    try:
-        check_dns_label(value)  # type: ignore[arg-type]
-    except ValueError as error:
-        raise ArgError(path, str(error)) from None
-    assert isinstance(value, str)
-    if not value[0].isalpha() or len(value) > RAY_CLUSTER_NAME_MAX:
+    name = dns_label_at(path, value)
+    if not name[0].isalpha() or len(name) > RAY_CLUSTER_NAME_MAX:
         raise ArgError(
             path,
-            f"{value!r} is not allowed; allowed: at most {RAY_CLUSTER_NAME_MAX} characters starting with a letter "
+            f"{name!r} is not allowed; allowed: at most {RAY_CLUSTER_NAME_MAX} characters starting with a letter "
             "(KubeRay derives its RayCluster and Service names from it)",
         )
-    return value
+    return name
 
 
 def check_head(args: RayHeadArgs) -> Head:
@@ -280,14 +276,6 @@ def check_head(args: RayHeadArgs) -> Head:
         cpu=check_quantity(("cpu",), args.get("cpu", "2")),
         memory=check_quantity(("memory",), args.get("memory", "8Gi")),
     )
-
-
-def _group_name(args: Mapping[str, Any]) -> str:
-    try:
-        check_dns_label(args.get("group_name"))  # type: ignore[arg-type]
-    except ValueError as error:
-        raise ArgError(("group_name",), str(error)) from None
-    return str(args["group_name"])
 
 
 def _replicas(args: Mapping[str, Any], *, fixed: bool) -> tuple[int, int, int]:
@@ -313,7 +301,7 @@ def _replicas(args: Mapping[str, Any], *, fixed: bool) -> tuple[int, int, int]:
 
 def _group(args: Mapping[str, Any], *, fixed: bool, cpu: str, memory: str, **shape: Any) -> WorkerGroup:
     """The parts every group shares: name, replica bounds, CPU and memory (`cpu`, `memory`: the defaults)."""
-    name = _group_name(args)
+    name = dns_label_at(("group_name",), args.get("group_name"))
     replicas, minimum, maximum = _replicas(args, fixed=fixed)
     return WorkerGroup(
         name=name,

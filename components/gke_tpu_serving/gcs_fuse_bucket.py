@@ -7,7 +7,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
-from ._errors import ArgError
+from ._errors import ArgError, component_errors
 from ._names import check_bucket_name, check_dns_label, check_region
 from .gcsfuse import FileCache, GcsFuseMount, SidecarResources, gcs_fuse_mount
 
@@ -121,10 +121,8 @@ class GcsFuseBucket(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GcsFuseBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:GcsFuseBucket", name, None, opts)
-        try:
+        with component_errors("GcsFuseBucket", name):
             _validate(args)
-        except ArgError as error:
-            raise ValueError(f"GcsFuseBucket '{name}': {error}") from None
         protect = args.get("protect", True)
         self._bucket_name = args["bucket_name"]
         self._grants = {grant["name"]: grant["access"] for grant in args.get("grants") or []}

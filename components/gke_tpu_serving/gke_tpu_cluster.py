@@ -9,7 +9,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from ._cluster_plan import ClusterPlan, GpuPoolPlan, TpuPoolPlan, plan_cluster
-from ._errors import ArgError
+from ._errors import component_errors
 from .catalog import ClusterMode, GpuAcceleratorType, TpuGeneration
 
 NodePool = gcp.container.NodePool
@@ -195,10 +195,8 @@ class GkeTpuCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GkeTpuClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:GkeTpuCluster", name, None, opts)
-        try:
+        with component_errors("GkeTpuCluster", name):
             plan = plan_cluster(name, args)
-        except ArgError as error:
-            raise ValueError(f"GkeTpuCluster '{name}': {error}") from None
         child = pulumi.ResourceOptions(parent=self)
         self.plan = plan
 

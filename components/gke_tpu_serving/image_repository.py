@@ -6,7 +6,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
-from ._errors import ArgError, require_int
+from ._errors import ArgError, component_errors, require_int
 from ._names import check_dns_label, check_region
 
 READER_ROLE = "roles/artifactregistry.reader"
@@ -62,10 +62,8 @@ class ImageRepository(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ImageRepositoryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:ImageRepository", name, None, opts)
-        try:
+        with component_errors("ImageRepository", name):
             _validate(args)
-        except ArgError as error:
-            raise ValueError(f"ImageRepository '{name}': {error}") from None
         repository_id = args.get("repository_id", "gke-tpu-serving")
         location = args["location"]
         repository = gcp.artifactregistry.Repository(

@@ -6,7 +6,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ._errors import ArgError
+from ._errors import ArgError, component_errors
 from .versions import JOBSET_MANIFEST_URL, JOBSET_VERSION
 
 MINIMUM_VERSION = "v0.2.3"
@@ -49,10 +49,8 @@ class JobSetController(pulumi.ComponentResource):
     def __init__(self, name: str, args: JobSetControllerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:JobSetController", name, None, opts)
         version = args.get("version", JOBSET_VERSION)
-        try:
+        with component_errors("JobSetController", name):
             manifest = check_jobset_version(version)
-        except ArgError as error:
-            raise ValueError(f"JobSetController '{name}': {error}") from None
         k8s.yaml.v2.ConfigFile(f"{name}-manifest", file=manifest, opts=pulumi.ResourceOptions(parent=self))
         self.version = pulumi.Output.from_input(version)
         self.register_outputs({"version": self.version})

@@ -6,9 +6,9 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ._errors import ArgError, require_int
+from ._errors import ArgError, component_errors, require_int
 from ._kubernetes import restricted_container_security_context, restricted_pod_security_context, secret_env_vars
-from ._names import check_dns_label, check_pinned_image
+from ._names import check_dns_label, check_pinned_image, dns_label_at
 from ._options import inherited_dependencies
 from ._ray_cluster_args import AUTH_TOKEN_SECRET_KEY
 from ._tenancy import parse_quantity
@@ -75,10 +75,7 @@ def check_notebook_args(args: NotebookArgs) -> None:
     """Check the args (pure: the stack config calls it at load); raises ArgError."""
     names = ["namespace", "ray_cluster"] + (["ray_auth_token_secret"] if "ray_auth_token_secret" in args else [])
     for key in names:
-        try:
-            check_dns_label(args.get(key))  # type: ignore[arg-type]
-        except ValueError as error:
-            raise ArgError((key,), str(error)) from None
+        dns_label_at((key,), args.get(key))
     try:
         check_pinned_image(args.get("image"))
     except ValueError as error:
@@ -135,13 +132,9 @@ class Notebook(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NotebookArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:Notebook", name, None, opts)
-        try:
+        with component_errors("Notebook", name):
             check_dns_label(name)
             check_notebook_args(args)
-        except ArgError as error:
-            raise ValueError(f"Notebook '{name}': {error}") from None
-        except ValueError as error:
-            raise ValueError(f"Notebook '{name}': name: {error}") from None
         namespace = args["namespace"]
         base_url = args.get("base_url", "/notebook/")
         labels = {"app.kubernetes.io/name": "jupyterlab", "app.kubernetes.io/instance": name}

@@ -6,9 +6,9 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ._errors import ArgError, require_int
+from ._errors import component_errors, require_int
 from ._options import inherited_dependencies
-from ._ray_cluster_args import check_common_args, check_ray_version, head_service_name, worker_pod
+from ._ray_cluster_args import args_cluster_spec, check_common_args, check_ray_version, head_service_name
 from ._ray_spec import (
     CLIENT_PORT,
     DASHBOARD_PORT,
@@ -17,11 +17,9 @@ from ._ray_spec import (
     Head,
     RayAuthMode,
     RayHeadArgs,
-    RayPod,
     TpuWorkerGroupArgs,
     WorkerGroup,
     check_ray_name,
-    ray_cluster_spec,
 )
 from .versions import RAY_IMAGE
 
@@ -97,20 +95,14 @@ def check_ray_cluster_args(args: RayClusterArgs) -> RayClusterSettings:
 def ray_cluster_resource_spec(args: RayClusterArgs, settings: RayClusterSettings) -> dict[str, Any]:
     """The RayCluster's spec: the shared Ray cluster spec, recreated by KubeRay when the pods' template changes (a
     standalone RayCluster otherwise keeps running pods of the old image)."""
-    env = dict(args.get("env") or {})
-    head_pod = RayPod(
+    spec = args_cluster_spec(
+        args,
         image=settings.image,
-        service_account_name=args["service_account_name"],
-        env=env,
-        run_as_user=settings.run_as_user,
-    )
-    workers = worker_pod(args, settings.image, env, run_as_user=settings.run_as_user)
-    spec = ray_cluster_spec(
         ray_version=settings.ray_version,
         head=settings.head,
-        head_pod=head_pod,
-        groups=[(group, workers) for group in settings.groups],
+        groups=settings.groups,
         auth=settings.auth,
+        run_as_user=settings.run_as_user,
     )
     return {**spec, "upgradeStrategy": {"type": "Recreate"}}
 
@@ -133,11 +125,9 @@ class RayCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RayClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:RayCluster", name, None, opts)
-        try:
+        with component_errors("RayCluster", name):
             check_ray_name(("name",), name)
             settings = check_ray_cluster_args(args)
-        except ArgError as error:
-            raise ValueError(f"RayCluster '{name}': {error}") from None
         namespace = args["namespace"]
         k8s.apiextensions.CustomResource(
             name,

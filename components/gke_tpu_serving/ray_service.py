@@ -8,10 +8,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ._accelerator_pods import check_cluster_mode
-from ._errors import ArgError, PathPart
+from ._errors import ArgError, PathPart, component_errors, require_enum
 from ._kubernetes import Exposure, service_exposure
 from ._options import inherited_dependencies
-from ._ray_cluster_args import check_common_args, check_ray_version, enum_arg, head_service_name, worker_pod
+from ._ray_cluster_args import args_cluster_spec, check_common_args, check_ray_version, head_service_name
 from ._ray_spec import (
     SERVE_PORT,
     TPU_RAY_RESOURCE,
@@ -20,14 +20,12 @@ from ._ray_spec import (
     Head,
     RayAuthMode,
     RayHeadArgs,
-    RayPod,
     ServeApplicationArgs,
     TpuWorkerGroupArgs,
     WorkerGroup,
     check_autopilot_ray_cluster,
     check_ray_name,
     check_serve_applications,
-    ray_cluster_spec,
     serve_config_v2,
 )
 from .catalog import ClusterMode
@@ -133,8 +131,10 @@ def check_ray_service_args(args: RayServiceArgs) -> _Settings:
         head=head,
         groups=groups,
         auth=auth,
-        upgrade_strategy=enum_arg(args, "upgrade_strategy", default_upgrade),
-        exposure=enum_arg(args, "exposure", Exposure.CLUSTER_IP),
+        upgrade_strategy=require_enum(
+            ("upgrade_strategy",), args.get("upgrade_strategy", default_upgrade), RayServiceUpgradeStrategy
+        ),
+        exposure=require_enum(("exposure",), args.get("exposure", Exposure.CLUSTER_IP), Exposure),
         ray_version=check_ray_version(args, auth),
         mode=check_cluster_mode(args),
     )
@@ -142,12 +142,12 @@ def check_ray_service_args(args: RayServiceArgs) -> _Settings:
 
 def ray_cluster_config(args: RayServiceArgs, settings: _Settings) -> dict[str, Any]:
     """The RayService's spec.rayClusterConfig."""
-    env = dict(args.get("env") or {})
-    return ray_cluster_spec(
+    return args_cluster_spec(
+        args,
+        image=args["image"],
         ray_version=settings.ray_version,
         head=settings.head,
-        head_pod=RayPod(image=args["image"], service_account_name=args["service_account_name"], env=env),
-        groups=[(group, worker_pod(args, args["image"], env)) for group in settings.groups],
+        groups=settings.groups,
         auth=settings.auth,
     )
 
@@ -191,12 +191,10 @@ class RayService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RayServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:RayService", name, None, opts)
-        try:
+        with component_errors("RayService", name):
             check_ray_name(("name",), name)
             settings = check_ray_service_args(args)
             check_autopilot_ray_service(args, settings)
-        except ArgError as error:
-            raise ValueError(f"RayService '{name}': {error}") from None
         namespace = args["namespace"]
         spec: dict[str, Any] = {
             "serveConfigV2": serve_config_v2(args["applications"]),

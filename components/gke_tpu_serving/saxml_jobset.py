@@ -15,7 +15,7 @@ from ._accelerator_pods import (
     check_cluster_mode,
     tpu_pod_placement,
 )
-from ._errors import ArgError, require_enum, require_int
+from ._errors import ArgError, component_errors, require_enum, require_int
 from ._jobset_spec import (
     API_VERSION,
     KIND,
@@ -189,15 +189,11 @@ class SaxmlJobSet(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SaxmlJobSetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:SaxmlJobSet", name, None, opts)
-        try:
+        with component_errors("SaxmlJobSet", name):
             check_dns_label(name)
             settings = check_saxml_args(args)
             check_jobset_names(_jobset_name(name), SLICE_JOB, args["slices"], settings.shape.hosts)
             check_autopilot_model_servers(name, args, settings)
-        except ArgError as error:
-            raise ValueError(f"SaxmlJobSet '{name}': {error}") from None
-        except ValueError as error:
-            raise ValueError(f"SaxmlJobSet '{name}': name: {error}") from None
         namespace, account = args["namespace"], args["service_account_name"]
         sax_root = _sax_root(args)
         after = inherited_dependencies(opts)

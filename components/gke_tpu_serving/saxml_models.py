@@ -9,7 +9,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ._errors import ArgError, require_int
+from ._errors import ArgError, component_errors, require_int
 from ._kubernetes import restricted_container_security_context, restricted_pod_security_context
 from ._names import check_dns_label, check_pinned_image
 from ._options import inherited_dependencies
@@ -132,13 +132,9 @@ class SaxmlModels(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SaxmlModelsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:SaxmlModels", name, None, opts)
-        try:
+        with component_errors("SaxmlModels", name):
             check_dns_label(name)
             document = _validate(args)
-        except ArgError as error:
-            raise ValueError(f"SaxmlModels '{name}': {error}") from None
-        except ValueError as error:
-            raise ValueError(f"SaxmlModels '{name}': name: {error}") from None
         namespace, image, url = args["namespace"], args["image"], args["server_url"]
         timeout = args.get("timeout_minutes", 30)
         models_json = json.dumps(document, indent=2, sort_keys=True)

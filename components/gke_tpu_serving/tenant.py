@@ -10,8 +10,8 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ._errors import ArgError, require_int
-from ._names import check_dns_label
+from ._errors import ArgError, component_errors, require_int
+from ._names import dns_label_at
 from ._options import inherited_dependencies
 from ._tenancy import Resources, check_member, parse_quantity
 from .workload_identity import WorkloadIdentity, WorkloadIdentityMode
@@ -125,17 +125,9 @@ def _quantity(path: tuple[str, ...], value: object) -> Decimal:
         raise ArgError(path, str(error)) from None
 
 
-def _dns_label(path: tuple[str | int, ...], value: object) -> str:
-    try:
-        check_dns_label(value)  # type: ignore[arg-type]
-    except ValueError as error:
-        raise ArgError(path, str(error)) from None
-    return str(value)
-
-
 def check_tenant_args(args: TenantArgs) -> TenantSettings:
     """Check the args (pure: the stack config calls it at load); raises ArgError."""
-    namespace = _dns_label(("namespace",), args.get("namespace"))
+    namespace = dns_label_at(("namespace",), args.get("namespace"))
     subjects: dict[TenantRole, list[tuple[str, str]]] = {role: [] for role in TenantRole}
     members = args.get("members")
     if not isinstance(members, list) or not members:
@@ -185,14 +177,14 @@ def check_tenant_args(args: TenantArgs) -> TenantSettings:
         )
     ingress_namespaces = tuple(args.get("ingress_namespaces", DEFAULT_SYSTEM_NAMESPACES))
     for index, other in enumerate(ingress_namespaces):
-        _dns_label(("ingress_namespaces", index), other)
+        dns_label_at(("ingress_namespaces", index), other)
     return TenantSettings(
         namespace=namespace,
         subjects=subjects,
         quota=Resources(cpu=cpu, memory=memory, tpu_chips=tpu_chips, gpus=gpus),
         hard=hard,
         defaults=defaults,
-        service_account_name=_dns_label(("service_account_name",), args.get("service_account_name", "workloads")),
+        service_account_name=dns_label_at(("service_account_name",), args.get("service_account_name", "workloads")),
         gateway_source_ranges=tuple(args.get("gateway_source_ranges", GOOGLE_FRONT_END_RANGES)),
         ingress_namespaces=ingress_namespaces,
     )
@@ -217,10 +209,8 @@ class Tenant(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:Tenant", name, None, opts)
-        try:
+        with component_errors("Tenant", name):
             settings = check_tenant_args(args)
-        except ArgError as error:
-            raise ValueError(f"Tenant '{name}': {error}") from None
         namespace = settings.namespace
         labels = {TENANT_LABEL: name}
 

@@ -10,8 +10,8 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from ._errors import ArgError, PathPart
-from ._names import check_dns_label
+from ._errors import ArgError, PathPart, component_errors
+from ._names import check_dns_label, dns_label_at
 from ._options import inherited_dependencies
 from ._tenancy import check_member
 from .tenant import TENANT_LABEL
@@ -92,14 +92,6 @@ class TenantGatewayArgs(TypedDict):
     """istio: the ingress gateway, NAMESPACE/NAME, e.g. kubeflow/kubeflow-gateway."""
 
 
-def _dns_label(path: Sequence[PathPart], value: object) -> str:
-    try:
-        check_dns_label(value)  # type: ignore[arg-type]
-    except ValueError as error:
-        raise ArgError(path, str(error)) from None
-    return str(value)
-
-
 def _check_routes(at: tuple[PathPart, ...], routes: object) -> None:
     if not isinstance(routes, list) or not routes:
         raise ArgError(at, f"{routes!r} is not allowed; allowed: a non-empty list of routes")
@@ -111,7 +103,7 @@ def _check_routes(at: tuple[PathPart, ...], routes: object) -> None:
         if path in paths:
             raise ArgError((*at, index, "path"), f"{path!r} is routed twice; allowed: one route per path")
         paths.add(path)
-        _dns_label((*at, index, "service"), route.get("service"))
+        dns_label_at((*at, index, "service"), route.get("service"))
         port = route.get("port")
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             raise ArgError((*at, index, "port"), f"{port!r} is not allowed; allowed: a port from 1 to 65535")
@@ -131,8 +123,8 @@ def check_tenant_gateway_args(args: TenantGatewayArgs) -> AccessMode:
     hostnames: dict[str, str] = {}
     for index, tenant in enumerate(tenants):
         at: tuple[PathPart, ...] = ("tenants", index)
-        name = _dns_label((*at, "name"), tenant.get("name"))
-        _dns_label((*at, "namespace"), tenant.get("namespace"))
+        name = dns_label_at((*at, "name"), tenant.get("name"))
+        dns_label_at((*at, "namespace"), tenant.get("namespace"))
         hostname = tenant.get("hostname")
         if not isinstance(hostname, str) or not _HOSTNAME.match(hostname) or len(hostname) > 253:
             raise ArgError(
@@ -155,7 +147,7 @@ def check_tenant_gateway_args(args: TenantGatewayArgs) -> AccessMode:
                 raise ArgError((*at, "members", member_index), str(error)) from None
         _check_routes((*at, "routes"), tenant.get("routes"))
     if mode is AccessMode.IAP:
-        _dns_label(("namespace",), args.get("namespace", "tenant-gateway"))
+        dns_label_at(("namespace",), args.get("namespace", "tenant-gateway"))
         client_id = args.get("iap_client_id")
         if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
             raise ArgError(
@@ -175,7 +167,7 @@ def check_tenant_gateway_args(args: TenantGatewayArgs) -> AccessMode:
                 ("istio_gateway",), f"{gateway!r} is not allowed; allowed: NAMESPACE/NAME of the Istio ingress gateway"
             )
         for part in parts:
-            _dns_label(("istio_gateway",), part)
+            dns_label_at(("istio_gateway",), part)
     return mode
 
 
@@ -237,13 +229,9 @@ class TenantGateway(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TenantGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:TenantGateway", name, None, opts)
-        try:
+        with component_errors("TenantGateway", name):
             check_dns_label(name)
             mode = check_tenant_gateway_args(args)
-        except ArgError as error:
-            raise ValueError(f"TenantGateway '{name}': {error}") from None
-        except ValueError as error:
-            raise ValueError(f"TenantGateway '{name}': name: {error}") from None
         needs = inherited_dependencies(opts)
         self.gateway_name = None
         if mode is AccessMode.IAP:

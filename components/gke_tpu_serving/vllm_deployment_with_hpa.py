@@ -15,7 +15,7 @@ from ._accelerator_pods import (
     check_cluster_mode,
     tpu_pod_placement,
 )
-from ._errors import ArgError, require_enum, require_int
+from ._errors import ArgError, component_errors, require_enum, require_int
 from ._kubernetes import (
     Exposure,
     restricted_container_security_context,
@@ -242,13 +242,9 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: VllmDeploymentWithHpaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:VllmDeploymentWithHpa", name, None, opts)
-        try:
+        with component_errors("VllmDeploymentWithHpa", name):
             check_dns_label(name)
             settings = check_vllm_args(args)
-        except ArgError as error:
-            raise ValueError(f"VllmDeploymentWithHpa '{name}': {error}") from None
-        except ValueError as error:
-            raise ValueError(f"VllmDeploymentWithHpa '{name}': name: {error}") from None
         namespace = args["namespace"]
         labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": name}
         child = pulumi.ResourceOptions(parent=self, depends_on=inherited_dependencies(opts))

@@ -6,7 +6,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ._errors import ArgError, require_int
+from ._errors import ArgError, component_errors, require_int
 from ._kubernetes import restricted_container_security_context, restricted_pod_security_context, secret_env_vars
 from ._names import check_bucket_name, check_dns_label, check_pinned_image
 from ._options import inherited_dependencies
@@ -65,13 +65,9 @@ class WeightStagingJob(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WeightStagingJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:WeightStagingJob", name, None, opts)
-        try:
+        with component_errors("WeightStagingJob", name):
             check_dns_label(name)
             _validate(args)
-        except ArgError as error:
-            raise ValueError(f"WeightStagingJob '{name}': {error}") from None
-        except ValueError as error:
-            raise ValueError(f"WeightStagingJob '{name}': name: {error}") from None
         namespace = args["namespace"]
         after = inherited_dependencies(opts)
         destination = f"gs://{args['bucket']}/{args['path'].strip('/')}"

@@ -7,7 +7,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from ._errors import ArgError
+from ._errors import ArgError, component_errors
 from ._names import check_dns_label, check_service_account_id
 from ._options import inherited_dependencies
 
@@ -111,10 +111,8 @@ class WorkloadIdentity(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:WorkloadIdentity", name, None, opts)
-        try:
+        with component_errors("WorkloadIdentity", name):
             account_id = _validate(args)
-        except ArgError as error:
-            raise ValueError(f"WorkloadIdentity '{name}': {error}") from None
         project = args["project"]
         namespace = args["namespace"]
         ksa_name = args["service_account_name"]
