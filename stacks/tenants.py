@@ -342,6 +342,7 @@ def _parse_tenant(
         notebook = _notebook_args(config, args["namespace"])
     except ArgError as error:
         raise _error(at, error) from None
+    _check_group_members(at, config, cluster)
     routes = _routes(config, name)
     hostname = config.get("hostname") or (f"{name}.{domain}" if domain else None)
     if routes and hostname is None:
@@ -349,6 +350,22 @@ def _parse_tenant(
             (*at, "hostname"), "missing, and tenancy.domain is not set; required: a hostname for the team's routes"
         )
     return ParsedTenant(index, config, cluster, args, hostname, routes, notebook, ray_cluster)
+
+
+def _check_group_members(at: tuple[PathPart, ...], config: TenantConfig, cluster: Cluster) -> None:
+    """Without Google Groups for RBAC, GKE never resolves a Google Group subject: its RoleBindings would grant
+    nothing."""
+    if cluster.plan.rbac_security_group is not None:
+        return
+    for index, entry in enumerate(config["members"]):
+        member = entry["member"]
+        if member.startswith("group:"):
+            raise config_error(
+                (*at, "members", index, "member"),
+                f"{member!r} is a Google Group, but cluster {cluster.name!r} has no rbacSecurityGroup, so GKE would "
+                f"not resolve it in RBAC; allowed: set clusters[{cluster.index}].rbacSecurityGroup: "
+                "gke-security-groups@DOMAIN (a group containing the team's groups), or user: members",
+            )
 
 
 def _gateway_args(

@@ -114,6 +114,13 @@ def _root(raw: dict[str, Any]) -> dict[str, Any]:
 
 BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
+        "rbac_security_group_of_another_name",
+        _set(llm, "rbacSecurityGroup", "ml-admins@example.com"),
+        "config key gke-tpu-serving:clusters[1].rbacSecurityGroup: 'ml-admins@example.com' is not allowed; allowed: "
+        "gke-security-groups@YOUR_DOMAIN (Google Groups for RBAC reads only a group of exactly that name, whose members "
+        "are the groups used in RBAC)",
+    ),
+    (
         "image_registry_location_not_a_region",
         _set(_root, "imageRegistryLocation", "us"),
         "config key gke-tpu-serving:imageRegistryLocation: 'us' is not a GCP region; allowed: e.g. 'us-central1'",
@@ -221,7 +228,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "cluster_key_misspelt",
         _set(sd, "rayOperater", True),
-        "config key gke-tpu-serving:clusters[0].rayOperater: unknown key; allowed: location, mode, releaseChannel, minMasterVersion, rayOperator, gcsFuseCsi, managedPrometheus, dataplaneV2, privateNodes, deletionProtection, network, subnetwork, nodeServiceAccountEmail, nodeServiceAccountId, systemPool, tpuPools, gpuPools, labels",
+        "config key gke-tpu-serving:clusters[0].rayOperater: unknown key; allowed: location, mode, releaseChannel, minMasterVersion, rayOperator, gcsFuseCsi, managedPrometheus, dataplaneV2, privateNodes, deletionProtection, network, subnetwork, nodeServiceAccountEmail, nodeServiceAccountId, systemPool, tpuPools, gpuPools, labels, rbacSecurityGroup",
     ),
     (
         "cluster_switch_not_boolean",

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from gke_tpu_serving import GkeTpuCluster, GkeTpuClusterArgs
+from gke_tpu_serving import ClusterMode, GkeTpuCluster, GkeTpuClusterArgs
 from gke_tpu_serving.catalog import GpuAcceleratorType, TpuGeneration
 from gke_tpu_serving.gke_tpu_cluster import NODE_SERVICE_ACCOUNT_ROLE
 
@@ -240,3 +240,42 @@ def test_dataplane_v2_enforces_network_policies_by_default(pulumi_mocks) -> None
 def test_dataplane_v2_can_be_left_off_on_standard(pulumi_mocks) -> None:
     GkeTpuCluster("serve", seed_args(dataplane_v2=False))
     assert "datapathProvider" not in pulumi_mocks.settle().one(GKE, "serve-cluster").inputs
+
+
+def test_google_groups_for_rbac_is_off_unless_a_security_group_is_named(pulumi_mocks) -> None:
+    GkeTpuCluster("serve", seed_args())
+    assert "authenticatorGroupsConfig" not in pulumi_mocks.settle().one(GKE, "serve-cluster").inputs
+
+
+def test_rbac_security_group_turns_on_google_groups_for_rbac(pulumi_mocks) -> None:
+    GkeTpuCluster("serve", seed_args(rbac_security_group="gke-security-groups@example.com"))
+    cluster = pulumi_mocks.settle().one(GKE, "serve-cluster").inputs
+    assert cluster["authenticatorGroupsConfig"] == {"securityGroup": "gke-security-groups@example.com"}
+
+
+def test_autopilot_cluster_also_gets_google_groups_for_rbac(pulumi_mocks) -> None:
+    GkeTpuCluster(
+        "serve",
+        {
+            "project": "demo-project",
+            "location": "us-central1",
+            "mode": ClusterMode.AUTOPILOT,
+            "rbac_security_group": "gke-security-groups@example.com",
+        },
+    )
+    cluster = pulumi_mocks.settle().one(GKE, "serve-cluster").inputs
+    assert cluster["enableAutopilot"] is True
+    assert cluster["authenticatorGroupsConfig"] == {"securityGroup": "gke-security-groups@example.com"}
+
+
+@pytest.mark.parametrize(
+    "security_group", ["ml-admins@example.com", "gke-security-groups", "gke-security-groups@", "group:x@example.com"]
+)
+def test_rbac_security_group_must_be_gke_security_groups_of_a_domain(pulumi_mocks, security_group: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        GkeTpuCluster("serve", seed_args(rbac_security_group=security_group))
+    assert str(raised.value) == (
+        f"GkeTpuCluster 'serve': rbac_security_group: {security_group!r} is not allowed; allowed: "
+        "gke-security-groups@YOUR_DOMAIN (Google Groups for RBAC reads only a group of exactly that name, whose "
+        "members are the groups used in RBAC)"
+    )

@@ -118,6 +118,22 @@ def test_role_bindings_bind_each_teams_own_members(teams: PreviewResult) -> None
     ]
 
 
+def test_the_teams_cluster_resolves_google_groups_in_rbac(teams: PreviewResult) -> None:
+    cluster = teams.one("gcp:container/cluster:Cluster", "teams-cluster").inputs
+    assert cluster["authenticatorGroupsConfig"] == {"securityGroup": "gke-security-groups@example.com"}
+
+
+def test_user_members_need_no_rbac_security_group() -> None:
+    def users_only(raw: dict[str, Any]) -> None:
+        del raw["clusters"][0]["rbacSecurityGroup"]
+        for tenant in raw["tenants"]:
+            tenant["members"] = [m for m in tenant["members"] if m["member"].startswith("user:")]
+            tenant["members"][0]["role"] = "admin"
+
+    config = _parse(users_only)
+    assert config.clusters[0].plan.rbac_security_group is None
+
+
 def test_each_namespace_denies_ingress_from_the_other_team(teams: PreviewResult) -> None:
     policies = _objects(teams, "NetworkPolicy")
     for team in ("team-a", "team-b"):
@@ -229,6 +245,14 @@ def test_a_scenario_in_its_tenants_namespace_and_quota_is_accepted() -> None:
 
 
 BAD = [
+    (
+        "group_member_on_a_cluster_without_google_groups_for_rbac",
+        lambda raw: raw["clusters"][0].pop("rbacSecurityGroup"),
+        "config key gke-tpu-serving:tenants[0].members[0].member: 'group:team-a-leads@example.com' is a Google Group, "
+        "but cluster 'teams' has no rbacSecurityGroup, so GKE would not resolve it in RBAC; allowed: set "
+        "clusters[0].rbacSecurityGroup: gke-security-groups@DOMAIN (a group containing the team's groups), or user: "
+        "members",
+    ),
     (
         "deployment_outside_its_tenants_namespace",
         _llama("team-a", namespace="llama"),

@@ -229,10 +229,13 @@ def test_images_push_by_commit_and_report_digests() -> None:
     assert push["with"]["tags"] == "${{ env.IMAGE }}:${{ github.sha }}"
     assert push["with"]["context"] == "${{ matrix.image.context }}"
     assert push["with"]["file"] == "${{ matrix.image.dockerfile }}"
+    assert push["with"]["build-args"] == "${{ matrix.image.build_args }}"
     assert push["with"]["cache-from"].startswith("type=gha") and push["with"]["cache-to"].startswith("type=gha")
     summary = build["steps"][-1]
     assert summary["env"]["DIGEST"] == "${{ steps.build.outputs.digest }}"
     assert summary["env"]["CONFIG_KEY"] == "${{ matrix.image.config_key }}"
+    assert summary["env"]["STACK"] == "${{ matrix.image.stack }}"
+    assert "pulumi config set --stack $STACK --path '$CONFIG_KEY' '$reference'" in summary["run"]
     assert 'reference="$IMAGE@$DIGEST"' in summary["run"] and '>> "$GITHUB_STEP_SUMMARY"' in summary["run"]
 
 
@@ -244,25 +247,47 @@ def test_images_builds_every_folder_that_has_a_dockerfile(tmp_path: Path) -> Non
         ["bash", "-e", "-c", find["run"]], cwd=ROOT, env={**os.environ, "GITHUB_OUTPUT": str(output)}, check=True
     )
     name, images_json = output.read_text().removesuffix("\n").split("=", 1)
-    images = {image["dockerfile"]: image for image in json.loads(images_json)}
     assert name == "images"
-    assert sorted(images) == [str(path.relative_to(ROOT)) for path in workload_dockerfiles(ROOT)]
-    for dockerfile, image in images.items():
+    images = json.loads(images_json)
+    plain = {image["dockerfile"]: image for image in images if image["build_args"] == ""}
+    assert sorted(plain) == [str(path.relative_to(ROOT)) for path in workload_dockerfiles(ROOT)]
+    for dockerfile, image in plain.items():
         folder = dockerfile.removeprefix("workloads/").removesuffix("/Dockerfile")
         assert image["name"] == folder.replace("/", "-").replace("_", "-")
         assert image["context"] == "workloads/" + folder.split("/")[0]
-    assert images["workloads/llama/Dockerfile"] == {
+        assert image["stack"] == "dev"
+    assert plain["workloads/llama/Dockerfile"] == {
         "name": "llama",
         "context": "workloads/llama",
         "dockerfile": "workloads/llama/Dockerfile",
         "config_key": "llama.image",
+        "build_args": "",
+        "stack": "dev",
     }
-    assert images["workloads/saxml/http_server/Dockerfile"] == {
+    assert plain["workloads/saxml/http_server/Dockerfile"] == {
         "name": "saxml-http-server",
         "context": "workloads/saxml",
         "dockerfile": "workloads/saxml/http_server/Dockerfile",
         "config_key": "saxml.httpServerImage",
+        "build_args": "",
+        "stack": "dev",
     }
+    # The one variant: the Stable Diffusion image's CUDA build, which the gpu stack runs.
+    assert [image for image in images if image["build_args"]] == [
+        {
+            "name": "stable-diffusion-cuda",
+            "context": "workloads/stable_diffusion",
+            "dockerfile": "workloads/stable_diffusion/Dockerfile",
+            "config_key": "stableDiffusion.image",
+            "build_args": "RAY_TAG=2.60.0-py311-cu128\nJAX_EXTRA=cuda12",
+            "stack": "gpu",
+        }
+    ]
+
+
+def test_the_gpu_stack_waits_for_the_cuda_image() -> None:
+    stack = yaml.safe_load((ROOT / "Pulumi.gpu.yaml").read_text())["config"]
+    assert stack["gke-tpu-serving:stableDiffusion"]["image"].split("/")[-1].startswith("stable-diffusion-cuda:")
 
 
 def _makefile_targets() -> set[str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ._errors import ArgError, PathPart, require_int
 from ._names import check_gke_name, check_region, check_service_account_id
+from ._tenancy import check_rbac_security_group
 from .catalog import (
     MIN_GKE_VERSION_RAY_ADDON,
     CatalogError,
@@ -94,6 +95,8 @@ class ClusterPlan:
     mode: ClusterMode = ClusterMode.STANDARD
     """On Autopilot the pools describe the capacity that pods select; no node pool exists."""
     dataplane_v2: bool = True
+    rbac_security_group: str | None = None
+    """gke-security-groups@DOMAIN when Google Groups for RBAC is on; None leaves group RBAC subjects unresolved."""
 
     @property
     def autopilot(self) -> bool:
@@ -307,6 +310,10 @@ def plan_cluster(name: str, args: Mapping[str, Any]) -> ClusterPlan:
                 ) from None
         _check(("node_service_account_id",), check_service_account_id, account_id)
 
+    rbac_security_group = args.get("rbac_security_group")
+    if rbac_security_group is not None:
+        _check(("rbac_security_group",), check_rbac_security_group, rbac_security_group)
+
     system_pool = args.get("system_pool") or {}
     return ClusterPlan(
         name=name,
@@ -326,6 +333,7 @@ def plan_cluster(name: str, args: Mapping[str, Any]) -> ClusterPlan:
         gpu_pools=gpu_pools,
         mode=mode,
         dataplane_v2=bool(args.get("dataplane_v2", True)),
+        rbac_security_group=rbac_security_group,
     )
 
 

@@ -47,6 +47,21 @@ def check_member(value: object) -> tuple[str, str]:
     return prefix.capitalize(), email
 
 
+# GKE's Google Groups for RBAC reads group membership through one Google Group of exactly this name in the domain.
+RBAC_SECURITY_GROUP_NAME = "gke-security-groups"
+
+
+def check_rbac_security_group(value: object) -> str:
+    """The Google Group a cluster names for Google Groups for RBAC: gke-security-groups@DOMAIN."""
+    name, _, _ = value.partition("@") if isinstance(value, str) else ("", "", "")
+    if name != RBAC_SECURITY_GROUP_NAME or not _EMAIL.match(str(value)):
+        raise ValueError(
+            f"{value!r} is not allowed; allowed: {RBAC_SECURITY_GROUP_NAME}@YOUR_DOMAIN (Google Groups for RBAC "
+            "reads only a group of exactly that name, whose members are the groups used in RBAC)"
+        )
+    return str(value)
+
+
 def parse_quantity(value: object) -> Decimal:
     """A Kubernetes quantity such as "500m", "4", "256Gi" as a number of units (cores, bytes)."""
     match = _QUANTITY.match(value) if isinstance(value, str) else None

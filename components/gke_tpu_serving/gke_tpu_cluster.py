@@ -138,6 +138,10 @@ class GkeTpuClusterArgs(TypedDict):
     """GPU pools. Default: none."""
     labels: NotRequired[dict[str, str]]
     """Resource labels on the cluster. Default: none."""
+    rbac_security_group: NotRequired[str]
+    """Google Groups for RBAC: the Google Group, which must be named gke-security-groups@YOUR_DOMAIN, that contains
+    the groups used as RBAC subjects (e.g. a Tenant's group: members). Standard and Autopilot. Default: none (RBAC
+    bindings of Google Groups then grant nothing)."""
 
 
 def kubeconfig_for(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
@@ -254,6 +258,11 @@ class GkeTpuCluster(pulumi.ComponentResource):
                 ),
                 deletion_protection=plan.deletion_protection,
                 resource_labels=args.get("labels"),
+                authenticator_groups_config=(
+                    gcp.container.ClusterAuthenticatorGroupsConfigArgs(security_group=plan.rbac_security_group)
+                    if plan.rbac_security_group
+                    else None
+                ),
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[r for r in [node_role] if r is not None]),
         )

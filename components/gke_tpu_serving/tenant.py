@@ -197,8 +197,8 @@ class Tenant(pulumi.ComponentResource):
     NetworkPolicies that let in only the namespace itself, the gateway's proxies and system namespaces, and the team's
     Workload Identity ServiceAccount. Pass the cluster's Kubernetes provider in `opts`.
 
-    Groups need Google Groups for RBAC on the cluster (its authenticator_groups_config names
-    gke-security-groups@YOUR_DOMAIN, and the team's groups are members of that group)."""
+    Groups need Google Groups for RBAC on the cluster (GkeTpuCluster's rbac_security_group,
+    gke-security-groups@YOUR_DOMAIN, with the team's groups among its members)."""
 
     namespace: pulumi.Output[str]
     """The tenant's namespace."""
