@@ -124,7 +124,8 @@ def validate_resource_requests(args: ResourceValidationArgs, report_violation: R
 # with why their own probes are accepted as they are. Only the probe rule is waived: the others still apply.
 PROBE_EXEMPT_NAMESPACES = {
     "custom-metrics": "the Custom Metrics Stackdriver Adapter, applied from upstream at a pinned commit "
-    "(gke_tpu_serving.versions); it ships no probes, and a failing adapter shows as HPA errors, not silent harm",
+    "(gke_tpu_serving.catalog.versions); it "
+    "ships no probes, and a failing adapter shows as HPA errors, not silent harm",
 }
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import pulumi
 
 from gke_tpu_serving import ImageRepository
-from gke_tpu_serving.gke_tpu_cluster import GkeTpuCluster
+from gke_tpu_serving.cluster.gke_tpu_cluster import GkeTpuCluster
 
 from . import llama, saxml, stable_diffusion, tenants
 from ._model import Placement, StackConfig

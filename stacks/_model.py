@@ -4,9 +4,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
-from gke_tpu_serving._cluster_plan import ClusterPlan, TpuPoolPlan
-from gke_tpu_serving._errors import PathPart, format_path
-from gke_tpu_serving.gke_tpu_cluster import GkeTpuClusterArgs
+from gke_tpu_serving.cluster.gke_tpu_cluster import GkeTpuClusterArgs
+from gke_tpu_serving.cluster.plan import ClusterPlan, TpuPoolPlan
+from gke_tpu_serving.errors import PathPart, format_path
 
 if TYPE_CHECKING:
     from .tenants import Tenancy

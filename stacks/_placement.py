@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from gke_tpu_serving._cluster_plan import GpuPoolPlan
-from gke_tpu_serving._errors import ArgError, format_path
+from gke_tpu_serving.cluster.plan import GpuPoolPlan
+from gke_tpu_serving.errors import ArgError, format_path
 
 from ._model import ConfigError, Placement, config_error
 

@@ -17,7 +17,7 @@ from gke_tpu_serving import (
     WorkloadIdentity,
     WorkloadIdentityMode,
 )
-from gke_tpu_serving._names import check_bucket_name, check_dns_label
+from gke_tpu_serving.names import check_bucket_name, check_dns_label
 
 from ._model import Placement, config_error
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
-from gke_tpu_serving._errors import ArgError, PathPart, camel_case
+from gke_tpu_serving.errors import ArgError, PathPart, camel_case
 
 
 def snake(camel: str) -> str:

@@ -13,10 +13,10 @@ from typing import Any, TypedDict
 
 import pulumi
 
-from gke_tpu_serving._cluster_plan import plan_cluster
-from gke_tpu_serving._errors import ArgError, PathPart
-from gke_tpu_serving._names import check_region
-from gke_tpu_serving.gke_tpu_cluster import GkeTpuClusterArgs, ReleaseChannel
+from gke_tpu_serving.cluster.gke_tpu_cluster import GkeTpuClusterArgs, ReleaseChannel
+from gke_tpu_serving.cluster.plan import plan_cluster
+from gke_tpu_serving.errors import ArgError, PathPart
+from gke_tpu_serving.names import check_region
 
 from . import llama, saxml, stable_diffusion, tenants
 from ._model import PROJECT, Cluster, ConfigError, Placement, StackConfig, config_error

@@ -5,7 +5,7 @@ the weights bucket it reads, a compile-cache bucket it writes, the Custom Metric
 server with its Service, PodMonitoring and HPA.
 """
 
-from typing import Any, NotRequired
+from typing import Any, NotRequired, cast
 
 import pulumi
 
@@ -20,8 +20,8 @@ from gke_tpu_serving import (
     WorkloadIdentity,
     WorkloadIdentityMode,
 )
-from gke_tpu_serving._errors import ArgError
-from gke_tpu_serving.vllm_deployment_with_hpa import check_vllm_args
+from gke_tpu_serving.errors import ArgError
+from gke_tpu_serving.vllm.vllm_deployment_with_hpa import check_vllm_args
 
 from ._model import Placement, StackConfig, StorageScenarioConfig, config_error
 from ._placement import autopilot_args, placement_outputs, tpu_capacity_args
@@ -106,7 +106,8 @@ def _server_args(placement: Placement, project: str) -> VllmDeploymentWithHpaArg
     pool = placement.tpu_pools[0]
     shape = pool.tpu_slice
     settings = placement.settings
-    args: VllmDeploymentWithHpaArgs = {
+    # Assembled from config keys the Config type has already checked.
+    args: dict[str, Any] = {
         "namespace": namespace_of(placement, STORAGE),
         "service_account_name": STORAGE.service_account,
         "image": settings["image"],
@@ -122,7 +123,7 @@ def _server_args(placement: Placement, project: str) -> VllmDeploymentWithHpaArg
     for key in _PASSED_THROUGH:
         if key in settings:
             args[key] = settings[key]
-    return args
+    return cast(VllmDeploymentWithHpaArgs, args)
 
 
 def check(placement: Placement, project: str, secret_keys: frozenset[str] = frozenset()) -> None:

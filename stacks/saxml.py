@@ -7,7 +7,7 @@ the config lists, published by `pulumi up`.
 """
 
 import weakref
-from typing import Any, NotRequired
+from typing import Any, NotRequired, cast
 
 import pulumi
 
@@ -21,8 +21,8 @@ from gke_tpu_serving import (
     SaxmlModelArgs,
     WorkloadIdentityMode,
 )
-from gke_tpu_serving._errors import ArgError
-from gke_tpu_serving.saxml_jobset import check_autopilot_model_servers, check_saxml_args
+from gke_tpu_serving.errors import ArgError
+from gke_tpu_serving.saxml.saxml_jobset import check_autopilot_model_servers, check_saxml_args
 
 from ._model import Placement, StackConfig, StorageScenarioConfig, config_error
 from ._placement import autopilot_args, autopilot_refusal, placement_outputs, tpu_capacity_args
@@ -93,7 +93,8 @@ _CONFIG_KEY_OF_ARG = {
 
 def _cell_args(placement: Placement, project: str) -> SaxmlJobSetArgs:
     shape = placement.tpu_pools[0].tpu_slice
-    args: SaxmlJobSetArgs = {
+    # Assembled from config keys the Config type has already checked.
+    args: dict[str, Any] = {
         "namespace": namespace_of(placement, STORAGE),
         "service_account_name": STORAGE.service_account,
         "bucket": bucket_name_of(placement, project, STORAGE),
@@ -108,7 +109,7 @@ def _cell_args(placement: Placement, project: str) -> SaxmlJobSetArgs:
     for key in _PASSED_THROUGH:
         if key in placement.settings:
             args[key] = placement.settings[key]
-    return args
+    return cast(SaxmlJobSetArgs, args)
 
 
 def check(placement: Placement, project: str, secret_keys: frozenset[str] = frozenset()) -> None:

@@ -7,7 +7,7 @@ an ingress and the model deployment, one replica per TPU host or GPU worker.
 """
 
 from enum import Enum
-from typing import Any, NotRequired
+from typing import Any, NotRequired, cast
 
 import pulumi
 
@@ -22,9 +22,9 @@ from gke_tpu_serving import (
     ServeDeploymentArgs,
     WorkloadIdentityMode,
 )
-from gke_tpu_serving._cluster_plan import GpuPoolPlan
-from gke_tpu_serving._errors import ArgError, PathPart, require_int
-from gke_tpu_serving.ray_service import check_autopilot_ray_service, check_ray_service_args
+from gke_tpu_serving.cluster.plan import GpuPoolPlan
+from gke_tpu_serving.errors import ArgError, PathPart, require_int
+from gke_tpu_serving.ray.ray_service import check_autopilot_ray_service, check_ray_service_args
 
 from ._model import Placement, StackConfig, StorageScenarioConfig, config_error
 from ._placement import (
@@ -105,7 +105,7 @@ class Config(StorageScenarioConfig):
     ray_auth: NotRequired[RayAuthMode]
     """Ray token authentication of the dashboard and job API: token (default) or disabled."""
     ray_version: NotRequired[str]
-    """rayVersion: the Ray version inside the image. Default: the pinned one (gke_tpu_serving.versions)."""
+    """rayVersion: the Ray version inside the image. Default: the pinned one (gke_tpu_serving.catalog.versions)."""
 
 
 # Application arguments that the config passes through, by config key (the app's own names and defaults).
@@ -139,7 +139,8 @@ def _service_args(placement: Placement, project: str) -> RayServiceArgs:
     settings = placement.settings
     replicas = settings.get("replicas", 1)
     model: ServeDeploymentArgs = {"name": "StableDiffusion", "num_replicas": replicas}
-    args: RayServiceArgs = {
+    # Assembled from config keys the Config type has already checked.
+    args: dict[str, Any] = {
         "namespace": namespace_of(placement, STORAGE),
         "service_account_name": STORAGE.service_account,
         "image": settings["image"],
@@ -199,7 +200,7 @@ def _service_args(placement: Placement, project: str) -> RayServiceArgs:
             args[key] = settings[key]
     if "ray_auth" in settings:
         args["auth"] = settings["ray_auth"]
-    return args
+    return cast(RayServiceArgs, args)
 
 
 def _check_operator(placement: Placement) -> None:

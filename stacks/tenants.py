@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 import pulumi
 
@@ -34,18 +34,18 @@ from gke_tpu_serving import (
     TenantMemberArgs,
     TenantQuotaArgs,
 )
-from gke_tpu_serving._cluster_plan import TpuPoolPlan
-from gke_tpu_serving._errors import ArgError, PathPart
-from gke_tpu_serving._ray_cluster_args import head_service_name, max_requests
-from gke_tpu_serving._ray_spec import check_ray_name
-from gke_tpu_serving._tenancy import Demand, Resources, check_capacity, check_demands, parse_quantity
-from gke_tpu_serving.notebook import DEFAULTS as NOTEBOOK_DEFAULTS
-from gke_tpu_serving.notebook import check_notebook_args
-from gke_tpu_serving.ray_cluster import check_ray_cluster_args
-from gke_tpu_serving.ray_service import RayServiceUpgradeStrategy, check_ray_service_args
-from gke_tpu_serving.tenant import DEFAULT_SYSTEM_NAMESPACES, check_tenant_args
-from gke_tpu_serving.tenant_gateway import check_tenant_gateway_args
-from gke_tpu_serving.versions import RAY_VERSION
+from gke_tpu_serving.catalog.versions import RAY_VERSION
+from gke_tpu_serving.cluster.plan import TpuPoolPlan
+from gke_tpu_serving.errors import ArgError, PathPart
+from gke_tpu_serving.ray.cluster_args import head_service_name, max_requests
+from gke_tpu_serving.ray.ray_cluster import check_ray_cluster_args
+from gke_tpu_serving.ray.ray_service import RayServiceUpgradeStrategy, check_ray_service_args
+from gke_tpu_serving.ray.spec import check_ray_name
+from gke_tpu_serving.tenancy.notebook import DEFAULTS as NOTEBOOK_DEFAULTS
+from gke_tpu_serving.tenancy.notebook import check_notebook_args
+from gke_tpu_serving.tenancy.quota import Demand, Resources, check_capacity, check_demands, parse_quantity
+from gke_tpu_serving.tenancy.tenant import DEFAULT_SYSTEM_NAMESPACES, check_tenant_args
+from gke_tpu_serving.tenancy.tenant_gateway import check_tenant_gateway_args
 
 from . import llama, saxml, stable_diffusion
 from ._model import Cluster, Placement, config_error
@@ -262,7 +262,7 @@ def _ray_cluster_args(config: TenantConfig, cluster: Cluster, namespace: str) ->
     if ray is None:
         return None
     check_ray_name(("ray_cluster", "name"), _ray_cluster_name(config))
-    args: RayClusterArgs = {"namespace": namespace, "service_account_name": "workloads"}
+    args: dict[str, Any] = {"namespace": namespace, "service_account_name": "workloads"}
     for key in ("image", "ray_version", "head", "auth"):
         if key in ray:
             args[key] = ray[key]
@@ -273,7 +273,7 @@ def _ray_cluster_args(config: TenantConfig, cluster: Cluster, namespace: str) ->
         origin[(kind, len(kind_groups))] = index
         kind_groups.append(group_args)
     try:
-        check_ray_cluster_args(args)
+        check_ray_cluster_args(cast(RayClusterArgs, args))
     except ArgError as error:
         path = error.path
         if path[0] in _GROUP_KINDS:
@@ -283,7 +283,7 @@ def _ray_cluster_args(config: TenantConfig, cluster: Cluster, namespace: str) ->
                 ("ray_cluster", "worker_groups", index, _GROUP_KEY_OF_ARG.get(key, key), *path[3:]), error.reason
             ) from None
         raise error.within(("ray_cluster",)) from None
-    return args
+    return cast(RayClusterArgs, args)
 
 
 def _notebook_args(config: TenantConfig, namespace: str) -> NotebookArgs | None:

@@ -1,6 +1,27 @@
 """gke-tpu-serving: Pulumi components that serve generative models on GKE with TPUs and GPUs."""
 
-from ._ray_spec import (
+from gke_tpu_serving.catalog import ClusterMode
+from gke_tpu_serving.cluster.gke_tpu_cluster import (
+    GkeTpuCluster,
+    GkeTpuClusterArgs,
+    GpuPoolArgs,
+    ReleaseChannel,
+    SystemPoolArgs,
+    TpuPoolArgs,
+)
+from gke_tpu_serving.identity.gcs_fuse_bucket import (
+    BucketAccess,
+    BucketGrantArgs,
+    GcsFuseBucket,
+    GcsFuseBucketArgs,
+    LifecycleRuleArgs,
+)
+from gke_tpu_serving.identity.image_repository import ImageRepository, ImageRepositoryArgs
+from gke_tpu_serving.identity.workload_identity import WorkloadIdentity, WorkloadIdentityArgs, WorkloadIdentityMode
+from gke_tpu_serving.ray.kuberay_operator import KubeRayOperator, KubeRayOperatorArgs
+from gke_tpu_serving.ray.ray_cluster import RayCluster, RayClusterArgs
+from gke_tpu_serving.ray.ray_service import RayService, RayServiceArgs, RayServiceUpgradeStrategy
+from gke_tpu_serving.ray.spec import (
     CpuWorkerGroupArgs,
     GpuWorkerGroupArgs,
     RayAuthMode,
@@ -9,23 +30,33 @@ from ._ray_spec import (
     ServeDeploymentArgs,
     TpuWorkerGroupArgs,
 )
-from .catalog import ClusterMode
-from .custom_metrics_adapter import CustomMetricsAdapter, CustomMetricsAdapterArgs
-from .gcs_fuse_bucket import BucketAccess, BucketGrantArgs, GcsFuseBucket, GcsFuseBucketArgs, LifecycleRuleArgs
-from .gke_tpu_cluster import GkeTpuCluster, GkeTpuClusterArgs, GpuPoolArgs, ReleaseChannel, SystemPoolArgs, TpuPoolArgs
-from .image_repository import ImageRepository, ImageRepositoryArgs
-from .jobset_controller import JobSetController, JobSetControllerArgs
-from .kuberay_operator import KubeRayOperator, KubeRayOperatorArgs
-from .notebook import Notebook, NotebookArgs
-from .ray_cluster import RayCluster, RayClusterArgs
-from .ray_service import RayService, RayServiceArgs, RayServiceUpgradeStrategy
-from .saxml_jobset import SaxmlJobSet, SaxmlJobSetArgs
-from .saxml_models import SaxmlModelArgs, SaxmlModels, SaxmlModelsArgs
-from .tenant import ContainerDefaultsArgs, Tenant, TenantArgs, TenantMemberArgs, TenantQuotaArgs, TenantRole
-from .tenant_gateway import AccessMode, GatewayRouteArgs, GatewayTenantArgs, TenantGateway, TenantGatewayArgs
-from .vllm_deployment_with_hpa import Exposure, VllmDeploymentWithHpa, VllmDeploymentWithHpaArgs, WeightsSource
-from .weight_staging_job import WeightStagingJob, WeightStagingJobArgs
-from .workload_identity import WorkloadIdentity, WorkloadIdentityArgs, WorkloadIdentityMode
+from gke_tpu_serving.saxml.jobset_controller import JobSetController, JobSetControllerArgs
+from gke_tpu_serving.saxml.saxml_jobset import SaxmlJobSet, SaxmlJobSetArgs
+from gke_tpu_serving.saxml.saxml_models import SaxmlModelArgs, SaxmlModels, SaxmlModelsArgs
+from gke_tpu_serving.tenancy.notebook import Notebook, NotebookArgs
+from gke_tpu_serving.tenancy.tenant import (
+    ContainerDefaultsArgs,
+    Tenant,
+    TenantArgs,
+    TenantMemberArgs,
+    TenantQuotaArgs,
+    TenantRole,
+)
+from gke_tpu_serving.tenancy.tenant_gateway import (
+    AccessMode,
+    GatewayRouteArgs,
+    GatewayTenantArgs,
+    TenantGateway,
+    TenantGatewayArgs,
+)
+from gke_tpu_serving.vllm.custom_metrics_adapter import CustomMetricsAdapter, CustomMetricsAdapterArgs
+from gke_tpu_serving.vllm.vllm_deployment_with_hpa import (
+    Exposure,
+    VllmDeploymentWithHpa,
+    VllmDeploymentWithHpaArgs,
+    WeightsSource,
+)
+from gke_tpu_serving.vllm.weight_staging_job import WeightStagingJob, WeightStagingJobArgs
 
 PACKAGE_NAME = "gke-tpu-serving"
 """The Pulumi package name: component type tokens are `gke-tpu-serving:index:<Class>`."""

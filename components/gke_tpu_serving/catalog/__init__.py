@@ -1,0 +1,688 @@
+"""The accelerator catalog: TPU generations, machine types, topologies and zones; GPU types and machines.
+
+Pure and stdlib-only (no Pulumi import), so every component, the sizing planner and the tests share one
+source of truth and can check a configuration before any resource exists.
+
+The facts below come from GKE's TPU documentation ("TPUs in GKE", "Plan TPUs in GKE", the per-generation
+availability tables) and GPU documentation ("About GPUs in GKE", the GPU platforms table), as of late
+2026. They are a snapshot: when GKE adds zones, machine types or topologies, update the tables here
+(`TPU_GENERATIONS`, `GPU_ACCELERATORS`) and the table-driven tests in tests/catalog/test_catalog.py with them.
+
+Error messages name the bad value and what is allowed, but not the configuration key: callers know the
+key (e.g. ``gke-tpu-serving:clusters[0].tpuPools[1].topology``) and prefix it.
+"""
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from types import MappingProxyType
+
+__all__ = [
+    "AUTOPILOT_TPU_MIN_GKE_VERSION",
+    "GPU_ACCELERATORS",
+    "MIN_GKE_VERSION_RAY_ADDON",
+    "TPU_GENERATIONS",
+    "CatalogError",
+    "ClusterMode",
+    "GpuAcceleratorSpec",
+    "GpuAcceleratorType",
+    "GpuMachineType",
+    "TpuGeneration",
+    "TpuGenerationSpec",
+    "TpuMachineType",
+    "TpuSlice",
+    "check_autopilot_tpu_version",
+    "check_min_gke_version",
+    "check_tpu_zone",
+    "gpu_accelerator",
+    "gpu_machine",
+    "is_zone",
+    "parse_gke_version",
+    "region_of_zone",
+    "topology_chips",
+    "tpu_generation",
+    "tpu_slice",
+    "tpu_slices",
+    "tpu_zones",
+    "tpu_zones_in_region",
+]
+
+
+class CatalogError(ValueError):
+    """A value the catalog does not allow.
+
+    The message names the bad value and what is allowed, but NOT the config key: callers prefix it with
+    the key (e.g. ``"gke-tpu-serving:clusters[0].tpuPools[1].topology: "``).
+    """
+
+
+class TpuGeneration(Enum):
+    """A Cloud TPU generation that GKE can run as a node pool."""
+
+    # A plain Enum, not a `str` mix-in: Pulumi's schema analyzer infers component enums from `Enum`.
+    V4 = "v4"
+    V5E = "v5e"
+    V5P = "v5p"
+    V6E = "v6e"
+
+
+class GpuAcceleratorType(Enum):
+    """A GPU type, named as in `guest_accelerator.type` and the ``cloud.google.com/gke-accelerator`` label."""
+
+    NVIDIA_L4 = "nvidia-l4"
+    NVIDIA_TESLA_T4 = "nvidia-tesla-t4"
+    NVIDIA_TESLA_A100 = "nvidia-tesla-a100"
+    NVIDIA_A100_80GB = "nvidia-a100-80gb"
+    NVIDIA_H100_80GB = "nvidia-h100-80gb"
+
+
+MIN_GKE_VERSION_RAY_ADDON = "1.30.0-gke.1747000"
+"""The first GKE version whose Ray operator add-on installs the KubeRay TPU webhook."""
+
+# Dimensions are positive integers without leading zeros; GKE topologies are 2-D (v5e, v6e) or 3-D (v4, v5p).
+_TOPOLOGY_PATTERN = re.compile(r"[1-9][0-9]*(?:x[1-9][0-9]*){1,2}")
+# A GCP region is "<area>-<direction><number>" (us-central1, europe-west4, northamerica-northeast1);
+# a zone adds "-<letter>".
+_ZONE_PATTERN = re.compile(r"(?P<region>[a-z]+-[a-z]+[0-9]+)-[a-z]")
+_GKE_VERSION_PATTERN = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*)(?:-gke\.(0|[1-9][0-9]*))?)?")
+# Versions are compared on major, minor, patch and gke build; shorter versions are padded with zeros.
+_GKE_VERSION_COMPONENTS = 4
+
+
+def _allowed(values: Iterable[object]) -> str:
+    return ", ".join(value.value if isinstance(value, Enum) else str(value) for value in values)
+
+
+def topology_chips(topology: str) -> int:
+    """The number of chips in a TPU topology: ``"2x2x1"`` -> 4, ``"4x8"`` -> 32.
+
+    Raises `CatalogError` unless the topology is two or three positive integers joined by ``x``.
+    """
+    if not isinstance(topology, str) or _TOPOLOGY_PATTERN.fullmatch(topology) is None:
+        raise CatalogError(f"topology {topology!r} is not of the form AxB or AxBxC with positive integers")
+    return math.prod(int(dimension) for dimension in topology.split("x"))
+
+
+def _topology_dimensions(topology: str) -> int:
+    return topology.count("x") + 1
+
+
+def is_zone(location: str) -> bool:
+    """Whether a GCP location names a zone (``us-central1-a``) rather than a region (``us-central1``)."""
+    return isinstance(location, str) and _ZONE_PATTERN.fullmatch(location) is not None
+
+
+def region_of_zone(zone: str) -> str:
+    """The region a zone belongs to: ``"us-central1-a"`` -> ``"us-central1"``."""
+    match = _ZONE_PATTERN.fullmatch(zone) if isinstance(zone, str) else None
+    if match is None:
+        raise CatalogError(f"{zone!r} is not a zone name; expected REGION-LETTER, e.g. us-central1-a")
+    return match.group("region")
+
+
+def parse_gke_version(version: str) -> tuple[int, ...]:
+    """The numeric components of a GKE version, for ordering.
+
+    ``"1.31.2-gke.1115000"`` -> ``(1, 31, 2, 1115000)``; ``"1.31.2"`` -> ``(1, 31, 2)``;
+    ``"1.30"`` -> ``(1, 30)``. Release-channel aliases such as ``"latest"`` are not versions and are rejected.
+    """
+    match = _GKE_VERSION_PATTERN.fullmatch(version) if isinstance(version, str) else None
+    if match is None:
+        raise CatalogError(
+            f"GKE version {version!r} is not of the form MAJOR.MINOR, MAJOR.MINOR.PATCH or "
+            "MAJOR.MINOR.PATCH-gke.BUILD (e.g. 1.31.2-gke.1115000)"
+        )
+    return tuple(int(component) for component in match.groups() if component is not None)
+
+
+def _padded_gke_version(version: str) -> tuple[int, ...]:
+    components = parse_gke_version(version)
+    return components + (0,) * (_GKE_VERSION_COMPONENTS - len(components))
+
+
+def check_min_gke_version(version: str, minimum: str, needed_for: str) -> None:
+    """Raise `CatalogError` if `version` is below `minimum`, the minimum GKE version for `needed_for`.
+
+    Missing components count as 0, so a version given as ``"1.31"`` is *below* ``"1.31.2-gke.1115000"``:
+    a minor-only version does not say which patch GKE will run, so it cannot show the minimum is met.
+    `needed_for` completes the sentence "the minimum for ...", e.g. ``"TPU v6e"`` or ``"the Ray add-on"``.
+    """
+    if _padded_gke_version(version) < _padded_gke_version(minimum):
+        raise CatalogError(f"GKE version {version!r} is below {minimum}, the minimum for {needed_for}")
+
+
+@dataclass(frozen=True)
+class TpuMachineType:
+    """A TPU VM shape of one generation and the slice topologies GKE accepts on it."""
+
+    name: str
+    """The GCE machine type, e.g. ``ct5lp-hightpu-4t``."""
+    chips_per_vm: int
+    """TPU chips attached to one VM (one Kubernetes node); pods request this many ``google.com/tpu``."""
+    single_host_topologies: tuple[str, ...]
+    """Topologies that fit on one VM: the node pool has one node and no placement policy."""
+    multi_host_topologies: tuple[str, ...]
+    """Topologies that span several VMs: the node pool is one atomic slice with a COMPACT placement policy."""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise CatalogError("a TPU machine type needs a name")
+        if self.chips_per_vm < 1:
+            raise CatalogError(f"machine type {self.name!r} has {self.chips_per_vm} chips per VM; it needs at least 1")
+        if not self.topologies:
+            raise CatalogError(f"machine type {self.name!r} has no topologies")
+        if len(set(self.topologies)) != len(self.topologies):
+            raise CatalogError(f"machine type {self.name!r} lists a topology twice: {_allowed(self.topologies)}")
+        if len({_topology_dimensions(topology) for topology in self.topologies}) > 1:
+            raise CatalogError(f"machine type {self.name!r} mixes 2-D and 3-D topologies: {_allowed(self.topologies)}")
+        for topology in self.single_host_topologies:
+            # A single-host slice may use fewer chips than the VM has, but never more.
+            if topology_chips(topology) > self.chips_per_vm:
+                raise CatalogError(
+                    f"single-host topology {topology!r} has {topology_chips(topology)} chips, more than the "
+                    f"{self.chips_per_vm} chips of one {self.name} VM"
+                )
+        for topology in self.multi_host_topologies:
+            chips = topology_chips(topology)
+            # GKE sizes a multi-host pool as chips / chips_per_vm nodes; anything else is rejected.
+            if chips <= self.chips_per_vm or chips % self.chips_per_vm != 0:
+                raise CatalogError(
+                    f"multi-host topology {topology!r} has {chips} chips, which is not a multiple of "
+                    f"more than one {self.name} VM ({self.chips_per_vm} chips each)"
+                )
+
+    @property
+    def topologies(self) -> tuple[str, ...]:
+        """Every topology of this machine type, single-host first."""
+        return self.single_host_topologies + self.multi_host_topologies
+
+
+@dataclass(frozen=True)
+class TpuGenerationSpec:
+    """One TPU generation as GKE offers it: node label, HBM, machine types, zones and minimum GKE version."""
+
+    generation: TpuGeneration
+    accelerator_label: str
+    """The value of the ``cloud.google.com/gke-tpu-accelerator`` node label, e.g. ``tpu-v5-lite-podslice``."""
+    hbm_gib_per_chip: int
+    """High-bandwidth memory per chip, in GiB."""
+    machine_types: tuple[TpuMachineType, ...]
+    zones: tuple[str, ...]
+    """Zones where GKE offers this generation."""
+    min_gke_version: str
+    """The first GKE version that supports this generation's node pools."""
+
+    def __post_init__(self) -> None:
+        if not self.accelerator_label:
+            raise CatalogError(f"TPU {self.generation.value} needs an accelerator label")
+        if self.hbm_gib_per_chip < 1:
+            raise CatalogError(f"TPU {self.generation.value} has {self.hbm_gib_per_chip} GiB of HBM per chip")
+        if not self.machine_types:
+            raise CatalogError(f"TPU {self.generation.value} has no machine types")
+        names = [machine_type.name for machine_type in self.machine_types]
+        if len(set(names)) != len(names):
+            raise CatalogError(f"TPU {self.generation.value} lists a machine type twice: {_allowed(names)}")
+        # The dimension count is a property of the chip interconnect (2-D torus for v5e/v6e, 3-D for v4/v5p),
+        # so all machine types of a generation must agree.
+        dimensions = {
+            _topology_dimensions(topology)
+            for machine_type in self.machine_types
+            for topology in machine_type.topologies
+        }
+        if len(dimensions) > 1:
+            raise CatalogError(f"TPU {self.generation.value} mixes 2-D and 3-D topologies across machine types")
+        if not self.zones:
+            raise CatalogError(f"TPU {self.generation.value} has no zones")
+        for zone in self.zones:
+            if not is_zone(zone):
+                raise CatalogError(f"TPU {self.generation.value} lists {zone!r}, which is not a zone name")
+        if len(set(self.zones)) != len(self.zones):
+            raise CatalogError(f"TPU {self.generation.value} lists a zone twice: {_allowed(self.zones)}")
+        parse_gke_version(self.min_gke_version)
+
+    @property
+    def display_name(self) -> str:
+        """How messages name the generation: ``"TPU v5e"``."""
+        return f"TPU {self.generation.value}"
+
+    def machine_type(self, name: str) -> TpuMachineType:
+        """The machine type called `name`; `CatalogError` if it is not of this generation."""
+        for machine_type in self.machine_types:
+            if machine_type.name == name:
+                return machine_type
+        raise CatalogError(
+            f"machine type {name!r} is not a {self.display_name} machine type; "
+            f"allowed: {_allowed(machine_type.name for machine_type in self.machine_types)}"
+        )
+
+
+@dataclass(frozen=True)
+class TpuSlice:
+    """One TPU slice: a generation, machine type and topology, with everything derived from them.
+
+    Build it with `tpu_slice`, which checks the combination against the catalog.
+    """
+
+    generation: TpuGeneration
+    machine_type: str
+    topology: str
+    chips: int
+    """Chips in the whole slice (the product of the topology's dimensions)."""
+    chips_per_vm: int
+    hosts: int
+    """VMs (Kubernetes nodes) in the slice: the node pool's node count."""
+    accelerator_label: str
+    hbm_gib_per_chip: int
+
+    def __post_init__(self) -> None:
+        if self.chips != topology_chips(self.topology):
+            raise CatalogError(
+                f"topology {self.topology!r} has {topology_chips(self.topology)} chips, not {self.chips}"
+            )
+        if self.chips > self.chips_per_vm and self.chips % self.chips_per_vm != 0:
+            raise CatalogError(
+                f"a {self.topology} slice ({self.chips} chips) does not divide into {self.chips_per_vm}-chip VMs"
+            )
+        expected_hosts = max(self.chips // self.chips_per_vm, 1)
+        if self.hosts != expected_hosts:
+            raise CatalogError(
+                f"a {self.topology} slice of {self.chips_per_vm}-chip VMs has {expected_hosts} hosts, not {self.hosts}"
+            )
+
+    @property
+    def multi_host(self) -> bool:
+        """Whether the slice spans several VMs: it then needs a COMPACT placement and scales atomically."""
+        return self.hosts > 1
+
+    @property
+    def hbm_gib(self) -> int:
+        """High-bandwidth memory of the whole slice, in GiB."""
+        return self.chips * self.hbm_gib_per_chip
+
+    @property
+    def node_selector(self) -> dict[str, str]:
+        """The pod node selector that lands pods on this slice's nodes."""
+        return {
+            "cloud.google.com/gke-tpu-accelerator": self.accelerator_label,
+            "cloud.google.com/gke-tpu-topology": self.topology,
+        }
+
+    @property
+    def placement_policy(self) -> dict[str, str] | None:
+        """The node pool placement policy: COMPACT with the topology for multi-host, none for single-host.
+
+        GKE requires it on multi-host pools (it places the VMs on one interconnected slice) and rejects a
+        topology on single-host pools.
+        """
+        if not self.multi_host:
+            return None
+        return {"type": "COMPACT", "tpu_topology": self.topology}
+
+    @property
+    def accelerator_resources(self) -> dict[str, int]:
+        """The container resources (requests and limits alike) that claim every chip of one VM."""
+        return {"google.com/tpu": self.chips_per_vm}
+
+    @property
+    def kuberay_num_of_hosts(self) -> int:
+        """The worker group `numOfHosts` the KubeRay TPU webhook demands: max(chips / chips per VM, 1)."""
+        return max(self.chips // self.chips_per_vm, 1)
+
+
+def _index_tpu_generations(specs: Iterable[TpuGenerationSpec]) -> Mapping[TpuGeneration, TpuGenerationSpec]:
+    specs = tuple(specs)
+    table = {spec.generation: spec for spec in specs}
+    if len(table) != len(specs):
+        raise CatalogError("the TPU catalog lists a generation twice")
+    missing = [generation for generation in TpuGeneration if generation not in table]
+    if missing:
+        raise CatalogError(f"the TPU catalog lacks {_allowed(missing)}")
+    return MappingProxyType(table)
+
+
+_V5E_V6E_MULTI_HOST = ("2x4", "4x4", "4x8", "8x8", "8x16", "16x16")
+
+TPU_GENERATIONS: Mapping[TpuGeneration, TpuGenerationSpec] = _index_tpu_generations(
+    [
+        TpuGenerationSpec(
+            generation=TpuGeneration.V4,
+            accelerator_label="tpu-v4-podslice",
+            hbm_gib_per_chip=32,
+            machine_types=(
+                TpuMachineType(
+                    name="ct4p-hightpu-4t",
+                    chips_per_vm=4,
+                    single_host_topologies=("2x2x1",),
+                    multi_host_topologies=(
+                        "2x2x2",
+                        "2x2x4",
+                        "2x4x4",
+                        "4x4x4",
+                        "4x4x8",
+                        "4x8x8",
+                        "8x8x8",
+                        "8x8x12",
+                        "8x8x16",
+                        "8x16x16",
+                        "16x16x16",
+                    ),
+                ),
+            ),
+            zones=("us-central2-b",),
+            min_gke_version="1.26.1-gke.1500",
+        ),
+        TpuGenerationSpec(
+            generation=TpuGeneration.V5E,
+            accelerator_label="tpu-v5-lite-podslice",
+            hbm_gib_per_chip=16,
+            machine_types=(
+                TpuMachineType("ct5lp-hightpu-1t", 1, single_host_topologies=("1x1",), multi_host_topologies=()),
+                TpuMachineType("ct5lp-hightpu-4t", 4, ("2x2",), _V5E_V6E_MULTI_HOST),
+                # 2x4 is single-host here and 2-host on ct5lp-hightpu-4t: both are valid slices.
+                TpuMachineType("ct5lp-hightpu-8t", 8, single_host_topologies=("2x4",), multi_host_topologies=()),
+            ),
+            zones=(
+                "us-central1-a",
+                "us-south1-a",
+                "us-west1-c",
+                "us-west4-a",
+                "us-east1-c",
+                "us-east5-b",
+                "europe-west4-b",
+                "asia-southeast1-b",
+            ),
+            min_gke_version="1.27.2-gke.2100",
+        ),
+        TpuGenerationSpec(
+            generation=TpuGeneration.V5P,
+            accelerator_label="tpu-v5p-slice",
+            hbm_gib_per_chip=95,
+            machine_types=(
+                TpuMachineType(
+                    name="ct5p-hightpu-4t",
+                    chips_per_vm=4,
+                    single_host_topologies=("2x2x1",),
+                    multi_host_topologies=(
+                        "2x2x2",
+                        "2x2x4",
+                        "2x4x4",
+                        "4x4x4",
+                        "4x4x8",
+                        "4x8x8",
+                        "8x8x8",
+                        "8x8x16",
+                        "8x16x16",
+                        "16x16x16",
+                    ),
+                ),
+            ),
+            zones=("us-central1-a", "us-east5-a", "europe-west4-b"),
+            min_gke_version="1.28.3-gke.1024000",
+        ),
+        TpuGenerationSpec(
+            generation=TpuGeneration.V6E,
+            accelerator_label="tpu-v6e-slice",
+            hbm_gib_per_chip=32,
+            machine_types=(
+                TpuMachineType("ct6e-standard-1t", 1, single_host_topologies=("1x1",), multi_host_topologies=()),
+                TpuMachineType("ct6e-standard-4t", 4, ("2x2",), _V5E_V6E_MULTI_HOST),
+                TpuMachineType("ct6e-standard-8t", 8, single_host_topologies=("2x4",), multi_host_topologies=()),
+            ),
+            zones=(
+                "us-central1-b",
+                "us-east1-d",
+                "us-east5-a",
+                "us-east5-b",
+                "europe-west4-a",
+                "asia-northeast1-b",
+                "southamerica-east1-c",
+            ),
+            min_gke_version="1.31.2-gke.1115000",
+        ),
+    ]
+)
+"""The TPU catalog, one spec per generation."""
+
+
+def tpu_generation(name: str | TpuGeneration) -> TpuGenerationSpec:
+    """The catalog entry of a TPU generation, given as the enum or its value (``"v5e"``)."""
+    if isinstance(name, TpuGeneration):
+        return TPU_GENERATIONS[name]
+    try:
+        generation = TpuGeneration(name)
+    except ValueError:
+        raise CatalogError(f"unknown TPU generation {name!r}; allowed: {_allowed(TpuGeneration)}") from None
+    return TPU_GENERATIONS[generation]
+
+
+def _slice_of(spec: TpuGenerationSpec, machine_type: TpuMachineType, topology: str) -> TpuSlice:
+    chips = topology_chips(topology)
+    return TpuSlice(
+        generation=spec.generation,
+        machine_type=machine_type.name,
+        topology=topology,
+        chips=chips,
+        chips_per_vm=machine_type.chips_per_vm,
+        hosts=1 if topology in machine_type.single_host_topologies else chips // machine_type.chips_per_vm,
+        accelerator_label=spec.accelerator_label,
+        hbm_gib_per_chip=spec.hbm_gib_per_chip,
+    )
+
+
+def tpu_slice(generation: str | TpuGeneration, machine_type: str, topology: str) -> TpuSlice:
+    """The slice of `topology` on `machine_type` VMs of `generation`, checked against the catalog.
+
+    Topologies are matched exactly as GKE spells them (``"2x4"``, not ``"2X4"`` or ``"4x2"``); a malformed
+    topology gets the same message as a well-formed but unsupported one, because the allowed list is what
+    the user needs either way.
+    """
+    spec = tpu_generation(generation)
+    machine = spec.machine_type(machine_type)
+    if topology not in machine.topologies:
+        allowed = []
+        if machine.single_host_topologies:
+            allowed.append(f"{_allowed(machine.single_host_topologies)} (single-host)")
+        if machine.multi_host_topologies:
+            allowed.append(f"{_allowed(machine.multi_host_topologies)} (multi-host)")
+        raise CatalogError(
+            f"topology {topology!r} is not valid for {spec.display_name} on {machine.name}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    return _slice_of(spec, machine, topology)
+
+
+def tpu_slices(generation: str | TpuGeneration) -> tuple[TpuSlice, ...]:
+    """Every slice the catalog allows for a generation, in catalog order (machine type, then topology)."""
+    spec = tpu_generation(generation)
+    return tuple(
+        _slice_of(spec, machine_type, topology)
+        for machine_type in spec.machine_types
+        for topology in machine_type.topologies
+    )
+
+
+def tpu_zones(generation: str | TpuGeneration) -> tuple[str, ...]:
+    """The zones where GKE offers a TPU generation."""
+    return tpu_generation(generation).zones
+
+
+def check_tpu_zone(generation: str | TpuGeneration, zone: str) -> None:
+    """Raise `CatalogError` unless `zone` offers the TPU generation."""
+    spec = tpu_generation(generation)
+    if zone not in spec.zones:
+        raise CatalogError(f"zone {zone!r} does not offer {spec.display_name}; allowed: {_allowed(spec.zones)}")
+
+
+def tpu_zones_in_region(generation: str | TpuGeneration, region: str) -> tuple[str, ...]:
+    """The zones of `region` that offer the TPU generation; empty if none does."""
+    return tuple(zone for zone in tpu_zones(generation) if region_of_zone(zone) == region)
+
+
+@dataclass(frozen=True)
+class GpuMachineType:
+    """A GCE machine type that carries GPUs of one type."""
+
+    name: str
+    gpus_per_vm: int
+    """GPUs attached to one VM; pods request up to this many ``nvidia.com/gpu``."""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise CatalogError("a GPU machine type needs a name")
+        if self.gpus_per_vm < 1:
+            raise CatalogError(f"machine type {self.name!r} has {self.gpus_per_vm} GPUs per VM; it needs at least 1")
+
+
+@dataclass(frozen=True)
+class GpuAcceleratorSpec:
+    """One GPU type as GKE offers it: memory per GPU and the machine types that carry it."""
+
+    accelerator_type: GpuAcceleratorType
+    memory_gib_per_gpu: int
+    machine_types: tuple[GpuMachineType, ...]
+
+    def __post_init__(self) -> None:
+        if self.memory_gib_per_gpu < 1:
+            raise CatalogError(f"{self.accelerator_type.value} has {self.memory_gib_per_gpu} GiB per GPU")
+        if not self.machine_types:
+            raise CatalogError(f"{self.accelerator_type.value} has no machine types")
+        names = [machine_type.name for machine_type in self.machine_types]
+        if len(set(names)) != len(names):
+            raise CatalogError(f"{self.accelerator_type.value} lists a machine type twice: {_allowed(names)}")
+
+
+def _index_gpu_accelerators(
+    specs: Iterable[GpuAcceleratorSpec],
+) -> Mapping[GpuAcceleratorType, GpuAcceleratorSpec]:
+    specs = tuple(specs)
+    table = {spec.accelerator_type: spec for spec in specs}
+    if len(table) != len(specs):
+        raise CatalogError("the GPU catalog lists an accelerator type twice")
+    missing = [accelerator_type for accelerator_type in GpuAcceleratorType if accelerator_type not in table]
+    if missing:
+        raise CatalogError(f"the GPU catalog lacks {_allowed(missing)}")
+    return MappingProxyType(table)
+
+
+GPU_ACCELERATORS: Mapping[GpuAcceleratorType, GpuAcceleratorSpec] = _index_gpu_accelerators(
+    [
+        GpuAcceleratorSpec(
+            accelerator_type=GpuAcceleratorType.NVIDIA_L4,
+            memory_gib_per_gpu=24,
+            machine_types=(
+                GpuMachineType("g2-standard-4", 1),
+                GpuMachineType("g2-standard-8", 1),
+                GpuMachineType("g2-standard-12", 1),
+                GpuMachineType("g2-standard-16", 1),
+                GpuMachineType("g2-standard-24", 2),
+                GpuMachineType("g2-standard-32", 1),
+                GpuMachineType("g2-standard-48", 4),
+                GpuMachineType("g2-standard-96", 8),
+            ),
+        ),
+        GpuAcceleratorSpec(
+            accelerator_type=GpuAcceleratorType.NVIDIA_TESLA_T4,
+            memory_gib_per_gpu=16,
+            # N1 VMs take T4s as attached accelerators; these are the counts this project provisions.
+            machine_types=(
+                GpuMachineType("n1-standard-4", 1),
+                GpuMachineType("n1-standard-8", 1),
+                GpuMachineType("n1-standard-16", 2),
+                GpuMachineType("n1-standard-32", 4),
+            ),
+        ),
+        GpuAcceleratorSpec(
+            accelerator_type=GpuAcceleratorType.NVIDIA_TESLA_A100,
+            memory_gib_per_gpu=40,
+            machine_types=(
+                GpuMachineType("a2-highgpu-1g", 1),
+                GpuMachineType("a2-highgpu-2g", 2),
+                GpuMachineType("a2-highgpu-4g", 4),
+                GpuMachineType("a2-highgpu-8g", 8),
+                GpuMachineType("a2-megagpu-16g", 16),
+            ),
+        ),
+        GpuAcceleratorSpec(
+            accelerator_type=GpuAcceleratorType.NVIDIA_A100_80GB,
+            memory_gib_per_gpu=80,
+            machine_types=(
+                GpuMachineType("a2-ultragpu-1g", 1),
+                GpuMachineType("a2-ultragpu-2g", 2),
+                GpuMachineType("a2-ultragpu-4g", 4),
+                GpuMachineType("a2-ultragpu-8g", 8),
+            ),
+        ),
+        GpuAcceleratorSpec(
+            accelerator_type=GpuAcceleratorType.NVIDIA_H100_80GB,
+            memory_gib_per_gpu=80,
+            machine_types=(
+                GpuMachineType("a3-highgpu-1g", 1),
+                GpuMachineType("a3-highgpu-2g", 2),
+                GpuMachineType("a3-highgpu-4g", 4),
+                GpuMachineType("a3-highgpu-8g", 8),
+            ),
+        ),
+    ]
+)
+"""The GPU catalog, one spec per GPU type."""
+
+
+def gpu_accelerator(name: str | GpuAcceleratorType) -> GpuAcceleratorSpec:
+    """The catalog entry of a GPU type, given as the enum or its value (``"nvidia-l4"``)."""
+    if isinstance(name, GpuAcceleratorType):
+        return GPU_ACCELERATORS[name]
+    try:
+        accelerator_type = GpuAcceleratorType(name)
+    except ValueError:
+        raise CatalogError(f"unknown GPU accelerator type {name!r}; allowed: {_allowed(GpuAcceleratorType)}") from None
+    return GPU_ACCELERATORS[accelerator_type]
+
+
+def gpu_machine(accelerator_type: str | GpuAcceleratorType, machine_type: str) -> GpuMachineType:
+    """The machine type called `machine_type` that carries `accelerator_type` GPUs."""
+    spec = gpu_accelerator(accelerator_type)
+    for machine in spec.machine_types:
+        if machine.name == machine_type:
+            return machine
+    raise CatalogError(
+        f"machine type {machine_type!r} does not carry {spec.accelerator_type.value} GPUs; "
+        f"allowed: {_allowed(machine.name for machine in spec.machine_types)}"
+    )
+
+
+class ClusterMode(Enum):
+    """How GKE runs a cluster's nodes."""
+
+    STANDARD = "standard"
+    """Node pools that the cluster declares: one per TPU slice, one per GPU shape, and a CPU system pool."""
+    AUTOPILOT = "autopilot"
+    """No node pools: GKE provisions a node for each pending pod from its node selectors and resource requests."""
+
+
+AUTOPILOT_TPU_MIN_GKE_VERSION: Mapping[TpuGeneration, str] = MappingProxyType(
+    {
+        # "TPUs in Autopilot" (and Multislice on Autopilot) start at 1.29.2-gke.1521000 for v4, v5e and v5p;
+        # Trillium on Autopilot came later than on Standard node pools (1.31.2-gke.1115000).
+        TpuGeneration.V4: "1.29.2-gke.1521000",
+        TpuGeneration.V5E: "1.29.2-gke.1521000",
+        TpuGeneration.V5P: "1.29.2-gke.1521000",
+        TpuGeneration.V6E: "1.31.2-gke.1384000",
+    }
+)
+"""The first GKE version whose Autopilot mode provisions TPU nodes of each generation (a pod's TPU selectors and
+google.com/tpu request make GKE create the slice). A generation missing here is not offered on Autopilot."""
+
+
+def check_autopilot_tpu_version(generation: str | TpuGeneration, version: str | None) -> None:
+    """Raise `CatalogError` unless Autopilot offers the TPU generation, at `version` when one is given.
+
+    `None` stands for the release channel's default version, which is newer than every minimum above."""
+    spec = tpu_generation(generation)
+    minimum = AUTOPILOT_TPU_MIN_GKE_VERSION.get(spec.generation)
+    if minimum is None:
+        offered = _allowed(g for g in TpuGeneration if g in AUTOPILOT_TPU_MIN_GKE_VERSION)
+        raise CatalogError(f"Autopilot does not offer {spec.display_name}; allowed on Autopilot: {offered}")
+    if version is not None:
+        check_min_gke_version(version, minimum, f"{spec.display_name} on Autopilot")

@@ -1,0 +1,1 @@
+"""GkeTpuCluster: its arguments, their pure plan, and the component."""

@@ -1,0 +1,438 @@
+"""GkeTpuCluster: a GKE cluster (Standard or Autopilot) ready to serve models on TPU slices and GPUs."""
+
+import json
+from enum import Enum
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from gke_tpu_serving.catalog import ClusterMode, GpuAcceleratorType, TpuGeneration
+from gke_tpu_serving.cluster.plan import ClusterPlan, GpuPoolPlan, TpuPoolPlan, plan_cluster
+from gke_tpu_serving.errors import component_errors
+
+NodePool = gcp.container.NodePool
+
+# The documented least-privilege role for GKE nodes (logs, metrics, resource metadata), replacing the
+# Compute Engine default service account's Editor role.
+NODE_SERVICE_ACCOUNT_ROLE = "roles/container.defaultNodeServiceAccount"
+_CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+
+class ReleaseChannel(Enum):
+    """GKE release channel: how fast the control plane and nodes follow new GKE versions."""
+
+    RAPID = "RAPID"
+    REGULAR = "REGULAR"
+    STABLE = "STABLE"
+    EXTENDED = "EXTENDED"
+
+
+class SystemPoolArgs(TypedDict):
+    """The CPU pool for system pods, controllers and servers that need no accelerator."""
+
+    machine_type: NotRequired[str]
+    """Machine type. Default: e2-standard-4."""
+    node_count: NotRequired[int]
+    """Nodes per zone of the cluster (a regional cluster has three zones). Default: 1."""
+
+
+class TpuPoolArgs(TypedDict):
+    """A TPU slice shape; a Standard cluster creates one GKE node pool per slice, an Autopilot cluster none (its
+    pods select the shape and GKE provisions it)."""
+
+    name: str
+    """Node pool name (GKE: at most 40 characters); with `slices` > 1 the pools are `<name>-0`, `<name>-1`, ..."""
+    generation: TpuGeneration
+    """TPU generation: v4, v5e, v5p or v6e."""
+    machine_type: str
+    """TPU machine type of that generation, e.g. ct5lp-hightpu-4t (it fixes the chips per VM)."""
+    topology: str
+    """Slice topology valid for the generation and machine type, e.g. 2x2x1 (v4), 4x8 (v5e), 2x4 (v6e)."""
+    zone: NotRequired[str]
+    """Zone of the pool; must offer the generation. Default: the cluster's zone, or for a regional cluster the
+    first zone of its region that offers the generation. Autopilot: pods are pinned to this zone only when it is
+    set (otherwise GKE chooses a zone of the region that offers the generation)."""
+    slices: NotRequired[int]
+    """Number of identical multi-host slices, one node pool each (e.g. 2 for Saxml's two 4x8 slices). Default: 1.
+    Single-host shapes scale with min_nodes/max_nodes instead."""
+    min_nodes: NotRequired[int]
+    """Autoscaling lower bound in nodes. Single-host: any value <= max_nodes (0 scales to zero). Multi-host: 0
+    (the slice scales to zero and back as a whole) or the slice's host count. Default: no autoscaling. Refused on
+    Autopilot, which creates nodes for pending pods and removes idle ones."""
+    max_nodes: NotRequired[int]
+    """Autoscaling upper bound in nodes. Multi-host: must equal the slice's host count. Default: no autoscaling
+    (single-host pools then have 1 node, multi-host pools exactly one slice). On Autopilot it bounds the replicas
+    the scenarios place on the shape."""
+    spot: NotRequired[bool]
+    """Use Spot VMs (cheaper, preemptible); on Autopilot the pods select Spot capacity. Default: false."""
+    reservation: NotRequired[str]
+    """Name of a specific Compute Engine reservation to consume; on Autopilot the pods select it. Default: none."""
+
+
+class GpuPoolArgs(TypedDict):
+    """A GPU node pool that autoscales, down to zero nodes by default."""
+
+    name: str
+    """Node pool name (GKE: at most 40 characters)."""
+    accelerator_type: GpuAcceleratorType
+    """GPU type, e.g. nvidia-l4."""
+    machine_type: str
+    """A machine type that carries that GPU, e.g. g2-standard-8; it fixes the GPUs per node."""
+    zone: NotRequired[str]
+    """Zone of the pool, in the cluster's region. Default: the cluster's zones."""
+    min_nodes: NotRequired[int]
+    """Autoscaling lower bound. Default: 0 (no GPU is paid for while nothing runs). Refused on Autopilot."""
+    max_nodes: NotRequired[int]
+    """Autoscaling upper bound. Default: 1 (or min_nodes if larger)."""
+    spot: NotRequired[bool]
+    """Use Spot VMs. Default: false."""
+
+
+class GkeTpuClusterArgs(TypedDict):
+    """Arguments of GkeTpuCluster."""
+
+    project: pulumi.Input[str]
+    """GCP project id that holds the cluster (and names its Workload Identity pool, PROJECT.svc.id.goog)."""
+    location: str
+    """A zone (zonal cluster, e.g. us-central2-b) or a region (regional cluster, e.g. us-central1). Autopilot
+    clusters are regional."""
+    mode: NotRequired[ClusterMode]
+    """standard (node pools for the system pods, each TPU slice and each GPU pool) or autopilot (no node pools:
+    GKE provisions TPU and GPU nodes from the pods' selectors and requests; tpu_pools and gpu_pools then describe
+    the capacity the scenarios select). Default: standard."""
+    release_channel: NotRequired[ReleaseChannel]
+    """Release channel. Default: REGULAR."""
+    min_master_version: NotRequired[str]
+    """Minimum GKE version, e.g. 1.31.2-gke.1115000; checked against the minimum of every TPU generation in the
+    cluster and of the Ray add-on. Default: the release channel's default version."""
+    ray_operator: NotRequired[bool]
+    """Enable the GKE Ray Operator add-on (KubeRay, with its TPU webhook). Default: false."""
+    gcs_fuse_csi: NotRequired[bool]
+    """Enable the Cloud Storage FUSE CSI driver add-on (model weights from buckets). Default: true."""
+    managed_prometheus: NotRequired[bool]
+    """Enable Google Cloud Managed Service for Prometheus (PodMonitoring, metrics for autoscaling). Default: true."""
+    dataplane_v2: NotRequired[bool]
+    """Dataplane V2 (eBPF datapath, ADVANCED_DATAPATH), which enforces Kubernetes NetworkPolicies. Changing it on
+    an existing Standard cluster replaces the cluster. Autopilot always has it. Default: true."""
+    private_nodes: NotRequired[bool]
+    """Give nodes internal IP addresses only (images must then come from Artifact Registry or through Cloud NAT).
+    Default: false."""
+    deletion_protection: NotRequired[bool]
+    """Refuse to delete the cluster until this is set to false and applied. Default: true."""
+    network: NotRequired[pulumi.Input[str]]
+    """VPC network (name or self link). Default: the project's default network."""
+    subnetwork: NotRequired[pulumi.Input[str]]
+    """Subnetwork (name or self link). Default: the network's subnetwork in the cluster's region."""
+    node_service_account_email: NotRequired[pulumi.Input[str]]
+    """Use this existing service account for nodes instead of creating one (it needs
+    roles/container.defaultNodeServiceAccount). Default: create one. Autopilot nodes run as it too."""
+    node_service_account_id: NotRequired[str]
+    """Account id of the node service account to create (6-30 characters). Default: `<cluster name>-nodes`."""
+    system_pool: NotRequired[SystemPoolArgs]
+    """The CPU pool. Default: one e2-standard-4 node per zone. Refused on Autopilot."""
+    tpu_pools: NotRequired[list[TpuPoolArgs]]
+    """TPU slice pools. Default: none."""
+    gpu_pools: NotRequired[list[GpuPoolArgs]]
+    """GPU pools. Default: none."""
+    labels: NotRequired[dict[str, str]]
+    """Resource labels on the cluster. Default: none."""
+    rbac_security_group: NotRequired[str]
+    """Google Groups for RBAC: the Google Group, which must be named gke-security-groups@YOUR_DOMAIN, that contains
+    the groups used as RBAC subjects (e.g. a Tenant's group: members). Standard and Autopilot. Default: none (RBAC
+    bindings of Google Groups then grant nothing)."""
+
+
+def kubeconfig_for(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
+    """A kubeconfig that authenticates with gke-gcloud-auth-plugin (no long-lived credential in it)."""
+    context = f"gke_{cluster_name}"
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": context,
+                    "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate},
+                }
+            ],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
+            "current-context": context,
+            "users": [
+                {
+                    "name": context,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "gke-gcloud-auth-plugin",
+                            "provideClusterInfo": True,
+                            "installHint": "Install gke-gcloud-auth-plugin: gcloud components install "
+                            "gke-gcloud-auth-plugin",
+                        }
+                    },
+                }
+            ],
+        },
+        indent=2,
+    )
+
+
+class GkeTpuCluster(pulumi.ComponentResource):
+    """A GKE cluster for model serving: Workload Identity, GCS FUSE CSI, optional Ray add-on, Managed Prometheus,
+    Dataplane V2 (NetworkPolicy enforcement), nodes on a dedicated least-privilege service account. Standard mode
+    adds shielded nodes, a CPU system pool, one node pool per TPU slice (COMPACT placement for multi-host slices)
+    and autoscaling GPU pools; Autopilot mode has no node pools (GKE provisions nodes from the pods' requests)."""
+
+    cluster_name: pulumi.Output[str]
+    """The GKE cluster name."""
+    location: pulumi.Output[str]
+    """The cluster's zone or region."""
+    endpoint: pulumi.Output[str]
+    """The control plane's endpoint (IP address)."""
+    kubeconfig: pulumi.Output[str]
+    """A kubeconfig for the cluster (secret) that authenticates through gke-gcloud-auth-plugin."""
+    workload_pool: pulumi.Output[str]
+    """The Workload Identity pool, PROJECT.svc.id.goog."""
+    node_service_account_email: pulumi.Output[str]
+    """The service account the nodes run as."""
+
+    def __init__(self, name: str, args: GkeTpuClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gke-tpu-serving:index:GkeTpuCluster", name, None, opts)
+        with component_errors("GkeTpuCluster", name):
+            plan = plan_cluster(name, args)
+        child = pulumi.ResourceOptions(parent=self)
+        self.plan = plan
+
+        self.workload_pool = pulumi.Output.concat(args["project"], ".svc.id.goog")
+        node_account, node_role = self._node_service_account(name, plan, args, child)
+        self.node_service_account_email = node_account
+        node_config = _shared_node_config(node_account)
+
+        cluster = gcp.container.Cluster(
+            f"{name}-cluster",
+            gcp.container.ClusterArgs(
+                name=plan.name,
+                project=args["project"],
+                location=plan.location,
+                release_channel=gcp.container.ClusterReleaseChannelArgs(channel=plan.release_channel),
+                min_master_version=plan.min_master_version,
+                **(_autopilot_nodes(node_account) if plan.autopilot else _standard_nodes(node_config)),
+                datapath_provider="ADVANCED_DATAPATH" if plan.dataplane_v2 else None,
+                network=args.get("network"),
+                subnetwork=args.get("subnetwork"),
+                ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(),
+                private_cluster_config=(
+                    gcp.container.ClusterPrivateClusterConfigArgs(enable_private_nodes=True)
+                    if plan.private_nodes
+                    else None
+                ),
+                workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
+                    workload_pool=self.workload_pool
+                ),
+                addons_config=gcp.container.ClusterAddonsConfigArgs(
+                    gcs_fuse_csi_driver_config=gcp.container.ClusterAddonsConfigGcsFuseCsiDriverConfigArgs(
+                        enabled=plan.gcs_fuse_csi
+                    ),
+                    ray_operator_configs=(
+                        [
+                            gcp.container.ClusterAddonsConfigRayOperatorConfigArgs(
+                                enabled=True,
+                                ray_cluster_logging_config=gcp.container.ClusterAddonsConfigRayOperatorConfigRayClusterLoggingConfigArgs(
+                                    enabled=True
+                                ),
+                                ray_cluster_monitoring_config=gcp.container.ClusterAddonsConfigRayOperatorConfigRayClusterMonitoringConfigArgs(
+                                    enabled=True
+                                ),
+                            )
+                        ]
+                        if plan.ray_operator
+                        else None
+                    ),
+                ),
+                monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
+                    enable_components=["SYSTEM_COMPONENTS"],
+                    managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(
+                        enabled=plan.managed_prometheus
+                    ),
+                ),
+                deletion_protection=plan.deletion_protection,
+                resource_labels=args.get("labels"),
+                authenticator_groups_config=(
+                    gcp.container.ClusterAuthenticatorGroupsConfigArgs(security_group=plan.rbac_security_group)
+                    if plan.rbac_security_group
+                    else None
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[r for r in [node_role] if r is not None]),
+        )
+
+        pools: list[NodePool] = []
+        if not plan.autopilot:
+            pool = _NodePoolFactory(self, name, args["project"], cluster, plan.location, node_config)
+            pools = [pool.system(plan)] + [pool.tpu(p) for p in plan.tpu_pools] + [pool.gpu(p) for p in plan.gpu_pools]
+        self.node_pools = pools
+
+        self.cluster_name = cluster.name
+        self.location = cluster.location
+        self.endpoint = cluster.endpoint
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(
+                lambda values: kubeconfig_for(values[0], values[1], values[2] or "")
+            )
+        )
+        # Not part of the cross-language schema (a provider is not a portable output): Python callers pass it to
+        # later components with ResourceOptions(provider=cluster.kubernetes_provider); other languages build one
+        # from `kubeconfig`. It waits for the node pools so workloads are not created on an empty cluster.
+        self.kubernetes_provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(pools)),
+        )
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "location": self.location,
+                "endpoint": self.endpoint,
+                "kubeconfig": self.kubeconfig,
+                "workload_pool": self.workload_pool,
+                "node_service_account_email": self.node_service_account_email,
+            }
+        )
+
+    def _node_service_account(
+        self, name: str, plan: ClusterPlan, args: GkeTpuClusterArgs, child: pulumi.ResourceOptions
+    ) -> tuple[pulumi.Output[str], gcp.projects.IAMMember | None]:
+        existing = args.get("node_service_account_email")
+        if existing is not None:
+            return pulumi.Output.from_input(existing), None
+        account = gcp.serviceaccount.Account(
+            f"{name}-nodes",
+            gcp.serviceaccount.AccountArgs(
+                account_id=plan.node_service_account_id,
+                project=args["project"],
+                display_name=f"GKE nodes of {plan.name}",
+            ),
+            opts=child,
+        )
+        # A project-level grant is unavoidable here (node logs and metrics are project-scoped); the role is the
+        # narrow one GKE documents for node service accounts, bound to this one account only.
+        role = gcp.projects.IAMMember(
+            f"{name}-nodes-role",
+            gcp.projects.IAMMemberArgs(project=args["project"], role=NODE_SERVICE_ACCOUNT_ROLE, member=account.member),
+            opts=child,
+        )
+        return account.email, role
+
+
+def _shared_node_config(service_account: pulumi.Input[str]) -> dict[str, Any]:
+    """Node settings every pool shares (keyword arguments of both ClusterNodeConfigArgs and NodePoolNodeConfigArgs)."""
+    return {
+        "service_account": service_account,
+        "oauth_scopes": [_CLOUD_PLATFORM_SCOPE],
+        # GKE_METADATA serves Workload Identity tokens to pods instead of the node's own credentials.
+        "workload_metadata_config": {"mode": "GKE_METADATA"},
+        "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+    }
+
+
+def _standard_nodes(node_config: dict[str, Any]) -> dict[str, Any]:
+    """Cluster arguments of a Standard cluster's nodes."""
+    return {
+        # Node pools are managed separately; GKE still needs a first pool, which runs as our service account while
+        # it briefly exists.
+        "remove_default_node_pool": True,
+        "initial_node_count": 1,
+        "node_config": gcp.container.ClusterNodeConfigArgs(**node_config),
+        "enable_shielded_nodes": True,
+    }
+
+
+def _autopilot_nodes(service_account: pulumi.Input[str]) -> dict[str, Any]:
+    """Cluster arguments of an Autopilot cluster's nodes: only the account they run as. Autopilot nodes are always
+    shielded with secure boot and serve pods the GKE metadata server, and the node settings of Standard conflict
+    with enable_autopilot."""
+    return {
+        "enable_autopilot": True,
+        "cluster_autoscaling": gcp.container.ClusterClusterAutoscalingArgs(
+            auto_provisioning_defaults=gcp.container.ClusterClusterAutoscalingAutoProvisioningDefaultsArgs(
+                service_account=service_account, oauth_scopes=[_CLOUD_PLATFORM_SCOPE]
+            )
+        ),
+    }
+
+
+class _NodePoolFactory:
+    """Builds the cluster's node pools as children of the component, with the settings they all share."""
+
+    def __init__(
+        self,
+        parent: GkeTpuCluster,
+        name: str,
+        project: pulumi.Input[str],
+        cluster: gcp.container.Cluster,
+        location: str,
+        node_config: dict[str, Any],
+    ) -> None:
+        self.parent, self.name, self.project, self.cluster = parent, name, project, cluster
+        self.location, self.node_config = location, node_config
+
+    def _pool(self, pool_name: str, machine_type: str, node_config: dict[str, Any], **pool_args: Any) -> NodePool:
+        return gcp.container.NodePool(
+            f"{self.name}-{pool_name}",
+            gcp.container.NodePoolArgs(
+                name=pool_name,
+                project=self.project,
+                cluster=self.cluster.name,
+                location=self.location,
+                node_config=gcp.container.NodePoolNodeConfigArgs(
+                    machine_type=machine_type,
+                    labels={"gke-tpu-serving/pool": pool_name},
+                    **self.node_config,
+                    **node_config,
+                ),
+                management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+                **pool_args,
+            ),
+            opts=pulumi.ResourceOptions(parent=self.parent),
+        )
+
+    def system(self, plan: ClusterPlan) -> NodePool:
+        return self._pool("system", plan.system_machine_type, {}, node_count=plan.system_node_count)
+
+    def tpu(self, pool: TpuPoolPlan) -> NodePool:
+        shape = pool.tpu_slice
+        placement = shape.placement_policy
+        node_config: dict[str, Any] = {"spot": pool.spot}
+        if pool.reservation:
+            node_config["reservation_affinity"] = {
+                "consume_reservation_type": "SPECIFIC_RESERVATION",
+                "key": "compute.googleapis.com/reservation-name",
+                "values": [pool.reservation],
+            }
+        pool_args: dict[str, Any] = {"node_locations": [pool.zone]}
+        if pool.node_count is not None:
+            pool_args["node_count"] = pool.node_count
+        else:
+            pool_args["initial_node_count"] = pool.min_nodes
+            pool_args["autoscaling"] = {"min_node_count": pool.min_nodes, "max_node_count": pool.max_nodes}
+        if placement is not None:
+            # A multi-host slice's hosts must sit on one ICI interconnect: COMPACT placement of that topology.
+            pool_args["placement_policy"] = {"type": placement["type"], "tpu_topology": placement["tpu_topology"]}
+        return self._pool(pool.pool_name, shape.machine_type, node_config, **pool_args)
+
+    def gpu(self, pool: GpuPoolPlan) -> NodePool:
+        accelerator = {
+            "type": pool.accelerator_type.value,
+            "count": pool.machine.gpus_per_vm,
+            # GKE installs the driver itself; no driver DaemonSet to manage.
+            "gpu_driver_installation_config": {"gpu_driver_version": "LATEST"},
+        }
+        return self._pool(
+            pool.pool_name,
+            pool.machine.name,
+            {"spot": pool.spot, "guest_accelerators": [accelerator]},
+            node_locations=[pool.zone] if pool.zone else None,
+            initial_node_count=pool.min_nodes,
+            autoscaling={"min_node_count": pool.min_nodes, "max_node_count": pool.max_nodes},
+        )

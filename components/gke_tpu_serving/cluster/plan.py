@@ -1,0 +1,390 @@
+"""Pure validation and defaulting of GkeTpuCluster arguments.
+
+`plan_cluster` turns the raw arguments (a `GkeTpuClusterArgs` mapping) into a fully resolved, frozen
+`ClusterPlan`, or raises `ArgError` locating the first bad value. The component builds resources from
+the plan; the stack config calls the same function while it loads, so a bad cluster is reported with
+its config key before any resource of any cluster is registered.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from gke_tpu_serving.catalog import (
+    MIN_GKE_VERSION_RAY_ADDON,
+    CatalogError,
+    ClusterMode,
+    GpuAcceleratorType,
+    GpuMachineType,
+    TpuGeneration,
+    TpuSlice,
+    check_autopilot_tpu_version,
+    check_min_gke_version,
+    check_tpu_zone,
+    gpu_accelerator,
+    gpu_machine,
+    is_zone,
+    region_of_zone,
+    tpu_generation,
+    tpu_slice,
+    tpu_zones,
+    tpu_zones_in_region,
+)
+from gke_tpu_serving.errors import ArgError, PathPart, require_int
+from gke_tpu_serving.names import check_gke_name, check_region, check_service_account_id
+from gke_tpu_serving.tenancy.quota import check_rbac_security_group
+
+DEFAULT_SYSTEM_MACHINE_TYPE = "e2-standard-4"
+DEFAULT_RELEASE_CHANNEL = "REGULAR"
+RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED")
+# GKE names the pool it creates with the cluster "default-pool"; ours is "system".
+RESERVED_POOL_NAMES = ("system", "default-pool")
+
+
+@dataclass(frozen=True)
+class TpuPoolPlan:
+    """One GKE node pool holding one TPU slice (GKE's rule: a multi-host slice is a whole pool)."""
+
+    pool_name: str
+    tpu_slice: TpuSlice
+    zone: str
+    node_count: int | None
+    """Fixed size, or None when the pool autoscales between min_nodes and max_nodes."""
+    min_nodes: int | None
+    max_nodes: int | None
+    spot: bool
+    reservation: str | None
+    requested_zone: str | None = None
+    """The zone the args named, if any (Autopilot pins pods to it; otherwise Autopilot chooses the zone)."""
+
+
+@dataclass(frozen=True)
+class GpuPoolPlan:
+    """A GPU node pool that autoscales between min_nodes (0 lets it scale to zero) and max_nodes."""
+
+    pool_name: str
+    accelerator_type: GpuAcceleratorType
+    machine: GpuMachineType
+    zone: str | None
+    min_nodes: int
+    max_nodes: int
+    spot: bool
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    """Everything GkeTpuCluster needs, validated and with every default filled in."""
+
+    name: str
+    location: str
+    region: str
+    release_channel: str
+    min_master_version: str | None
+    ray_operator: bool
+    gcs_fuse_csi: bool
+    managed_prometheus: bool
+    private_nodes: bool
+    deletion_protection: bool
+    node_service_account_id: str | None
+    """The id of the node service account to create; None when an existing one is given."""
+    system_machine_type: str
+    system_node_count: int
+    tpu_pools: tuple[TpuPoolPlan, ...]
+    gpu_pools: tuple[GpuPoolPlan, ...]
+    mode: ClusterMode = ClusterMode.STANDARD
+    """On Autopilot the pools describe the capacity that pods select; no node pool exists."""
+    dataplane_v2: bool = True
+    rbac_security_group: str | None = None
+    """gke-security-groups@DOMAIN when Google Groups for RBAC is on; None leaves group RBAC subjects unresolved."""
+
+    @property
+    def autopilot(self) -> bool:
+        return self.mode is ClusterMode.AUTOPILOT
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _check(path: Sequence[PathPart], check: Any, *values: Any) -> Any:
+    """Run a catalog or name check, re-raising its complaint located at `path`."""
+    try:
+        return check(*values)
+    except (CatalogError, ValueError) as error:
+        raise ArgError(path, str(error)) from None
+
+
+def _gke_name(value: Any) -> str:
+    check_gke_name(value)
+    return str(value)
+
+
+def _node_bounds(at: tuple[PathPart, ...], min_nodes: Any, max_nodes: Any) -> tuple[int, int]:
+    """Autoscaling bounds of a pool: min defaults to 0 (scale to zero), max to 1 or min."""
+    min_nodes = require_int((*at, "min_nodes"), 0 if min_nodes is None else min_nodes, minimum=0)
+    max_nodes = require_int((*at, "max_nodes"), max(min_nodes, 1) if max_nodes is None else max_nodes, minimum=1)
+    if min_nodes > max_nodes:
+        raise ArgError(
+            (*at, "min_nodes"),
+            f"{min_nodes} is more than the maximum node count, {max_nodes}; allowed: 0 to {max_nodes}",
+        )
+    return min_nodes, max_nodes
+
+
+def _location_region(location: Any) -> str:
+    if isinstance(location, str) and is_zone(location):
+        return region_of_zone(location)
+    try:
+        check_region(location)
+    except ValueError:
+        raise ArgError(
+            ("location",), f"{location!r} is not a GCP region or zone; allowed: e.g. 'us-central1' or 'us-central1-a'"
+        ) from None
+    return str(location)
+
+
+def _pool_zone(
+    path: Sequence[PathPart], zone: Any, location: str, region: str, generation: TpuGeneration | None
+) -> str | None:
+    """The zone a pool runs in: the one asked for, else the cluster's zone, else (regional cluster, TPU)
+    the first zone of the region that offers the generation."""
+    if zone is not None:
+        if not isinstance(zone, str) or not is_zone(zone):
+            raise ArgError(path, f"{zone!r} is not a GCP zone; allowed: e.g. 'us-central1-a'")
+        if region_of_zone(zone) != region:
+            raise ArgError(path, f"zone {zone!r} is not in the cluster's region {region!r}")
+    elif is_zone(location):
+        zone = location
+    elif generation is not None:
+        offered = tpu_zones_in_region(generation, region)
+        if not offered:
+            raise ArgError(
+                path,
+                f"no zone of region {region!r} offers TPU {generation.value}; "
+                f"allowed: {', '.join(tpu_zones(generation))}",
+            )
+        zone = offered[0]
+    if generation is not None and zone is not None:
+        _check(path, check_tpu_zone, generation, zone)
+    return zone
+
+
+def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: str) -> tuple[TpuPoolPlan, ...]:
+    at: tuple[PathPart, ...] = ("tpu_pools", index)
+    name: str = _check((*at, "name"), _gke_name, pool.get("name"))
+    generation = _check((*at, "generation"), tpu_generation, _enum_value(pool.get("generation"))).generation
+    machine_type = pool.get("machine_type")
+    # tpu_slice checks the machine type before the topology; point at the field it complains about.
+    known_machine = machine_type in {m.name for m in tpu_generation(generation).machine_types}
+    bad_field = "topology" if known_machine else "machine_type"
+    shape = _check((*at, bad_field), tpu_slice, generation, machine_type, pool.get("topology"))
+    zone = _pool_zone((*at, "zone"), pool.get("zone"), location, region, generation)
+    assert zone is not None  # a TPU pool always resolves to a zone (or _pool_zone raised)
+
+    slices = require_int((*at, "slices"), pool.get("slices", 1), minimum=1)
+    if slices > 1 and not shape.multi_host:
+        raise ArgError(
+            (*at, "slices"),
+            f"{slices} slices of a single-host {shape.topology} topology; allowed: 1 "
+            "(single-host slices are nodes of one pool: set its minimum and maximum node counts instead)",
+        )
+
+    min_nodes = pool.get("min_nodes")
+    max_nodes = pool.get("max_nodes")
+    node_count: int | None = None
+    if shape.multi_host:
+        # A multi-host slice is created and removed as a whole: its pool holds exactly `hosts` nodes,
+        # or scales between 0 and `hosts` atomically.
+        if max_nodes is not None and max_nodes != shape.hosts:
+            raise ArgError(
+                (*at, "max_nodes"),
+                f"{max_nodes!r} does not match the slice: TPU {generation.value} {shape.topology} on "
+                f"{shape.machine_type} has {shape.hosts} hosts and scales as one; allowed: {shape.hosts}",
+            )
+        if min_nodes is not None and min_nodes not in (0, shape.hosts):
+            raise ArgError(
+                (*at, "min_nodes"),
+                f"{min_nodes!r} would split a multi-host slice of {shape.hosts} hosts; "
+                f"allowed: 0 (scale to zero) or {shape.hosts}",
+            )
+        if min_nodes == 0:
+            min_nodes, max_nodes = 0, shape.hosts
+        else:
+            min_nodes = max_nodes = None
+            node_count = shape.hosts
+    elif min_nodes is None and max_nodes is None:
+        node_count = 1
+    else:
+        min_nodes, max_nodes = _node_bounds(at, min_nodes, max_nodes)
+
+    reservation = pool.get("reservation")
+    pool_names = [name] if slices == 1 else [f"{name}-{i}" for i in range(slices)]
+    for pool_name in pool_names:
+        _check((*at, "name"), check_gke_name, pool_name)
+    return tuple(
+        TpuPoolPlan(
+            pool_name=pool_name,
+            tpu_slice=shape,
+            zone=zone,
+            node_count=node_count,
+            min_nodes=min_nodes,
+            max_nodes=max_nodes,
+            spot=bool(pool.get("spot", False)),
+            reservation=reservation,
+            requested_zone=pool.get("zone"),
+        )
+        for pool_name in pool_names
+    )
+
+
+def _plan_gpu_pool(index: int, pool: Mapping[str, Any], location: str, region: str) -> GpuPoolPlan:
+    at: tuple[PathPart, ...] = ("gpu_pools", index)
+    name: str = _check((*at, "name"), _gke_name, pool.get("name"))
+    accelerator = _check(
+        (*at, "accelerator_type"), gpu_accelerator, _enum_value(pool.get("accelerator_type"))
+    ).accelerator_type
+    machine = _check((*at, "machine_type"), gpu_machine, accelerator, pool.get("machine_type"))
+    min_nodes, max_nodes = _node_bounds(at, pool.get("min_nodes"), pool.get("max_nodes"))
+    return GpuPoolPlan(
+        pool_name=name,
+        accelerator_type=accelerator,
+        machine=machine,
+        zone=_pool_zone((*at, "zone"), pool.get("zone"), location, region, None),
+        min_nodes=min_nodes,
+        max_nodes=max_nodes,
+        spot=bool(pool.get("spot", False)),
+    )
+
+
+def plan_cluster(name: str, args: Mapping[str, Any]) -> ClusterPlan:
+    """Validate GkeTpuCluster arguments and resolve every default. Raises ArgError on the first bad value.
+
+    `name` is the GKE cluster name (the component's resource name)."""
+    _check(("name",), check_gke_name, name)
+    location = args.get("location")
+    region = _location_region(location)
+    assert isinstance(location, str)
+    mode = _cluster_mode(args.get("mode", ClusterMode.STANDARD))
+    if mode is ClusterMode.AUTOPILOT:
+        _check_autopilot_args(args, location, region)
+
+    channel = _enum_value(args.get("release_channel", DEFAULT_RELEASE_CHANNEL))
+    if channel not in RELEASE_CHANNELS:
+        raise ArgError(("release_channel",), f"{channel!r} is not allowed; allowed: {', '.join(RELEASE_CHANNELS)}")
+
+    tpu_pools = tuple(
+        plan
+        for index, pool in enumerate(args.get("tpu_pools") or [])
+        for plan in _plan_tpu_pool(index, pool, location, region)
+    )
+    gpu_pools = tuple(
+        _plan_gpu_pool(index, pool, location, region) for index, pool in enumerate(args.get("gpu_pools") or [])
+    )
+    _check_unique_pool_names(tpu_pools, gpu_pools)
+
+    ray_operator = bool(args.get("ray_operator", False))
+    version = args.get("min_master_version")
+    if version is not None:
+        needs = [(tpu_generation(g).min_gke_version, f"TPU {g.value}") for g in _generations(tpu_pools)]
+        if ray_operator:
+            needs.append((MIN_GKE_VERSION_RAY_ADDON, "the Ray add-on"))
+        for minimum, needed_for in needs:
+            _check(("min_master_version",), check_min_gke_version, version, minimum, needed_for)
+    if mode is ClusterMode.AUTOPILOT:
+        for generation in _generations(tpu_pools):
+            _check(("min_master_version",), check_autopilot_tpu_version, generation, version)
+
+    existing_account = args.get("node_service_account_email")
+    account_id = None
+    if existing_account is None:
+        account_id = args.get("node_service_account_id")
+        if account_id is None:
+            account_id = f"{name}-nodes"
+            try:
+                check_service_account_id(account_id)
+            except ValueError as error:
+                raise ArgError(
+                    ("node_service_account_id",),
+                    f"{error} (the default, derived from the cluster name; set a shorter id explicitly)",
+                ) from None
+        _check(("node_service_account_id",), check_service_account_id, account_id)
+
+    rbac_security_group = args.get("rbac_security_group")
+    if rbac_security_group is not None:
+        _check(("rbac_security_group",), check_rbac_security_group, rbac_security_group)
+
+    system_pool = args.get("system_pool") or {}
+    return ClusterPlan(
+        name=name,
+        location=location,
+        region=region,
+        release_channel=channel,
+        min_master_version=version,
+        ray_operator=ray_operator,
+        gcs_fuse_csi=bool(args.get("gcs_fuse_csi", True)),
+        managed_prometheus=bool(args.get("managed_prometheus", True)),
+        private_nodes=bool(args.get("private_nodes", False)),
+        deletion_protection=bool(args.get("deletion_protection", True)),
+        node_service_account_id=account_id,
+        system_machine_type=system_pool.get("machine_type", DEFAULT_SYSTEM_MACHINE_TYPE),
+        system_node_count=require_int(("system_pool", "node_count"), system_pool.get("node_count", 1), minimum=1),
+        tpu_pools=tpu_pools,
+        gpu_pools=gpu_pools,
+        mode=mode,
+        dataplane_v2=bool(args.get("dataplane_v2", True)),
+        rbac_security_group=rbac_security_group,
+    )
+
+
+def _cluster_mode(value: Any) -> ClusterMode:
+    for member in ClusterMode:
+        if value is member or value == member.value:
+            return member
+    raise ArgError(("mode",), f"{value!r} is not allowed; allowed: {', '.join(m.value for m in ClusterMode)}")
+
+
+def _check_autopilot_args(args: Mapping[str, Any], location: str, region: str) -> None:
+    """Refuse what only Standard node pools have: Autopilot provisions, sizes and scales the nodes itself."""
+    if is_zone(location):
+        raise ArgError(
+            ("location",),
+            f"{location!r} is a zone, but Autopilot clusters are regional; allowed: a region, e.g. {region!r} "
+            "(a pool's zone pins its pods to one zone)",
+        )
+    if args.get("system_pool") is not None:
+        raise ArgError(
+            ("system_pool",),
+            f"{args['system_pool']!r} is not allowed on Autopilot, which runs system pods on nodes it manages; "
+            "allowed: leave it out",
+        )
+    for kind in ("tpu_pools", "gpu_pools"):
+        for index, pool in enumerate(args.get(kind) or []):
+            if pool.get("min_nodes") is not None:
+                raise ArgError(
+                    (kind, index, "min_nodes"),
+                    f"{pool['min_nodes']!r} is not allowed on Autopilot, which creates nodes for pending pods and "
+                    "removes idle ones; allowed: leave it out (the maximum node count still bounds the replicas "
+                    "placed on the pool)",
+                )
+    if args.get("dataplane_v2") is False:
+        raise ArgError(
+            ("dataplane_v2",), "false is not allowed on Autopilot, which always runs Dataplane V2; allowed: true"
+        )
+
+
+def _generations(tpu_pools: Sequence[TpuPoolPlan]) -> list[TpuGeneration]:
+    return sorted({p.tpu_slice.generation for p in tpu_pools}, key=lambda g: g.value)
+
+
+def _check_unique_pool_names(tpu_pools: Sequence[TpuPoolPlan], gpu_pools: Sequence[GpuPoolPlan]) -> None:
+    seen: set[str] = set(RESERVED_POOL_NAMES)
+    for kind, pools in (("tpu_pools", tpu_pools), ("gpu_pools", gpu_pools)):
+        for pool in pools:
+            if pool.pool_name in seen:
+                raise ArgError(
+                    (kind,),
+                    f"node pool name {pool.pool_name!r} is used twice or reserved; allowed: unique names "
+                    f"other than {', '.join(RESERVED_POOL_NAMES)}",
+                )
+            seen.add(pool.pool_name)

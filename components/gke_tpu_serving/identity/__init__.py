@@ -1,0 +1,1 @@
+"""Google identities and storage for workloads: Workload Identity, GCS FUSE buckets, the image repository."""

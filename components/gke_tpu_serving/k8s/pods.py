@@ -1,0 +1,77 @@
+"""Pod pieces the workload components share: restricted security contexts, how a Service is exposed, and secrets
+passed by reference."""
+
+import re
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from gke_tpu_serving.k8s import pod_security as _pod_security
+
+# Marks a Service whose public exposure the stack config asked for; policies refuse public LBs without it.
+PUBLIC_EXPOSURE_ANNOTATION = "gke-tpu-serving/public-exposure"
+INTERNAL_LOAD_BALANCER_ANNOTATION = "networking.gke.io/load-balancer-type"
+
+
+class Exposure(Enum):
+    """How the server's Service is reachable."""
+
+    CLUSTER_IP = "cluster-ip"
+    """Inside the cluster only (default)."""
+    INTERNAL_LOAD_BALANCER = "internal-load-balancer"
+    """From the VPC, through an internal passthrough load balancer."""
+    PUBLIC_LOAD_BALANCER = "public-load-balancer"
+    """From the internet. Only when asked for explicitly; set an api_key."""
+
+
+def service_exposure(exposure: Exposure) -> tuple[str, dict[str, str]]:
+    """The Service type and annotations of an exposure (no annotations for cluster-ip)."""
+    if exposure is Exposure.INTERNAL_LOAD_BALANCER:
+        return "LoadBalancer", {INTERNAL_LOAD_BALANCER_ANNOTATION: "Internal"}
+    if exposure is Exposure.PUBLIC_LOAD_BALANCER:
+        return "LoadBalancer", {PUBLIC_EXPOSURE_ANNOTATION: "true"}
+    return "ClusterIP", {}
+
+
+def _snake_case_keys(context: Mapping[str, Any]) -> dict[str, Any]:
+    # The nested objects of a security context have one-word keys, the same in both spellings.
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in context.items()}
+
+
+def restricted_pod_security_context(run_as: int | None = None) -> k8s.core.v1.PodSecurityContextArgs:
+    """_pod_security.restricted_pod_security_context() for core objects. The workload images run as an
+    unprivileged user (workloads/llama: uid 1000, its Dockerfile's USER)."""
+    return k8s.core.v1.PodSecurityContextArgs(**_snake_case_keys(_pod_security.restricted_pod_security_context(run_as)))
+
+
+def restricted_container_security_context() -> k8s.core.v1.SecurityContextArgs:
+    """_pod_security.restricted_container_security_context() for core objects."""
+    return k8s.core.v1.SecurityContextArgs(**_snake_case_keys(_pod_security.restricted_container_security_context()))
+
+
+def secret_env_vars(
+    resource_name: str, namespace: str, values: Mapping[str, pulumi.Input[str]], opts: pulumi.ResourceOptions
+) -> list[k8s.core.v1.EnvVarArgs]:
+    """A Kubernetes Secret named `resource_name` holding `values` (kept Pulumi secrets), and the environment
+    variables that reach them by reference, so no value is written into the pod spec."""
+    if not values:
+        return []
+    secret = k8s.core.v1.Secret(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=resource_name, namespace=namespace),
+        type="Opaque",
+        string_data={key: pulumi.Output.secret(value) for key, value in values.items()},
+        opts=opts,
+    )
+    return [
+        k8s.core.v1.EnvVarArgs(
+            name=key,
+            value_from=k8s.core.v1.EnvVarSourceArgs(
+                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret.metadata.name, key=key)
+            ),
+        )
+        for key in values
+    ]

@@ -1,0 +1,156 @@
+"""RayCluster: a long-running KubeRay Ray cluster for interactive and training work, scaled by Ray's autoscaler."""
+
+from dataclasses import dataclass
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from gke_tpu_serving.catalog.versions import RAY_IMAGE
+from gke_tpu_serving.errors import component_errors, require_int
+from gke_tpu_serving.options import inherited_dependencies
+from gke_tpu_serving.ray.cluster_args import args_cluster_spec, check_common_args, check_ray_version, head_service_name
+from gke_tpu_serving.ray.spec import (
+    CLIENT_PORT,
+    DASHBOARD_PORT,
+    CpuWorkerGroupArgs,
+    GpuWorkerGroupArgs,
+    Head,
+    RayAuthMode,
+    RayHeadArgs,
+    TpuWorkerGroupArgs,
+    WorkerGroup,
+    check_ray_name,
+)
+
+DEFAULT_RUN_AS_USER = 1000
+
+
+class RayClusterArgs(TypedDict):
+    """Arguments of RayCluster."""
+
+    namespace: str
+    """Namespace of the RayCluster (it must exist, e.g. a Tenant's)."""
+    service_account_name: pulumi.Input[str]
+    """Kubernetes ServiceAccount of every Ray pod, e.g. the Tenant's Workload Identity one. With an autoscaled group,
+    KubeRay binds it to the autoscaler's Role (pods and the RayCluster, in this namespace) for the head pod."""
+    image: NotRequired[str]
+    """The Ray image of head and workers, pinned by tag or digest; TPU groups need JAX for TPU in it, GPU groups CUDA.
+    Default: rayproject/ray at the package's pinned Ray version (versions.RAY_IMAGE)."""
+    ray_version: NotRequired[str]
+    """rayVersion: the Ray version inside the image. Default: the package's pinned Ray version."""
+    head: NotRequired[RayHeadArgs]
+    """The head pod. Default: 2 CPUs, 8Gi."""
+    tpu_worker_groups: NotRequired[list[TpuWorkerGroupArgs]]
+    """Worker groups on TPU slices (give min_replicas 0 and max_replicas to let the autoscaler add slices on
+    demand). Default: none."""
+    gpu_worker_groups: NotRequired[list[GpuWorkerGroupArgs]]
+    """Worker groups on GPU nodes, from zero workers by default. Default: none."""
+    cpu_worker_groups: NotRequired[list[CpuWorkerGroupArgs]]
+    """Worker groups without accelerators, from zero workers by default. Default: none."""
+    auth: NotRequired[RayAuthMode]
+    """Ray token authentication (token, the default: KubeRay generates the token into the Secret named after the
+    cluster, key auth_token; needs KubeRay >= 1.5.1 and Ray >= 2.52) or disabled. The head Service is ClusterIP
+    either way."""
+    env: NotRequired[dict[str, str]]
+    """Environment variables of every Ray container. Default: none."""
+    run_as_user: NotRequired[int]
+    """UID of the image's user; the kubelet needs a number to enforce non-root. Default: 1000, rayproject/ray's."""
+    weights_bucket: NotRequired[str]
+    """Bucket mounted read-only through GCS FUSE on every worker (datasets, base weights; write checkpoints to
+    gs:// through Workload Identity instead). Default: none."""
+    weights_mount_path: NotRequired[str]
+    """Where weights_bucket is mounted. Default: /data/weights."""
+    compile_cache_path: NotRequired[str]
+    """A local-disk directory (emptyDir) on every worker for the XLA compile cache. Default: none."""
+
+
+@dataclass(frozen=True)
+class RayClusterSettings:
+    """The args with every default resolved."""
+
+    image: str
+    head: Head
+    groups: tuple[WorkerGroup, ...]
+    auth: RayAuthMode
+    ray_version: str
+    run_as_user: int
+
+
+def check_ray_cluster_args(args: RayClusterArgs) -> RayClusterSettings:
+    """Check the args (pure: the stack config calls it at load); returns them with defaults resolved. Raises
+    ArgError."""
+    image = args.get("image", RAY_IMAGE)
+    head, auth, groups = check_common_args(args, image)
+    return RayClusterSettings(
+        image=image,
+        head=head,
+        groups=groups,
+        auth=auth,
+        ray_version=check_ray_version(args, auth),
+        run_as_user=require_int(("run_as_user",), args.get("run_as_user", DEFAULT_RUN_AS_USER), minimum=1),
+    )
+
+
+def ray_cluster_resource_spec(args: RayClusterArgs, settings: RayClusterSettings) -> dict[str, Any]:
+    """The RayCluster's spec: the shared Ray cluster spec, recreated by KubeRay when the pods' template changes (a
+    standalone RayCluster otherwise keeps running pods of the old image)."""
+    spec = args_cluster_spec(
+        args,
+        image=settings.image,
+        ray_version=settings.ray_version,
+        head=settings.head,
+        groups=settings.groups,
+        auth=settings.auth,
+        run_as_user=settings.run_as_user,
+    )
+    return {**spec, "upgradeStrategy": {"type": "Recreate"}}
+
+
+class RayCluster(pulumi.ComponentResource):
+    """A KubeRay RayCluster (ray.io/v1) for notebooks, Ray Train and Ray Tune: a ClusterIP head with Ray token
+    authentication, TPU worker groups sized and checked as the KubeRay TPU webhook checks them, GPU and CPU worker
+    groups, Ray's in-tree autoscaler whenever a group may change size, pods that pass Pod Security `restricted`.
+    Built by the same spec builders as RayService. Needs a KubeRay operator on the cluster (the GKE Ray add-on, or
+    KubeRayOperator); pass the cluster's Kubernetes provider in `opts`."""
+
+    head_service_name: pulumi.Output[str]
+    """Name of the head Service KubeRay creates (GCS 6379, dashboard 8265, client 10001)."""
+    ray_address: pulumi.Output[str]
+    """The Ray client address, ray://<head Service>.<namespace>.svc:10001."""
+    dashboard_url: pulumi.Output[str]
+    """In-cluster URL of the dashboard and job API."""
+    auth_token_secret_name: pulumi.Output[str]
+    """The Secret (key auth_token) in which KubeRay keeps the generated token; empty when auth is disabled."""
+
+    def __init__(self, name: str, args: RayClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gke-tpu-serving:index:RayCluster", name, None, opts)
+        with component_errors("RayCluster", name):
+            check_ray_name(("name",), name)
+            settings = check_ray_cluster_args(args)
+        namespace = args["namespace"]
+        k8s.apiextensions.CustomResource(
+            name,
+            api_version="ray.io/v1",
+            kind="RayCluster",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=name,
+                namespace=namespace,
+                labels={"app.kubernetes.io/name": "ray-cluster", "app.kubernetes.io/instance": name},
+            ),
+            spec=ray_cluster_resource_spec(args, settings),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=inherited_dependencies(opts)),
+        )
+        head = head_service_name(name)
+        self.head_service_name = pulumi.Output.from_input(head)
+        self.ray_address = pulumi.Output.from_input(f"ray://{head}.{namespace}.svc:{CLIENT_PORT}")
+        self.dashboard_url = pulumi.Output.from_input(f"http://{head}.{namespace}.svc:{DASHBOARD_PORT}")
+        self.auth_token_secret_name = pulumi.Output.from_input(name if settings.auth is RayAuthMode.TOKEN else "")
+        self.register_outputs(
+            {
+                "head_service_name": self.head_service_name,
+                "ray_address": self.ray_address,
+                "dashboard_url": self.dashboard_url,
+                "auth_token_secret_name": self.auth_token_secret_name,
+            }
+        )

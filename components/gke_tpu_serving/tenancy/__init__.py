@@ -1,0 +1,1 @@
+"""Teams sharing a cluster: Tenant, TenantGateway, Notebook and the pure quota rules."""

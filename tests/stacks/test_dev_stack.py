@@ -1,0 +1,311 @@
+"""The dev stack (seed parity) through the offline preview: the resources and inputs the acceptance asks for."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from helpers import ROOT
+from manifest_validation import validate_manifest
+
+from gke_tpu_serving.catalog import tpu_zones
+from gke_tpu_serving.offline import PreviewResult, RecordedResource, kubernetes_manifests, run_program
+
+POOL = "gcp:container/nodePool:NodePool"
+GKE = "gcp:container/cluster:Cluster"
+
+
+@pytest.fixture(scope="module")
+def dev() -> PreviewResult:
+    return run_program(ROOT, "dev")
+
+
+def _tpu_pools(dev: PreviewResult) -> list[RecordedResource]:
+    return [p for p in dev.of_type(POOL) if p.inputs["nodeConfig"]["machineType"].startswith("ct")]
+
+
+def test_every_cluster_has_workload_identity_and_gcs_fuse(dev: PreviewResult) -> None:
+    clusters = {c.inputs["name"]: c.inputs for c in dev.of_type(GKE)}
+    assert set(clusters) == {"sd-v4", "llm-us-central1"}
+    for cluster in clusters.values():
+        assert cluster["workloadIdentityConfig"] == {"workloadPool": "your-project-id.svc.id.goog"}
+        assert cluster["addonsConfig"]["gcsFuseCsiDriverConfig"] == {"enabled": True}
+
+
+def test_ray_addon_only_where_the_ray_service_runs(dev: PreviewResult) -> None:
+    addons = {c.inputs["name"]: c.inputs["addonsConfig"] for c in dev.of_type(GKE)}
+    assert addons["sd-v4"]["rayOperatorConfigs"][0]["enabled"] is True
+    assert "rayOperatorConfigs" not in addons["llm-us-central1"]
+
+
+def test_v4_pool_is_one_node_without_placement_policy(dev: PreviewResult) -> None:
+    pool = dev.one(POOL, "sd-v4-tpu-v4").inputs
+    assert pool["nodeConfig"]["machineType"] == "ct4p-hightpu-4t"
+    assert pool["nodeCount"] == 1
+    assert "placementPolicy" not in pool
+
+
+def test_two_v5e_4x8_pools_of_eight_nodes_with_compact_placement(dev: PreviewResult) -> None:
+    pools = [p.inputs for p in _tpu_pools(dev) if p.inputs["nodeConfig"]["machineType"] == "ct5lp-hightpu-4t"]
+    assert len(pools) == 2
+    for pool in pools:
+        assert pool["nodeCount"] == 8
+        assert pool["placementPolicy"] == {"type": "COMPACT", "tpuTopology": "4x8"}
+
+
+def test_one_v6e_8t_pool_autoscaling_one_to_two(dev: PreviewResult) -> None:
+    pools = [p.inputs for p in _tpu_pools(dev) if p.inputs["nodeConfig"]["machineType"].startswith("ct6e")]
+    assert len(pools) == 1
+    assert pools[0]["nodeConfig"]["machineType"] == "ct6e-standard-8t"
+    assert pools[0]["autoscaling"] == {"minNodeCount": 1, "maxNodeCount": 2}
+
+
+def test_every_tpu_pool_is_in_a_zone_that_offers_its_generation(dev: PreviewResult) -> None:
+    generation_of = {"ct4p": "v4", "ct5lp": "v5e", "ct6e": "v6e"}
+    for pool in _tpu_pools(dev):
+        generation = generation_of[pool.inputs["nodeConfig"]["machineType"].split("-")[0]]
+        (zone,) = pool.inputs["nodeLocations"]
+        assert zone in tpu_zones(generation), (pool.name, zone)
+
+
+def test_resource_counts(dev: PreviewResult) -> None:
+    assert Counter(r.type for r in dev.resources) == {
+        "pulumi:pulumi:Stack": 1,
+        "gke-tpu-serving:index:GkeTpuCluster": 2,
+        GKE: 2,
+        POOL: 6,
+        "gcp:serviceaccount/account:Account": 3,
+        "gcp:projects/iAMMember:IAMMember": 3,
+        "pulumi:providers:kubernetes": 2,
+        "gke-tpu-serving:index:WorkloadIdentity": 3,
+        "kubernetes:core/v1:Namespace": 3,
+        "kubernetes:core/v1:ServiceAccount": 3,
+        "gcp:serviceaccount/iAMMember:IAMMember": 1,
+        "gke-tpu-serving:index:GcsFuseBucket": 5,
+        "gcp:storage/bucket:Bucket": 5,
+        "gcp:storage/bucketIAMMember:BucketIAMMember": 5,
+        "gke-tpu-serving:index:CustomMetricsAdapter": 1,
+        "kubernetes:yaml/v2:ConfigFile": 2,
+        "gke-tpu-serving:index:VllmDeploymentWithHpa": 1,
+        "gke-tpu-serving:index:JobSetController": 1,
+        "gke-tpu-serving:index:SaxmlJobSet": 1,
+        "gke-tpu-serving:index:SaxmlModels": 1,
+        "kubernetes:jobset.x-k8s.io/v1alpha2:JobSet": 1,
+        "kubernetes:core/v1:ConfigMap": 1,
+        "kubernetes:batch/v1:Job": 1,
+        "gke-tpu-serving:index:ImageRepository": 1,
+        "gcp:artifactregistry/repository:Repository": 1,
+        "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": 2,
+        "kubernetes:apps/v1:Deployment": 3,
+        "kubernetes:core/v1:Service": 3,
+        "kubernetes:policy/v1:PodDisruptionBudget": 1,
+        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
+        "kubernetes:monitoring.googleapis.com/v1:PodMonitoring": 1,
+        "gke-tpu-serving:index:RayService": 1,
+        "kubernetes:ray.io/v1:RayService": 1,
+    }
+
+
+def test_buckets_are_private_in_the_clusters_region_and_data_buckets_protected(dev: PreviewResult) -> None:
+    buckets = {b.inputs["name"]: b for b in dev.of_type("gcp:storage/bucket:Bucket")}
+    assert set(buckets) == {
+        "your-project-id-saxml-state",
+        "your-project-id-llama-weights",
+        "your-project-id-llama-xla-cache",
+        "your-project-id-stablediffusion-weights",
+        "your-project-id-stablediffusion-xla-cache",
+    }
+    for name, bucket in buckets.items():
+        # The compile cache is regenerable; weights and server state are not.
+        protected = {} if name.endswith("xla-cache") else {"protect": True, "retainOnDelete": True}
+        assert bucket.options == protected
+        assert bucket.inputs["location"] == ("US-CENTRAL2" if "stablediffusion" in name else "US-CENTRAL1")
+        assert bucket.inputs["uniformBucketLevelAccess"] is True
+        assert bucket.inputs["publicAccessPrevention"] == "enforced"
+        assert bucket.inputs["forceDestroy"] is False
+
+
+def test_bucket_grants_reach_the_scenarios_identities(dev: PreviewResult) -> None:
+    grants = {g.name: g.inputs for g in dev.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
+    assert grants["llama-weights-vllm-read"] == {
+        "bucket": "your-project-id-llama-weights",
+        "role": "roles/storage.objectViewer",
+        "member": "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/"
+        "your-project-id.svc.id.goog/subject/ns/llama/sa/vllm",
+    }
+    # The member is the Google service account's email, which GCP computes: unknown in a preview.
+    assert grants["saxml-state-sax-sa-write"] == {
+        "bucket": "your-project-id-saxml-state",
+        "role": "roles/storage.objectUser",
+        "member": "[unknown]",
+    }
+    binding = dev.one("gcp:serviceaccount/iAMMember:IAMMember", "saxml-identity-workload-identity-user").inputs
+    assert binding["member"] == "serviceAccount:your-project-id.svc.id.goog[saxml/sax-sa]"
+    assert binding["role"] == "roles/iam.workloadIdentityUser"
+
+
+def test_no_project_level_storage_owner_or_editor_role_anywhere(dev: PreviewResult) -> None:
+    project_roles = sorted(r.inputs["role"] for r in dev.of_type("gcp:projects/iAMMember:IAMMember"))
+    # The node role and the metrics adapter's read access to Cloud Monitoring, both project-scoped by nature.
+    assert project_roles == ["roles/container.defaultNodeServiceAccount"] * 2 + ["roles/monitoring.viewer"]
+    assert not [t for t in {r.type for r in dev.resources} if t.startswith("gcp:projects/") and "Member" not in t]
+
+
+def test_kubernetes_objects_go_to_their_clusters_provider(dev: PreviewResult) -> None:
+    providers = {
+        name: dev.one("pulumi:providers:kubernetes", f"{name}-k8s").urn for name in ("sd-v4", "llm-us-central1")
+    }
+    objects = [r for r in dev.resources if r.type.startswith("kubernetes:")]
+    on_sd = [r for r in objects if r.name.startswith(("stableDiffusion", "stable-diffusion"))]
+    assert on_sd and all(r.options["provider"] == providers["sd-v4"] for r in on_sd)
+    assert all(r.options["provider"] == providers["llm-us-central1"] for r in objects if r not in on_sd)
+
+
+def test_every_kubernetes_manifest_passes_schema_validation(dev: PreviewResult) -> None:
+    manifests = kubernetes_manifests(dev)
+    assert sorted(m["kind"] for m in manifests) == [
+        "ConfigMap",
+        "Deployment",
+        "Deployment",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "Job",
+        "JobSet",
+        "Namespace",
+        "Namespace",
+        "Namespace",
+        "PodDisruptionBudget",
+        "PodMonitoring",
+        "RayService",
+        "Service",
+        "Service",
+        "Service",
+        "ServiceAccount",
+        "ServiceAccount",
+        "ServiceAccount",
+    ]
+    for manifest in manifests:
+        validate_manifest(manifest)
+
+
+def test_llama_server_runs_on_the_v6e_pool_with_the_scenarios_identity(dev: PreviewResult) -> None:
+    pod = dev.one("kubernetes:apps/v1:Deployment", "vllm-llama").inputs["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "vllm"
+    assert pod["nodeSelector"]["cloud.google.com/gke-tpu-accelerator"] == "tpu-v6e-slice"
+    hpa = dev.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "vllm-llama").inputs["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (1, 2)  # the v6e pool autoscales 1-2 nodes
+
+
+def test_outputs_keep_kubeconfigs_secret_and_export_placements(dev: PreviewResult) -> None:
+    assert dev.outputs["kubeconfigs"] == {"sd-v4": "[secret]", "llm-us-central1": "[secret]"}
+    assert dev.outputs["saxml"]["nodePools"] == ["v5e-4x8-0", "v5e-4x8-1"]
+    assert dev.outputs["llama"]["resourcesPerHost"] == {"google.com/tpu": 8}
+
+
+def test_make_preview_command_prints_the_tree(tmp_path: Path) -> None:
+    out = tmp_path / "dev.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "gke_tpu_serving.offline", "preview", "--stack", "dev", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert re.search(r"\n \+   │  ├─ gcp:container/nodePool:NodePool +llm-us-central1-v5e-4x8-0 +create\n", done.stdout)
+    assert "+ 69 to create" in done.stdout
+    document = json.loads(out.read_text())
+    assert document["project"] == "gke-tpu-serving" and document["stack"] == "dev"
+    assert len(document["resources"]) == 69
+
+
+def _preview_variant(tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess[str]:
+    """The offline preview of a copy of this project whose `bad` stack file is `stack_text`."""
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
+    (tmp_path / "Pulumi.bad.yaml").write_text(stack_text)
+    return subprocess.run(
+        [sys.executable, "-m", "gke_tpu_serving.offline", "preview", "--stack", "bad", "--project-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_secret_key_in_plain_text_is_refused(tmp_path: Path) -> None:
+    stack = (ROOT / "Pulumi.dev.yaml").read_text() + "  gke-tpu-serving:hfToken: hf_plaintext\n"
+    done = _preview_variant(tmp_path, stack)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "config key gke-tpu-serving:hfToken: set in plain text; allowed: a secret "
+        "(`pulumi config set --secret hfToken ...`)"
+    )
+
+
+def test_secret_key_set_as_secret_reaches_the_pod_through_a_kubernetes_secret(tmp_path: Path) -> None:
+    stack = (ROOT / "Pulumi.dev.yaml").read_text() + "  gke-tpu-serving:apiKey:\n    secure: v1:AAAA\n"
+    done = _preview_variant(tmp_path, stack)
+    assert done.returncode == 0, done.stderr
+    assert "kubernetes:core/v1:Secret" in done.stdout and "vllm-llama-secrets" in done.stdout
+
+
+def test_bad_stack_config_exits_2_with_only_the_message(tmp_path: Path) -> None:
+    done = _preview_variant(
+        tmp_path, (ROOT / "Pulumi.dev.yaml").read_text().replace("topology: 4x8", "topology: 4x4x4")
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip() == (
+        "config key gke-tpu-serving:clusters[1].tpuPools[0].topology: topology '4x4x4' is not valid for TPU v5e "
+        "on ct5lp-hightpu-4t; allowed: 2x2 (single-host), 2x4, 4x4, 4x8, 8x8, 8x16, 16x16 (multi-host)"
+    )
+
+
+def test_staging_weights_runs_a_job_as_its_own_writer_before_the_server(tmp_path: Path) -> None:
+    stack = (
+        (ROOT / "Pulumi.dev.yaml")
+        .read_text()
+        .replace("    targetQueueLength: 10\n", "    targetQueueLength: 10\n    stageWeights: true\n")
+    )
+    stack += "  gke-tpu-serving:hfToken:\n    secure: v1:AAAA\n"
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
+    (tmp_path / "Pulumi.staged.yaml").write_text(stack)
+    result = run_program(tmp_path, "staged")
+    job = result.one("kubernetes:batch/v1:Job", "llama-weights-staging").inputs["spec"]["template"]["spec"]
+    assert job["serviceAccountName"] == "weights-stager"
+    assert job["containers"][0]["command"] == [
+        "/opt/llama-tools/bin/python",
+        "/app/stage_weights.py",
+        "--dest",
+        "gs://your-project-id-llama-weights/models/meta-llama/Llama-3.1-70B-Instruct",
+        "--hf-repo",
+        "meta-llama/Llama-3.1-70B-Instruct",
+    ]
+    grants = {g.name: g.inputs["role"] for g in result.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
+    assert grants["llama-weights-vllm-read"] == "roles/storage.objectViewer"
+    assert grants["llama-weights-weights-stager-write"] == "roles/storage.objectUser"
+    deployment = result.one("kubernetes:apps/v1:Deployment", "vllm-llama")
+    # The server starts after the Job has staged the weights, and its pods need no token.
+    assert result.one("kubernetes:batch/v1:Job", "llama-weights-staging").urn in deployment.options["dependsOn"]
+    env_names = [e["name"] for e in deployment.inputs["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert "HF_TOKEN" not in env_names
+    # The stager's ServiceAccount waits for the namespace the scenario's identity creates.
+    namespace = result.one("kubernetes:core/v1:Namespace", "llama-identity-namespace").urn
+    assert namespace in result.one("kubernetes:core/v1:ServiceAccount", "llama-stager-ksa").options["dependsOn"]
+
+
+def test_image_repository_is_pulled_by_each_clusters_nodes_only(dev: PreviewResult) -> None:
+    repository = dev.one("gcp:artifactregistry/repository:Repository", "images-repository")
+    assert repository.inputs["repositoryId"] == "gke-tpu-serving"
+    assert repository.inputs["format"] == "DOCKER"
+    assert repository.inputs["dockerConfig"] == {"immutableTags": True}
+    assert repository.options == {"protect": True}
+    grants = dev.of_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
+    assert sorted(g.name for g in grants) == ["images-llm-us-central1-nodes-reader", "images-sd-v4-nodes-reader"]
+    assert {g.inputs["role"] for g in grants} == {"roles/artifactregistry.reader"}
+    assert dev.outputs["imageRepository"] == "us-central1-docker.pkg.dev/your-project-id/gke-tpu-serving"
