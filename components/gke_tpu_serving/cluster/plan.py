@@ -57,6 +57,21 @@ class TpuPoolPlan:
     reservation: str | None
     requested_zone: str | None = None
     """The zone the args named, if any (Autopilot pins pods to it; otherwise Autopilot chooses the zone)."""
+    entry_name: str = ""
+    """The `tpu_pools` entry this pool comes from: `pool_name` itself, or `<entry_name>-<i>` for one of its slices."""
+
+    @property
+    def max_size(self) -> int:
+        """Nodes the pool has at its largest: its fixed size, or its autoscaling maximum."""
+        if self.node_count is not None:
+            return self.node_count
+        assert self.max_nodes is not None  # _plan_tpu_pool sets either a fixed size or both bounds
+        return self.max_nodes
+
+    @property
+    def max_chips(self) -> int:
+        """TPU chips the pool has at its largest."""
+        return self.max_size * self.tpu_slice.chips_per_vm
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,11 @@ class GpuPoolPlan:
     min_nodes: int
     max_nodes: int
     spot: bool
+
+    @property
+    def max_gpus(self) -> int:
+        """GPUs the pool has at its largest."""
+        return self.max_nodes * self.machine.gpus_per_vm
 
 
 @dataclass(frozen=True)
@@ -101,6 +121,30 @@ class ClusterPlan:
     @property
     def autopilot(self) -> bool:
         return self.mode is ClusterMode.AUTOPILOT
+
+    def tpu_slices_of(self, entry_name: str) -> tuple[TpuPoolPlan, ...]:
+        """The node pools (one per slice) of the `tpu_pools` entry named `entry_name`; empty if there is none."""
+        return tuple(p for p in self.tpu_pools if p.entry_name == entry_name)
+
+    def gpu_pool(self, name: str) -> GpuPoolPlan | None:
+        """The `gpu_pools` entry named `name`, if any."""
+        return next((p for p in self.gpu_pools if p.pool_name == name), None)
+
+    @property
+    def pool_names(self) -> tuple[str, ...]:
+        """The names of the `tpu_pools` and `gpu_pools` entries, in that order."""
+        tpu = dict.fromkeys(p.entry_name for p in self.tpu_pools)
+        return (*tpu, *(p.pool_name for p in self.gpu_pools))
+
+    @property
+    def max_tpu_chips(self) -> int:
+        """TPU chips of every pool at its largest."""
+        return sum(p.max_chips for p in self.tpu_pools)
+
+    @property
+    def max_gpus(self) -> int:
+        """GPUs of every pool at its largest."""
+        return sum(p.max_gpus for p in self.gpu_pools)
 
 
 def _enum_value(value: Any) -> Any:
@@ -233,6 +277,7 @@ def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: s
             spot=bool(pool.get("spot", False)),
             reservation=reservation,
             requested_zone=pool.get("zone"),
+            entry_name=name,
         )
         for pool_name in pool_names
     )
