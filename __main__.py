@@ -2,7 +2,7 @@
 
 import pulumi
 
-from stacks import build
+from stacks.build import build
 from stacks.config import load
 
 for key, value in build(load()).items():

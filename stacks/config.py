@@ -8,24 +8,25 @@ value and what is allowed, before the program registers any resource.
 import dataclasses
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 import pulumi
 
 from gke_tpu_serving.cluster.gke_tpu_cluster import GkeTpuClusterArgs, ReleaseChannel
 from gke_tpu_serving.cluster.plan import plan_cluster
-from gke_tpu_serving.errors import ArgError, PathPart
+from gke_tpu_serving.errors import ArgError, PathPart, format_path
 from gke_tpu_serving.names import check_region
 
-from . import llama, saxml, stable_diffusion, tenants
-from ._model import PROJECT, Cluster, ConfigError, Placement, StackConfig, config_error
-from ._typed import convert
+from . import tenants
+from .model import PROJECT, Cluster, ConfigError, Placement, Scenario, StackInfo, config_error
+from .naming import check_instance_name
+from .scenarios import SCENARIOS
+from .typed import convert
 
 __all__ = ["PROJECT", "ConfigError", "StackConfig", "load", "parse"]
 
-# Each scenario module has its config type (`Config`) and checks what it needs from its cluster (`check`).
-SCENARIOS = {"stableDiffusion": stable_diffusion, "saxml": saxml, "llama": llama}
 _GCP_PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 
 
@@ -80,40 +81,127 @@ def _parse_cluster(index: int, raw: Any, project: str, defaults: StackDefaults) 
     return Cluster(index=index, name=name, args=args, plan=plan)
 
 
-def _parse_placement(key: str, raw: Any, clusters: Mapping[str, Cluster]) -> Placement:
-    # `tenant` is the stack's key, not the scenario's: stacks/tenants.py checks it against the tenants.
-    tenant = raw.get("tenant") if isinstance(raw, Mapping) else None
-    if tenant is not None and not isinstance(tenant, str):
-        raise config_error((key, "tenant"), f"{tenant!r} is not allowed; allowed: the name of a tenants entry")
+@dataclass(frozen=True)
+class StackConfig:
+    """The whole stack config, validated."""
+
+    gcp_project: str
+    clusters: tuple[Cluster, ...]
+    instances: tuple[Placement, ...]
+    """Every scenario instance, in the order the stack deploys them."""
+    stack: str = "dev"
+    """The Pulumi stack's name: derived physical names include it."""
+    image_registry_location: str = "us-central1"
+    """Region of the Artifact Registry repository for the workload images."""
+    ci_service_account: str | None = None
+    """Email of the service account CI pushes images as."""
+    secrets: Mapping[str, Any] = field(default_factory=dict)
+    """Secret config values (pulumi.Output secrets) by key, e.g. hfToken."""
+    tenancy: tenants.Tenancy | None = None
+    """The teams sharing the clusters (`tenants`, `tenancy`), if any."""
+
+    @property
+    def info(self) -> StackInfo:
+        return StackInfo(gcp_project=self.gcp_project, stack=self.stack)
+
+    @property
+    def scenario_keys(self) -> set[str]:
+        """The config keys of the scenarios that have an instance."""
+        return {instance.key for instance in self.instances}
+
+    def instance(self, key: str, name: str | None = None) -> Placement:
+        """The instance of scenario `key` named `name` (None: the single-mapping form's)."""
+        return next(i for i in self.instances if i.key == key and i.name == name)
+
+
+def _parse_placement(
+    scenario: Scenario, at: tuple[PathPart, ...], raw: Any, clusters: Mapping[str, Cluster]
+) -> Placement:
+    """One instance: `raw` is the scenario's mapping, with `name` when it is an entry of a list of instances."""
+    name = None
     if isinstance(raw, Mapping):
-        raw = {k: v for k, v in raw.items() if k != "tenant"}
+        raw = dict(raw)
+        # `tenant` is the stack's key, not the scenario's: stacks/tenants.py checks it against the tenants.
+        tenant = raw.pop("tenant", None)
+        if tenant is not None and not isinstance(tenant, str):
+            raise config_error((*at, "tenant"), f"{tenant!r} is not allowed; allowed: the name of a tenants entry")
+        if len(at) > 1:
+            if "name" not in raw:
+                raise config_error((*at, "name"), "missing; required: the instance's name")
+            try:
+                name = check_instance_name(raw.pop("name"))
+            except ValueError as error:
+                raise config_error((*at, "name"), str(error)) from None
+    else:
+        tenant = None
     try:
-        placement = convert(raw, SCENARIOS[key].Config)
+        settings = convert(raw, scenario.config_type)
     except ArgError as error:
-        raise config_error((key, *error.path), error.reason) from None
-    cluster = clusters.get(placement["cluster"])
+        raise config_error((*at, *error.path), error.reason) from None
+    cluster = clusters.get(settings["cluster"])
     if cluster is None:
         raise config_error(
-            (key, "cluster"),
-            f"{placement['cluster']!r} is not a cluster of this stack; allowed: {', '.join(clusters)}",
+            (*at, "cluster"),
+            f"{settings['cluster']!r} is not a cluster of this stack; allowed: {', '.join(clusters)}",
         )
-    pool = placement["pool"]
-    pool_names = [p["name"] for p in cluster.args.get("tpu_pools") or []]
-    pool_names += [p["name"] for p in cluster.args.get("gpu_pools") or []]
-    if pool not in pool_names:
+    pool = settings["pool"]
+    if pool not in cluster.plan.pool_names:
         raise config_error(
-            (key, "pool"),
+            (*at, "pool"),
             f"{pool!r} is not an accelerator pool of cluster {cluster.name!r}; "
-            f"allowed: {', '.join(pool_names) or 'none (the cluster has no tpuPools or gpuPools)'}",
+            f"allowed: {', '.join(cluster.plan.pool_names) or 'none (the cluster has no tpuPools or gpuPools)'}",
         )
-    # One tpuPools entry becomes one node pool per slice, named <pool> or <pool>-<i>.
-    tpu_pools = tuple(p for p in cluster.plan.tpu_pools if p.pool_name == pool or p.pool_name.rsplit("-", 1)[0] == pool)
-    return Placement(key=key, cluster=cluster, pool=pool, tpu_pools=tpu_pools, settings=placement, tenant=tenant)
+    return Placement(
+        scenario=scenario,
+        name=name,
+        path=at,
+        cluster=cluster,
+        pool=pool,
+        tpu_pools=cluster.plan.tpu_slices_of(pool),
+        settings=settings,
+        tenant=tenant,
+    )
 
 
-def parse(raw: Mapping[str, Any], gcp_project: str | None, secret_keys: frozenset[str] = frozenset()) -> StackConfig:
+def _parse_instances(scenario: Scenario, raw: Any, clusters: Mapping[str, Cluster]) -> list[Placement]:
+    """A scenario's instances: one mapping (one instance, with the scenario's own names) or a list of named ones."""
+    key = scenario.key
+    if not isinstance(raw, list):
+        return [_parse_placement(scenario, (key,), raw, clusters)]
+    if not raw:
+        raise config_error(
+            (key,), "[] is not allowed; allowed: a mapping (one instance) or a non-empty list of named instances"
+        )
+    instances = [_parse_placement(scenario, (key, index), entry, clusters) for index, entry in enumerate(raw)]
+    seen: set[str | None] = set()
+    for instance in instances:
+        if instance.name in seen:
+            raise config_error(instance.at("name"), f"{instance.name!r} is used twice; allowed: unique names")
+        seen.add(instance.name)
+    return instances
+
+
+def _check_namespaces(instances: Sequence[Placement]) -> None:
+    """Each instance creates its namespace (unless a tenant owns it): two on one cluster must not share one."""
+    owners: dict[tuple[str, str], Placement] = {}
+    for instance in instances:
+        if instance.tenant is not None:
+            continue
+        other = owners.setdefault((instance.cluster.name, instance.namespace), instance)
+        if other is not instance:
+            raise config_error(
+                instance.at("namespace"),
+                f"{instance.namespace!r} is already the namespace of {format_path(other.path, camel=True)} on "
+                f"cluster {instance.cluster.name!r}; allowed: a namespace of its own",
+            )
+
+
+def parse(
+    raw: Mapping[str, Any], gcp_project: str | None, secret_keys: frozenset[str] = frozenset(), stack: str = "dev"
+) -> StackConfig:
     """Validate the raw config: project keys without the `gke-tpu-serving:` prefix, values parsed from YAML;
-    `secret_keys` names the secret keys that are set (their values never reach this function)."""
+    `secret_keys` names the secret keys that are set (their values never reach this function); `stack` is the
+    Pulumi stack's name."""
     if not gcp_project:
         raise ConfigError(
             "config key gcp:project is missing; set it with `pulumi config set gcp:project YOUR_PROJECT_ID`"
@@ -146,16 +234,20 @@ def parse(raw: Mapping[str, Any], gcp_project: str | None, secret_keys: frozense
             )
         by_name[cluster.name] = cluster
 
-    scenarios: dict[str, Placement] = {}
+    info = StackInfo(gcp_project=gcp_project, stack=stack)
+    instances: list[Placement] = []
     for key, scenario in SCENARIOS.items():
         if raw.get(key) is not None:
-            scenarios[key] = _parse_placement(key, raw[key], by_name)
-            scenario.check(scenarios[key], gcp_project, secret_keys)
-    tenancy = tenants.parse(raw.get("tenants"), raw.get("tenancy"), by_name, scenarios, gcp_project, secret_keys)
+            for instance in _parse_instances(scenario, raw[key], by_name):
+                scenario.check(instance, info, secret_keys)
+                instances.append(instance)
+    _check_namespaces(instances)
+    tenancy = tenants.parse(raw.get("tenants"), raw.get("tenancy"), by_name, instances, info, secret_keys)
     return StackConfig(
         gcp_project=gcp_project,
         clusters=clusters,
-        scenarios=scenarios,
+        instances=tuple(instances),
+        stack=stack,
         image_registry_location=images["image_registry_location"],
         ci_service_account=images["ci_service_account"] or None,
         tenancy=tenancy,
@@ -204,5 +296,5 @@ def load() -> StackConfig:
             raw[key] = json.loads(text)
         except json.JSONDecodeError:
             raw[key] = text  # a plain string where structure is expected is reported by parse()
-    parsed = parse(raw, pulumi.Config("gcp").get("project"), frozenset(secrets))
+    parsed = parse(raw, pulumi.Config("gcp").get("project"), frozenset(secrets), pulumi.get_stack())
     return dataclasses.replace(parsed, secrets=secrets)

@@ -35,11 +35,9 @@ from gke_tpu_serving import (
     TenantQuotaArgs,
 )
 from gke_tpu_serving.catalog.versions import RAY_VERSION
-from gke_tpu_serving.cluster.plan import TpuPoolPlan
 from gke_tpu_serving.errors import ArgError, PathPart
 from gke_tpu_serving.ray.cluster_args import head_service_name, max_requests
 from gke_tpu_serving.ray.ray_cluster import check_ray_cluster_args
-from gke_tpu_serving.ray.ray_service import RayServiceUpgradeStrategy, check_ray_service_args
 from gke_tpu_serving.ray.spec import check_ray_name
 from gke_tpu_serving.tenancy.notebook import DEFAULTS as NOTEBOOK_DEFAULTS
 from gke_tpu_serving.tenancy.notebook import check_notebook_args
@@ -47,14 +45,10 @@ from gke_tpu_serving.tenancy.quota import Demand, Resources, check_capacity, che
 from gke_tpu_serving.tenancy.tenant import DEFAULT_SYSTEM_NAMESPACES, check_tenant_args
 from gke_tpu_serving.tenancy.tenant_gateway import check_tenant_gateway_args
 
-from . import llama, saxml, stable_diffusion
-from ._model import Cluster, Placement, config_error
-from ._storage import namespace_of, register_tenant
-from ._typed import convert
+from .model import Cluster, Placement, StackInfo, config_error
+from .typed import convert
 
 RAY_DASHBOARD_PORT = 8265
-# Scenarios that deploy into a namespace the config may choose, so into a team's: their storage specs.
-_NAMESPACED_SCENARIOS = {"stableDiffusion": stable_diffusion.STORAGE, "saxml": saxml.STORAGE, "llama": llama.STORAGE}
 
 
 class WorkerGroupConfig(TypedDict):
@@ -203,11 +197,6 @@ def _ray_cluster_name(config: TenantConfig) -> str:
     return config.get("ray_cluster", {}).get("name", config["name"])
 
 
-def _pool_nodes(pool: TpuPoolPlan) -> int:
-    """Nodes a TPU pool has at its maximum size."""
-    return pool.max_nodes if pool.max_nodes is not None else pool.node_count or 0
-
-
 # Where a RayCluster arg of a worker group comes from in the group's config.
 _GROUP_KEY_OF_ARG = {"group_name": "name", "replicas": "min_replicas"}
 _GROUP_KINDS = ("tpu_worker_groups", "gpu_worker_groups", "cpu_worker_groups")
@@ -224,11 +213,11 @@ def _worker_group(group: WorkerGroupConfig, cluster: Cluster, at: tuple[PathPart
             raise ArgError((*at, "gpus"), "set on a group without a pool; allowed: gpus only on a gpuPools pool")
         args["max_replicas"] = group.get("max_replicas", max(minimum, 1))
         return "cpu_worker_groups", args
-    slices = [p for p in cluster.plan.tpu_pools if p.pool_name == pool or p.pool_name.rsplit("-", 1)[0] == pool]
-    gpu_pool = next((p for p in cluster.plan.gpu_pools if p.pool_name == pool), None)
+    slices = cluster.plan.tpu_slices_of(pool)
+    gpu_pool = cluster.plan.gpu_pool(pool)
     if slices:
         shape = slices[0].tpu_slice
-        kind, unit, capacity = "tpu_worker_groups", "slices", sum(_pool_nodes(p) for p in slices) // shape.hosts
+        kind, unit, capacity = "tpu_worker_groups", "slices", sum(p.max_size for p in slices) // shape.hosts
         args |= {
             "tpu_generation": shape.generation,
             "tpu_machine_type": shape.machine_type,
@@ -241,10 +230,9 @@ def _worker_group(group: WorkerGroupConfig, cluster: Cluster, at: tuple[PathPart
         args |= {"accelerator_type": gpu_pool.accelerator_type, "machine_type": gpu_pool.machine.name}
         args |= {key: value for key, value in group.items() if key == "gpus"}
     else:
-        names = [p["name"] for p in (*cluster.args.get("tpu_pools", []), *cluster.args.get("gpu_pools", []))]
+        names = ", ".join(cluster.plan.pool_names) or "none"
         raise ArgError(
-            (*at, "pool"),
-            f"{pool!r} is not an accelerator pool of cluster {cluster.name!r}; allowed: {', '.join(names) or 'none'}",
+            (*at, "pool"), f"{pool!r} is not an accelerator pool of cluster {cluster.name!r}; allowed: {names}"
         )
     args["max_replicas"] = group.get("max_replicas", capacity)
     if args["max_replicas"] > capacity:
@@ -394,48 +382,27 @@ def _gateway_args(
     return args
 
 
-# What each scenario that can name a tenant asks of it at maximum scale: Stable Diffusion's whole RayService; the
-# others' accelerators (their servers' CPU and memory requests are their components' defaults, not config; the
-# ResourceQuota still enforces them at admission).
-def _scenario_demand(placement: Placement, project: str) -> Resources:
-    if placement.key == "stableDiffusion":
-        service = check_ray_service_args(stable_diffusion._service_args(placement, project))
-        largest = max_requests(service.head, service.groups)
-        # A blue-green upgrade runs a second cluster beside the first until it serves.
-        return largest.times(2) if service.upgrade_strategy is RayServiceUpgradeStrategy.NEW_CLUSTER else largest
-    if not placement.tpu_pools:
-        gpu = next(p for p in placement.cluster.plan.gpu_pools if p.pool_name == placement.pool)
-        return Resources(gpus=gpu.machine.gpus_per_vm * gpu.max_nodes)
-    pool = placement.tpu_pools[0]
-    shape = pool.tpu_slice
-    if placement.key == "llama":
-        pool_max = pool.max_nodes if pool.max_nodes is not None else pool.node_count or 1
-        replicas = int(placement.settings.get("max_replicas", pool_max))
-        return Resources(tpu_chips=shape.chips_per_vm * replicas)
-    return Resources(tpu_chips=shape.chips * len(placement.tpu_pools))
-
-
 def _check_scenarios(
-    tenants: Mapping[str, ParsedTenant], scenarios: Mapping[str, Placement], project: str
+    tenants: Mapping[str, ParsedTenant], instances: Sequence[Placement], stack: StackInfo
 ) -> dict[str, list[Demand]]:
     demands: dict[str, list[Demand]] = {name: [] for name in tenants}
-    for key, placement in scenarios.items():
+    for placement in instances:
         if placement.tenant is None:
             continue
         tenant = tenants.get(placement.tenant)
         if tenant is None:
             raise config_error(
-                (key, "tenant"),
+                placement.at("tenant"),
                 f"{placement.tenant!r} is not a tenant of this stack; allowed: {', '.join(tenants) or 'none'}",
             )
         if tenant.cluster.name != placement.cluster.name:
             raise config_error(
-                (key, "cluster"),
+                placement.at("cluster"),
                 f"{placement.cluster.name!r} is not the cluster of tenant {placement.tenant!r}; allowed: "
                 f"{tenant.cluster.name!r}",
             )
-        namespace = namespace_of(placement, _NAMESPACED_SCENARIOS[key])
-        demands[placement.tenant].append(Demand((key,), namespace, _scenario_demand(placement, project)))
+        demand = placement.scenario.demand(placement, stack)
+        demands[placement.tenant].append(Demand(placement.path, placement.namespace, demand))
     return demands
 
 
@@ -452,27 +419,21 @@ def _notebook_demand(tenant: ParsedTenant) -> Demand:
     return Demand(("tenants", tenant.index, "notebook"), tenant.args["namespace"], Resources(cpu=cpu, memory=memory))
 
 
-def _cluster_capacity(cluster: Cluster) -> Resources:
-    chips = sum(
-        (p.max_nodes if p.max_nodes is not None else p.node_count or 0) * p.tpu_slice.chips_per_vm
-        for p in cluster.plan.tpu_pools
-    )
-    gpus = sum(p.max_nodes * p.machine.gpus_per_vm for p in cluster.plan.gpu_pools)
-    return Resources(tpu_chips=chips, gpus=gpus)
-
-
 def parse(
     raw_tenants: Any,
     raw_tenancy: Any,
     clusters: Mapping[str, Cluster],
-    scenarios: Mapping[str, Placement],
-    project: str,
+    instances: Sequence[Placement],
+    stack: StackInfo,
     secret_keys: frozenset[str],
 ) -> Tenancy | None:
-    """Validate `tenants` and `tenancy` against the clusters and the scenarios that name a tenant."""
-    for key, placement in scenarios.items():
+    """Validate `tenants` and `tenancy` against the clusters and the scenario instances that name a tenant."""
+    project = stack.gcp_project
+    for placement in instances:
         if raw_tenants is None and placement.tenant is not None:
-            raise config_error((key, "tenant"), f"{placement.tenant!r} is not a tenant of this stack; allowed: none")
+            raise config_error(
+                placement.at("tenant"), f"{placement.tenant!r} is not a tenant of this stack; allowed: none"
+            )
     if raw_tenants is None:
         if raw_tenancy is not None:
             raise config_error(("tenancy",), "set without tenants; allowed: tenancy only with a tenants list")
@@ -511,7 +472,7 @@ def parse(
         by_name[name] = tenant
         namespaces[(tenant.cluster.name, namespace)] = name
     _check_access(parsed, settings, project, secret_keys)
-    demands = _check_scenarios(by_name, scenarios, project)
+    demands = _check_scenarios(by_name, instances, stack)
     for tenant in parsed:
         own = demands[tenant.config["name"]]
         if tenant.notebook is not None:
@@ -568,7 +529,8 @@ def _check_access(
 def _check_capacity(tenants: Sequence[ParsedTenant]) -> None:
     for cluster_name in sorted({t.cluster.name for t in tenants}):
         on_cluster = [t for t in tenants if t.cluster.name == cluster_name]
-        capacity = _cluster_capacity(on_cluster[0].cluster)
+        plan = on_cluster[0].cluster.plan
+        capacity = Resources(tpu_chips=plan.max_tpu_chips, gpus=plan.max_gpus)
         for field_name in ("tpu_chips", "gpus"):
             quotas = [(t.config["name"], int(getattr(check_tenant_args(t.args).quota, field_name))) for t in on_cluster]
             try:
@@ -587,9 +549,12 @@ def _notebook_token_output(secret: pulumi.Input[str], tenant: str) -> pulumi.Out
     return pulumi.Output.secret(secret).apply(lambda value: notebook_token(value, tenant))
 
 
-def deploy(tenancy: Tenancy, clusters: Mapping[str, GkeTpuCluster], secrets: Mapping[str, Any]) -> dict[str, Any]:
-    """Register the tenants, their Ray clusters and notebooks, and each cluster's gateway; returns the `tenants` stack
-    output. Scenarios that name a tenant deploy into its namespace afterwards (stacks/_storage.py)."""
+def deploy(
+    tenancy: Tenancy, clusters: Mapping[str, GkeTpuCluster], secrets: Mapping[str, Any]
+) -> tuple[dict[str, Tenant], dict[str, Any]]:
+    """Register the tenants, their Ray clusters and notebooks, and each cluster's gateway; returns the Tenant
+    components by name (scenario instances that name a tenant deploy into its namespace, waiting for it) and the
+    `tenants` stack output."""
     outputs: dict[str, Any] = {}
     components: dict[str, Tenant] = {}
     settings = tenancy.settings
@@ -603,7 +568,6 @@ def deploy(tenancy: Tenancy, clusters: Mapping[str, GkeTpuCluster], secrets: Map
             tenant_args["ingress_namespaces"] = [*DEFAULT_SYSTEM_NAMESPACES, settings["istio_gateway"].split("/")[0]]
         tenant = Tenant(name, tenant_args, opts=on_cluster)
         components[name] = tenant
-        register_tenant(clusters[parsed.cluster.name], name, tenant)
         entry: dict[str, Any] = {
             "namespace": tenant.namespace,
             "serviceAccount": tenant.service_account_name,
@@ -645,4 +609,4 @@ def deploy(tenancy: Tenancy, clusters: Mapping[str, GkeTpuCluster], secrets: Map
                 depends_on=[components[t.config["name"]] for t in routed],
             ),
         )
-    return outputs
+    return components, outputs

@@ -12,11 +12,13 @@ provider-computed outputs. `settle()` raises `UnmockedInvokeError` for any invok
 `resolve(output)` gives an Output's plain value.
 """
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 import pytest
+from helpers import ROOT
 
-from gke_tpu_serving.offline import MockSession
+from gke_tpu_serving.offline import MockSession, PreviewResult, run_program
 
 
 @pytest.fixture
@@ -26,3 +28,20 @@ def pulumi_mocks() -> Iterator[MockSession]:
         yield session
     finally:
         session.close()
+
+
+SHIPPED_STACKS = ("dev", "gpu", "autopilot", "teams")
+"""The stack files the project ships (Pulumi.<stack>.yaml)."""
+
+
+@pytest.fixture(scope="session")
+def shipped_stack() -> Callable[[str], PreviewResult]:
+    """`shipped_stack("dev")`: the offline preview of a shipped stack, rendered once per test run and shared by every
+    test that reads it (tests must not change what it returns)."""
+    return _render_shipped
+
+
+@functools.cache
+def _render_shipped(stack: str) -> PreviewResult:
+    assert stack in SHIPPED_STACKS, stack
+    return run_program(ROOT, stack)

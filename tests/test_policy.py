@@ -9,6 +9,7 @@ import ast
 import importlib
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -975,13 +976,15 @@ def test_numbers_reach_the_rules_as_floats_as_under_the_cli() -> None:
 
 
 @pytest.fixture(scope="module")
-def dev() -> PreviewResult:
-    return run_program(ROOT, "dev")
+def dev(shipped_stack: Callable[[str], PreviewResult]) -> PreviewResult:
+    return shipped_stack("dev")
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_stack_of_the_project_passes_every_policy(stack: str, dev: PreviewResult) -> None:
-    result = dev if stack == "dev" else run_program(ROOT, stack)
+def test_every_stack_of_the_project_passes_every_policy(
+    stack: str, shipped_stack: Callable[[str], PreviewResult]
+) -> None:
+    result = shipped_stack(stack)
     assert result.resources
     assert violations(result) == []
 

@@ -220,7 +220,7 @@ def test_images_push_by_commit_and_report_digests() -> None:
     build = workflow["jobs"]["build"]
     assert build["strategy"]["matrix"]["image"] == "${{ fromJSON(needs.discover.outputs.images) }}"
     assert build["env"]["IMAGE"] == (
-        "${{ vars.GCP_REGION }}-docker.pkg.dev/${{ vars.GCP_PROJECT_ID }}/gke-tpu-serving/${{ matrix.image.name }}"
+        "${{ vars.GCP_REGION }}-docker.pkg.dev/${{ vars.GCP_PROJECT_ID }}/gke-tpu-serving-${{ matrix.image.stack }}/${{ matrix.image.name }}"
     )
     assert any(step.get("run", "").startswith('gcloud auth configure-docker "$REGISTRY"') for step in build["steps"])
     step_using(build, "docker/setup-buildx-action")

@@ -4,13 +4,13 @@ scenario rendered in both modes by changing one config key."""
 
 import copy
 import re
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from helpers import ROOT
+from helpers import ROOT, program_with_stacks
 from manifest_validation import validate_manifest
 from tree_leaves import leaves
 
@@ -389,22 +389,19 @@ def test_pool_placement_reads_the_planned_pool() -> None:
 # The same Llama scenario in both modes
 
 
-def _project(tmp_path: Path, stacks: dict[str, str]) -> Path:
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
-    for stack, text in stacks.items():
-        (tmp_path / f"Pulumi.{stack}.yaml").write_text(text)
-    return tmp_path
+_project = program_with_stacks
 
 
 @pytest.fixture(scope="module")
-def both_modes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PreviewResult]:
+def both_modes(
+    tmp_path_factory: pytest.TempPathFactory, shipped_stack: Callable[[str], PreviewResult]
+) -> dict[str, PreviewResult]:
     autopilot = (ROOT / "Pulumi.autopilot.yaml").read_text()
     anchor = "      mode: autopilot\n"
     assert autopilot.count(anchor) == 1
-    project = _project(tmp_path_factory.mktemp("modes"), {"standard": autopilot.replace(anchor, "")})
-    return {"autopilot": run_program(ROOT, "autopilot"), "standard": run_program(project, "standard")}
+    # The same stack name in a second program: derived names (buckets) include it.
+    project = _project(tmp_path_factory.mktemp("modes"), {"autopilot": autopilot.replace(anchor, "")})
+    return {"autopilot": shipped_stack("autopilot"), "standard": run_program(project, "autopilot")}
 
 
 def _pod_spec(result: PreviewResult) -> dict[str, Any]:

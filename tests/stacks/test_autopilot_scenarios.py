@@ -3,14 +3,13 @@ being `mode: autopilot` on its cluster; the pod differences pinned, every manife
 Autopilot's rules, and the refusals (a pod Autopilot would not admit) pinned with their messages."""
 
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from helpers import ROOT
+from helpers import program_with_stacks
 from manifest_validation import validate_manifest
 from tree_leaves import leaves
 
@@ -94,23 +93,21 @@ SD_GPU_STACK = """config:
 STACKS = {"saxml": SAXML_STACK, "sd-tpu": SD_TPU_STACK, "sd-gpu": SD_GPU_STACK}
 
 
-def _project(tmp_path: Path) -> Path:
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
-    for scenario, text in STACKS.items():
-        (tmp_path / f"Pulumi.{scenario}-standard.yaml").write_text(text.format(mode=""))
-        (tmp_path / f"Pulumi.{scenario}-autopilot.yaml").write_text(text.format(mode=MODE))
-    return tmp_path
+def _project(tmp_path: Path, mode: str) -> Path:
+    """One program per mode, whose stacks have the same names in both (derived names include the stack's)."""
+    text_of_mode = {"standard": "", "autopilot": MODE}[mode]
+    return program_with_stacks(
+        tmp_path, {scenario: text.format(mode=text_of_mode) for scenario, text in STACKS.items()}
+    )
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PreviewResult]:
-    project = _project(tmp_path_factory.mktemp("autopilot-scenarios"))
+    projects = {mode: _project(tmp_path_factory.mktemp(mode), mode) for mode in ("standard", "autopilot")}
     return {
-        f"{scenario}-{mode}": run_program(project, f"{scenario}-{mode}")
+        f"{scenario}-{mode}": run_program(project, scenario)
         for scenario in STACKS
-        for mode in ("standard", "autopilot")
+        for mode, project in projects.items()
     }
 
 
@@ -327,7 +324,7 @@ def test_saxml_model_servers_on_the_host_network_are_refused_at_the_clusters_mod
 
 @pytest.mark.usefixtures("host_network_model_servers")
 def test_the_same_host_network_model_servers_pass_on_standard() -> None:
-    assert "saxml" in parse(*_raw(SAXML_STACK, mode="")).scenarios
+    assert "saxml" in parse(*_raw(SAXML_STACK, mode="")).scenario_keys
 
 
 def test_sd_ray_head_on_the_host_network_is_refused_at_the_clusters_mode(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,17 +39,17 @@ def test_dev_stack_config_is_valid() -> None:
     raw, project = dev_config()
     config = parse(raw, project)
     assert [c.name for c in config.clusters] == ["sd-v4", "llm-us-central1"]
-    assert set(config.scenarios) == {"stableDiffusion", "saxml", "llama"}
+    assert config.scenario_keys == {"stableDiffusion", "saxml", "llama"}
 
 
 def test_dev_stack_places_each_scenario_on_its_slices() -> None:
     raw, project = dev_config()
-    scenarios = parse(raw, project).scenarios
-    assert [p.pool_name for p in scenarios["saxml"].tpu_pools] == ["v5e-4x8-0", "v5e-4x8-1"]
-    assert [p.zone for p in scenarios["saxml"].tpu_pools] == ["us-central1-a", "us-central1-a"]
-    assert scenarios["llama"].tpu_pools[0].tpu_slice.generation is TpuGeneration.V6E
-    assert scenarios["llama"].tpu_pools[0].zone == "us-central1-b"
-    assert scenarios["stableDiffusion"].tpu_pools[0].zone == "us-central2-b"
+    config = parse(raw, project)
+    assert [p.pool_name for p in config.instance("saxml").tpu_pools] == ["v5e-4x8-0", "v5e-4x8-1"]
+    assert [p.zone for p in config.instance("saxml").tpu_pools] == ["us-central1-a", "us-central1-a"]
+    assert config.instance("llama").tpu_pools[0].tpu_slice.generation is TpuGeneration.V6E
+    assert config.instance("llama").tpu_pools[0].zone == "us-central1-b"
+    assert config.instance("stableDiffusion").tpu_pools[0].zone == "us-central2-b"
 
 
 def test_stack_defaults_apply_to_clusters_without_their_own() -> None:
@@ -497,7 +497,7 @@ def test_staging_weights_needs_the_hf_token_secret() -> None:
         ),
     ):
         parse(raw, project)
-    assert parse(raw, project, frozenset({"hfToken"})).scenarios["llama"].settings["stage_weights"] is True
+    assert parse(raw, project, frozenset({"hfToken"})).instance("llama").settings["stage_weights"] is True
 
 
 def test_invalid_derived_bucket_name_says_it_was_derived() -> None:
@@ -506,10 +506,10 @@ def test_invalid_derived_bucket_name_says_it_was_derived() -> None:
     with pytest.raises(
         ConfigError,
         match=re.escape(
-            f"config key gke-tpu-serving:stableDiffusion.bucket: '{project}-stablediffusion-weights' is not a valid "
+            f"config key gke-tpu-serving:stableDiffusion.bucket: '{project}-dev-stablediffusion-weights' is not a valid "
             "bucket name; allowed: "
             "3-63 characters of lowercase letters, digits, '-' and '_', starting and ending with a letter or digit, "
-            "without a 'goog' prefix or 'google' inside (the default, derived from gcp:project; set bucket)"
+            "without a 'goog' prefix or 'google' inside (the default, derived from gcp:project and the stack; set bucket)"
         ),
     ):
         parse(raw, project)

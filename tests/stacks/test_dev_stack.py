@@ -6,10 +6,11 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, program_with_stacks
 from manifest_validation import validate_manifest
 
 from gke_tpu_serving.catalog import tpu_zones
@@ -20,8 +21,8 @@ GKE = "gcp:container/cluster:Cluster"
 
 
 @pytest.fixture(scope="module")
-def dev() -> PreviewResult:
-    return run_program(ROOT, "dev")
+def dev(shipped_stack: Callable[[str], PreviewResult]) -> PreviewResult:
+    return shipped_stack("dev")
 
 
 def _tpu_pools(dev: PreviewResult) -> list[RecordedResource]:
@@ -113,11 +114,11 @@ def test_resource_counts(dev: PreviewResult) -> None:
 def test_buckets_are_private_in_the_clusters_region_and_data_buckets_protected(dev: PreviewResult) -> None:
     buckets = {b.inputs["name"]: b for b in dev.of_type("gcp:storage/bucket:Bucket")}
     assert set(buckets) == {
-        "your-project-id-saxml-state",
-        "your-project-id-llama-weights",
-        "your-project-id-llama-xla-cache",
-        "your-project-id-stablediffusion-weights",
-        "your-project-id-stablediffusion-xla-cache",
+        "your-project-id-dev-saxml-state",
+        "your-project-id-dev-llama-weights",
+        "your-project-id-dev-llama-xla-cache",
+        "your-project-id-dev-stablediffusion-weights",
+        "your-project-id-dev-stablediffusion-xla-cache",
     }
     for name, bucket in buckets.items():
         # The compile cache is regenerable; weights and server state are not.
@@ -132,14 +133,14 @@ def test_buckets_are_private_in_the_clusters_region_and_data_buckets_protected(d
 def test_bucket_grants_reach_the_scenarios_identities(dev: PreviewResult) -> None:
     grants = {g.name: g.inputs for g in dev.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
     assert grants["llama-weights-vllm-read"] == {
-        "bucket": "your-project-id-llama-weights",
+        "bucket": "your-project-id-dev-llama-weights",
         "role": "roles/storage.objectViewer",
         "member": "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/"
         "your-project-id.svc.id.goog/subject/ns/llama/sa/vllm",
     }
     # The member is the Google service account's email, which GCP computes: unknown in a preview.
     assert grants["saxml-state-sax-sa-write"] == {
-        "bucket": "your-project-id-saxml-state",
+        "bucket": "your-project-id-dev-saxml-state",
         "role": "roles/storage.objectUser",
         "member": "[unknown]",
     }
@@ -271,18 +272,14 @@ def test_staging_weights_runs_a_job_as_its_own_writer_before_the_server(tmp_path
         .replace("    targetQueueLength: 10\n", "    targetQueueLength: 10\n    stageWeights: true\n")
     )
     stack += "  gke-tpu-serving:hfToken:\n    secure: v1:AAAA\n"
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
-    (tmp_path / "Pulumi.staged.yaml").write_text(stack)
-    result = run_program(tmp_path, "staged")
+    result = run_program(program_with_stacks(tmp_path, {"staged": stack}), "staged")
     job = result.one("kubernetes:batch/v1:Job", "llama-weights-staging").inputs["spec"]["template"]["spec"]
     assert job["serviceAccountName"] == "weights-stager"
     assert job["containers"][0]["command"] == [
         "/opt/llama-tools/bin/python",
         "/app/stage_weights.py",
         "--dest",
-        "gs://your-project-id-llama-weights/models/meta-llama/Llama-3.1-70B-Instruct",
+        "gs://your-project-id-staged-llama-weights/models/meta-llama/Llama-3.1-70B-Instruct",
         "--hf-repo",
         "meta-llama/Llama-3.1-70B-Instruct",
     ]
@@ -301,11 +298,12 @@ def test_staging_weights_runs_a_job_as_its_own_writer_before_the_server(tmp_path
 
 def test_image_repository_is_pulled_by_each_clusters_nodes_only(dev: PreviewResult) -> None:
     repository = dev.one("gcp:artifactregistry/repository:Repository", "images-repository")
-    assert repository.inputs["repositoryId"] == "gke-tpu-serving"
+    # One repository per stack: two stacks of a project never share (or delete) each other's images.
+    assert repository.inputs["repositoryId"] == "gke-tpu-serving-dev"
     assert repository.inputs["format"] == "DOCKER"
     assert repository.inputs["dockerConfig"] == {"immutableTags": True}
     assert repository.options == {"protect": True}
     grants = dev.of_type("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
     assert sorted(g.name for g in grants) == ["images-llm-us-central1-nodes-reader", "images-sd-v4-nodes-reader"]
     assert {g.inputs["role"] for g in grants} == {"roles/artifactregistry.reader"}
-    assert dev.outputs["imageRepository"] == "us-central1-docker.pkg.dev/your-project-id/gke-tpu-serving"
+    assert dev.outputs["imageRepository"] == "us-central1-docker.pkg.dev/your-project-id/gke-tpu-serving-dev"

@@ -18,8 +18,8 @@ from manifest_validation import validate_manifest
 from gke_tpu_serving import GkeTpuCluster
 from gke_tpu_serving.catalog import TpuGeneration, tpu_slice
 from gke_tpu_serving.offline import PreviewResult, kubernetes_manifests, render_diff, run_program
+from stacks.cluster_addons import ClusterAddons
 from stacks.config import ConfigError, parse
-from stacks.saxml import jobset_controller
 
 PREFIX = "gke-tpu-serving:"
 JOBSET = "kubernetes:jobset.x-k8s.io/v1alpha2:JobSet"
@@ -246,14 +246,17 @@ def test_bad_saxml_config_is_rejected_with_its_key(mutate: Callable[[dict[str, A
 
 def test_the_saxml_config_without_other_scenarios_is_valid() -> None:
     raw, project = raw_config()
-    assert set(parse(raw, project).scenarios) == {"saxml"}
+    assert parse(raw, project).scenario_keys == {"saxml"}
 
 
 def test_scenarios_on_one_cluster_share_its_jobset_controller(pulumi_mocks: Any) -> None:
     raw, project = raw_config()
-    clusters = {c.name: GkeTpuCluster(c.name, c.args) for c in parse(raw, project).clusters}
-    first = jobset_controller(clusters["llm-us-central1"])
-    assert jobset_controller(clusters["llm-us-central1"]) is first
-    assert jobset_controller(clusters["sd-v4"]) is not first
+    addons = {
+        c.name: ClusterAddons(GkeTpuCluster(c.name, c.args), project)  # type: ignore[arg-type]
+        for c in parse(raw, project).clusters
+    }
+    first = addons["llm-us-central1"].jobset_controller()
+    assert addons["llm-us-central1"].jobset_controller() is first
+    assert addons["sd-v4"].jobset_controller() is not first
     result = pulumi_mocks.settle()
     assert sorted(c.name for c in result.of_type(CONTROLLER)) == ["llm-us-central1-jobset", "sd-v4-jobset"]

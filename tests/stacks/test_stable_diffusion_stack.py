@@ -24,13 +24,13 @@ BUCKET = "gcp:storage/bucket:Bucket"
 
 
 @pytest.fixture(scope="module")
-def dev() -> PreviewResult:
-    return run_program(ROOT, "dev")
+def dev(shipped_stack: Callable[[str], PreviewResult]) -> PreviewResult:
+    return shipped_stack("dev")
 
 
 @pytest.fixture(scope="module")
-def gpu() -> PreviewResult:
-    return run_program(ROOT, "gpu")
+def gpu(shipped_stack: Callable[[str], PreviewResult]) -> PreviewResult:
+    return shipped_stack("gpu")
 
 
 def _ray_service(result: PreviewResult) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def test_dev_application_follows_the_workload_contract(dev: PreviewResult) -> No
     assert app["args"] == {
         "model": "/data/weights/models/stabilityai/stable-diffusion-2-1",
         "compile_cache_dir": "/var/cache/jax",
-        "compile_cache_bucket": "your-project-id-stablediffusion-xla-cache",
+        "compile_cache_bucket": "your-project-id-dev-stablediffusion-xla-cache",
         "compile_cache_prefix": "jax-cache/stable-diffusion/tpu-v4-podslice-2x2x1",
         "batch_sizes": [1, 2, 4, 8],
     }
@@ -102,10 +102,10 @@ def test_dev_pods_run_as_the_scenarios_identity_with_token_auth(dev: PreviewResu
 
 def test_weights_bucket_is_protected_and_read_only_and_the_cache_bucket_writable(dev: PreviewResult) -> None:
     weights = dev.one(BUCKET, "stableDiffusion-weights-bucket")
-    assert weights.inputs["name"] == "your-project-id-stablediffusion-weights"
+    assert weights.inputs["name"] == "your-project-id-dev-stablediffusion-weights"
     assert weights.options == {"protect": True, "retainOnDelete": True}
     cache = dev.one(BUCKET, "stableDiffusion-xla-cache-bucket")
-    assert cache.inputs["name"] == "your-project-id-stablediffusion-xla-cache"
+    assert cache.inputs["name"] == "your-project-id-dev-stablediffusion-xla-cache"
     assert cache.options == {}
     assert cache.inputs["labels"] == {"gke-tpu-serving-contents": "regenerable-cache"}
     roles = {
@@ -352,4 +352,4 @@ def test_serve_config_is_what_ray_serve_and_the_workloads_builder_accept(
 def test_dev_and_gpu_stack_configs_are_valid() -> None:
     for stack in ("dev", "gpu"):
         raw, project = _raw(stack)
-        assert "stableDiffusion" in parse(raw, project).scenarios
+        assert "stableDiffusion" in parse(raw, project).scenario_keys

@@ -34,8 +34,8 @@ def teams_config() -> tuple[dict[str, Any], str]:
 
 
 @pytest.fixture(scope="module")
-def teams() -> PreviewResult:
-    return run_program(ROOT, "teams")
+def teams(shipped_stack: Callable[[str], PreviewResult]) -> PreviewResult:
+    return shipped_stack("teams")
 
 
 def tenanted_config() -> dict[str, Any]:
@@ -240,7 +240,7 @@ def _parse(mutate: Callable[[dict[str, Any]], None], secrets: frozenset[str] = S
 
 def test_a_scenario_in_its_tenants_namespace_and_quota_is_accepted() -> None:
     config = _parse(_llama("team-a"))
-    assert config.scenarios["llama"].tenant == "team-a"
+    assert config.instance("llama").tenant == "team-a"
 
 
 BAD = [

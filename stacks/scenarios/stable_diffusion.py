@@ -14,8 +14,6 @@ import pulumi
 from gke_tpu_serving import (
     BucketAccess,
     Exposure,
-    GkeTpuCluster,
-    KubeRayOperator,
     RayAuthMode,
     RayService,
     RayServiceArgs,
@@ -23,28 +21,31 @@ from gke_tpu_serving import (
     WorkloadIdentityMode,
 )
 from gke_tpu_serving.cluster.plan import GpuPoolPlan
-from gke_tpu_serving.errors import ArgError, PathPart, require_int
-from gke_tpu_serving.ray.ray_service import check_autopilot_ray_service, check_ray_service_args
+from gke_tpu_serving.errors import ArgError, PathPart, format_path, require_int
+from gke_tpu_serving.ray.cluster_args import max_requests
+from gke_tpu_serving.ray.ray_service import (
+    RayServiceUpgradeStrategy,
+    check_autopilot_ray_service,
+    check_ray_service_args,
+)
+from gke_tpu_serving.tenancy.quota import Resources
 
-from ._model import Placement, StackConfig, StorageScenarioConfig, config_error
-from ._placement import (
+from ..model import DeployContext, Placement, Scenario, StackInfo, StorageScenarioConfig, StorageSpec, config_error
+from ..placement import (
     autopilot_args,
     autopilot_refusal,
     gpu_capacity_args,
     placement_outputs,
     tpu_capacity_args,
 )
-from ._storage import (
-    StorageSpec,
-    bucket_name_of,
+from ..storage import (
+    bucket_name,
     cache_bucket_name,
-    check_cache_bucket,
     check_storage,
     deploy_bucket,
     deploy_cache_bucket,
     deploy_identity,
     grant_for,
-    namespace_of,
     storage_outputs,
 )
 
@@ -56,6 +57,7 @@ STORAGE = StorageSpec(
     bucket_role="weights",
 )
 SERVICE_NAME = "stable-diffusion"
+"""The RayService of the unnamed instance; a named instance appends `-<name>`."""
 IMPORT_PATH = "sd_serve.app:build_app"
 DEFAULT_MODEL = "stabilityai/stable-diffusion-2-1"
 WEIGHTS_MOUNT = "/data/weights"
@@ -84,7 +86,8 @@ class Config(StorageScenarioConfig):
     """The model's Hugging Face id; its weights are read from gs://BUCKET/models/<model>. Default:
     stabilityai/stable-diffusion-2-1."""
     cache_bucket: NotRequired[str]
-    """Bucket the XLA compile cache is synced with. Default: `<gcp:project>-stablediffusion-xla-cache`."""
+    """Bucket the XLA compile cache is synced with. Default:
+    `<gcp:project>-<stack>-stablediffusion[-<name>]-xla-cache`."""
     resolution: NotRequired[int]
     """Image height and width in pixels. Default: the application's (512)."""
     default_steps: NotRequired[int]
@@ -132,20 +135,22 @@ def _operator(placement: Placement) -> RayOperator:
 
 
 def _gpu_pool(placement: Placement) -> GpuPoolPlan:
-    return next(p for p in placement.cluster.plan.gpu_pools if p.pool_name == placement.pool)
+    pool = placement.gpu_pool
+    assert pool is not None  # config.py placed the instance on a TPU or a GPU pool
+    return pool
 
 
-def _service_args(placement: Placement, project: str) -> RayServiceArgs:
+def _service_args(placement: Placement, stack: StackInfo) -> RayServiceArgs:
     settings = placement.settings
     replicas = settings.get("replicas", 1)
     model: ServeDeploymentArgs = {"name": "StableDiffusion", "num_replicas": replicas}
     # Assembled from config keys the Config type has already checked.
     args: dict[str, Any] = {
-        "namespace": namespace_of(placement, STORAGE),
+        "namespace": placement.namespace,
         "service_account_name": STORAGE.service_account,
         "image": settings["image"],
         "applications": [],
-        "weights_bucket": bucket_name_of(placement, project, STORAGE),
+        "weights_bucket": bucket_name(placement, stack),
         "weights_mount_path": WEIGHTS_MOUNT,
         "compile_cache_path": COMPILE_CACHE_DIR,
     }
@@ -181,14 +186,14 @@ def _service_args(placement: Placement, project: str) -> RayServiceArgs:
     app_args: dict[str, Any] = {
         "model": f"{WEIGHTS_MOUNT}/models/{settings.get('model', DEFAULT_MODEL)}",
         "compile_cache_dir": COMPILE_CACHE_DIR,
-        "compile_cache_bucket": cache_bucket_name(placement, project),
+        "compile_cache_bucket": cache_bucket_name(placement, stack),
         # One folder per accelerator shape: other chips compile other programs.
-        "compile_cache_prefix": f"jax-cache/{SERVICE_NAME}/{cache_prefix}",
+        "compile_cache_prefix": f"jax-cache/{placement.physical(SERVICE_NAME)}/{cache_prefix}",
     }
     app_args |= {app_key: settings[key] for key, app_key in _APP_ARGS.items() if key in settings}
     args["applications"] = [
         {
-            "name": SERVICE_NAME,
+            "name": placement.physical(SERVICE_NAME),
             "import_path": IMPORT_PATH,
             "args": app_args,
             "deployments": [{"name": "APIIngress", "num_replicas": 1}, model],
@@ -207,15 +212,14 @@ def _check_operator(placement: Placement) -> None:
     cluster = placement.cluster
     at: tuple[PathPart, ...] = ("clusters", cluster.index, "ray_operator")
     operator = _operator(placement)
+    where = format_path(placement.path, camel=True)
     if operator is RayOperator.ADD_ON and not cluster.plan.ray_operator:
-        raise config_error(
-            at, f"false, but stableDiffusion runs a RayService on cluster {cluster.name!r}; allowed: true"
-        )
+        raise config_error(at, f"false, but {where} runs a RayService on cluster {cluster.name!r}; allowed: true")
     if operator is RayOperator.HELM and cluster.plan.ray_operator:
         raise config_error(
             at,
-            f"true, but stableDiffusion.operator is helm, which would install a second KubeRay operator on cluster "
-            f"{cluster.name!r}; allowed: false, or stableDiffusion.operator add-on",
+            f"true, but {where}.operator is helm, which would install a second KubeRay operator on cluster "
+            f"{cluster.name!r}; allowed: false, or {where}.operator add-on",
         )
 
 
@@ -240,33 +244,32 @@ def _check_app_settings(placement: Placement) -> None:
                 f"{settings['batch_wait_timeout_seconds']!r} is not allowed; allowed: a number of seconds >= 0",
             )
     except ArgError as error:
-        raise config_error((placement.key, *error.path), error.reason) from None
+        raise config_error(placement.at(*error.path), error.reason) from None
 
 
 def _check_capacity(placement: Placement) -> None:
     """Each model replica takes a whole TPU host or GPU worker: more than the pool can hold would never schedule."""
     replicas = placement.settings.get("replicas", 1)
     if placement.tpu_pools:
-        pool = placement.tpu_pools[0]
-        hosts = pool.max_nodes if pool.max_nodes is not None else pool.node_count or 1
+        hosts = placement.tpu_pools[0].max_size
         what = f"the {hosts} hosts of pool {placement.pool!r}"
     else:
         hosts = placement.settings.get("max_workers", _gpu_pool(placement).max_nodes)
         what = f"maxWorkers {hosts}" if "max_workers" in placement.settings else f"pool {placement.pool!r}'s maxNodes"
     if replicas > hosts:
         raise config_error(
-            (placement.key, "replicas"),
+            placement.at("replicas"),
             f"{replicas} is more than {what} (each replica takes one host); allowed: 1 to {hosts}",
         )
 
 
-def check(placement: Placement, project: str, secret_keys: frozenset[str] = frozenset()) -> None:
+def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -> None:
     """The Stable Diffusion pipeline runs on one TPU host (or GPU worker) per replica, reads its weights through GCS
     FUSE, and needs a KubeRay operator: the cluster's Ray add-on, or the Helm chart on a cluster without it."""
     cluster = placement.cluster
     if placement.tpu_pools and placement.tpu_pools[0].tpu_slice.multi_host:
         raise config_error(
-            (placement.key, "pool"),
+            placement.at("pool"),
             f"{placement.pool!r} is a multi-host TPU pool; allowed: a single-host tpuPools entry or a gpuPools "
             "entry (one Stable Diffusion replica runs on one host)",
         )
@@ -274,42 +277,48 @@ def check(placement: Placement, project: str, secret_keys: frozenset[str] = froz
     if not cluster.plan.gcs_fuse_csi:
         raise config_error(
             ("clusters", cluster.index, "gcs_fuse_csi"),
-            f"false, but stableDiffusion reads its weights through GCS FUSE on cluster {cluster.name!r}; allowed: true",
+            f"false, but {format_path(placement.path, camel=True)} reads its weights through GCS FUSE on cluster "
+            f"{cluster.name!r}; allowed: true",
         )
-    check_storage(placement, project, STORAGE)
-    check_cache_bucket(placement, project)
+    check_storage(placement, stack, cache=True)
     _check_app_settings(placement)
     _check_capacity(placement)
-    args = _service_args(placement, project)
+    args = _service_args(placement, stack)
     try:
         settings = check_ray_service_args(args)
     except ArgError as error:
         key = str(error.path[0])
-        raise config_error((placement.key, _CONFIG_KEY_OF_ARG.get(key, key)), error.reason) from None
+        raise config_error(placement.at(_CONFIG_KEY_OF_ARG.get(key, key)), error.reason) from None
     try:
         check_autopilot_ray_service(args, settings)
     except ArgError as error:
         raise autopilot_refusal(placement, error) from None
 
 
-def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) -> dict[str, Any]:
-    """Deploy the scenario onto `cluster`; returns its stack outputs."""
-    project = config.gcp_project
-    identity = deploy_identity(placement, cluster, project, STORAGE)
-    weights = deploy_bucket(placement, project, STORAGE, [grant_for(identity, STORAGE)])
-    cache = deploy_cache_bucket(placement, project, identity, STORAGE)
+def demand(placement: Placement, stack: StackInfo) -> Resources:
+    """The whole RayService at its largest; twice that with blue-green upgrades, which run a second cluster beside
+    the first until it serves."""
+    service = check_ray_service_args(_service_args(placement, stack))
+    largest = max_requests(service.head, service.groups)
+    return largest.times(2) if service.upgrade_strategy is RayServiceUpgradeStrategy.NEW_CLUSTER else largest
+
+
+def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
+    """Deploy the instance onto its cluster; returns its stack outputs."""
+    stack = context.stack
+    identity = deploy_identity(placement, context)
+    weights = deploy_bucket(placement, stack, [grant_for(identity, placement)])
+    cache = deploy_cache_bucket(placement, stack, identity)
     needs: list[pulumi.Resource] = [identity, weights, cache]
     operator = _operator(placement)
     if operator is RayOperator.HELM:
-        needs.append(
-            KubeRayOperator(
-                f"{cluster.plan.name}-kuberay", {}, opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider)
-            )
-        )
-    args = _service_args(placement, project)
+        needs.append(context.addons.kuberay_operator())
+    args = _service_args(placement, stack)
     args["service_account_name"] = identity.service_account_name
     service = RayService(
-        SERVICE_NAME, args, opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider, depends_on=needs)
+        placement.physical(SERVICE_NAME),
+        args,
+        opts=pulumi.ResourceOptions(provider=context.cluster.kubernetes_provider, depends_on=needs),
     )
     return (
         placement_outputs(placement)
@@ -321,3 +330,8 @@ def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) ->
             "dashboardService": service.dashboard_service_name,
         }
     )
+
+
+SCENARIO = Scenario(
+    key="stableDiffusion", config_type=Config, storage=STORAGE, check=check, demand=demand, deploy=deploy
+)

@@ -11,9 +11,7 @@ import pulumi
 
 from gke_tpu_serving import (
     BucketAccess,
-    CustomMetricsAdapter,
     Exposure,
-    GkeTpuCluster,
     VllmDeploymentWithHpa,
     VllmDeploymentWithHpaArgs,
     WeightStagingJob,
@@ -21,21 +19,19 @@ from gke_tpu_serving import (
     WorkloadIdentityMode,
 )
 from gke_tpu_serving.errors import ArgError
+from gke_tpu_serving.tenancy.quota import Resources
 from gke_tpu_serving.vllm.vllm_deployment_with_hpa import check_vllm_args
 
-from ._model import Placement, StackConfig, StorageScenarioConfig, config_error
-from ._placement import autopilot_args, placement_outputs, tpu_capacity_args
-from ._storage import (
-    StorageSpec,
-    bucket_name_of,
+from ..model import DeployContext, Placement, Scenario, StackInfo, StorageScenarioConfig, StorageSpec, config_error
+from ..placement import autopilot_args, placement_outputs, tpu_capacity_args
+from ..storage import (
+    bucket_name,
     cache_bucket_name,
-    check_cache_bucket,
     check_storage,
     deploy_bucket,
     deploy_cache_bucket,
     deploy_identity,
     grant_for,
-    namespace_of,
     storage_outputs,
 )
 
@@ -48,6 +44,7 @@ STORAGE = StorageSpec(
 )
 DEFAULT_MODEL = "meta-llama/Llama-3.1-70B-Instruct"
 SERVER_NAME = "vllm-llama"
+"""The Deployment, Service and HPA of the unnamed instance; a named instance appends `-<name>`."""
 STAGER_SERVICE_ACCOUNT = "weights-stager"
 
 
@@ -59,7 +56,7 @@ class Config(StorageScenarioConfig):
     model: NotRequired[str]
     """Hugging Face id of the model. Default: meta-llama/Llama-3.1-70B-Instruct."""
     cache_bucket: NotRequired[str]
-    """Bucket for the XLA compile cache. Default: `<gcp:project>-llama-xla-cache`."""
+    """Bucket for the XLA compile cache. Default: `<gcp:project>-<stack>-llama[-<name>]-xla-cache`."""
     max_model_len: NotRequired[int]
     """vLLM --max-model-len. Default: 4096."""
     max_num_seqs: NotRequired[int]
@@ -102,22 +99,22 @@ _CONFIG_KEY_OF_ARG = {
 }
 
 
-def _server_args(placement: Placement, project: str) -> VllmDeploymentWithHpaArgs:
+def _server_args(placement: Placement, stack: StackInfo) -> VllmDeploymentWithHpaArgs:
     pool = placement.tpu_pools[0]
     shape = pool.tpu_slice
     settings = placement.settings
     # Assembled from config keys the Config type has already checked.
     args: dict[str, Any] = {
-        "namespace": namespace_of(placement, STORAGE),
+        "namespace": placement.namespace,
         "service_account_name": STORAGE.service_account,
         "image": settings["image"],
         "model": settings.get("model", DEFAULT_MODEL),
-        "weights_bucket": bucket_name_of(placement, project, STORAGE),
-        "compile_cache_bucket": cache_bucket_name(placement, project),
+        "weights_bucket": bucket_name(placement, stack),
+        "compile_cache_bucket": cache_bucket_name(placement, stack),
         "tpu_generation": shape.generation,
         "tpu_machine_type": shape.machine_type,
         "tpu_topology": shape.topology,
-        "pool_max_nodes": pool.max_nodes if pool.max_nodes is not None else pool.node_count or 1,
+        "pool_max_nodes": pool.max_size,
     }
     args.update(autopilot_args(placement) | tpu_capacity_args(placement))
     for key in _PASSED_THROUGH:
@@ -126,12 +123,12 @@ def _server_args(placement: Placement, project: str) -> VllmDeploymentWithHpaArg
     return cast(VllmDeploymentWithHpaArgs, args)
 
 
-def check(placement: Placement, project: str, secret_keys: frozenset[str] = frozenset()) -> None:
+def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -> None:
     """vLLM's tensor parallelism spans the chips of one host, and its weights come through GCS FUSE."""
     cluster = placement.cluster
     if not placement.tpu_pools or placement.tpu_pools[0].tpu_slice.multi_host:
         raise config_error(
-            ("llama", "pool"),
+            placement.at("pool"),
             f"{placement.pool!r} is not a single-host TPU pool; allowed: a tpuPools entry with a single-host "
             "topology (vLLM's tensor parallelism spans the chips of one host)",
         )
@@ -140,49 +137,53 @@ def check(placement: Placement, project: str, secret_keys: frozenset[str] = froz
             ("clusters", cluster.index, "gcs_fuse_csi"),
             f"false, but llama reads its weights through GCS FUSE on cluster {cluster.name!r}; allowed: true",
         )
-    check_storage(placement, project, STORAGE)
+    check_storage(placement, stack, cache=True)
     if placement.settings.get("stage_weights") and "hfToken" not in secret_keys:
         raise config_error(
-            ("llama", "stage_weights"),
+            placement.at("stage_weights"),
             "true, but the hfToken secret is not set; allowed: false, or set it with "
             "`pulumi config set --secret hfToken ...` (Llama's weights are gated)",
         )
-    check_cache_bucket(placement, project)
     try:
-        check_vllm_args(_server_args(placement, project))
+        check_vllm_args(_server_args(placement, stack))
     except ArgError as error:
         key = str(error.path[0])
-        raise config_error(("llama", _CONFIG_KEY_OF_ARG.get(key, key)), error.reason) from None
+        raise config_error(placement.at(_CONFIG_KEY_OF_ARG.get(key, key)), error.reason) from None
 
 
-def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) -> dict[str, Any]:
-    """Deploy the scenario onto `cluster`; returns its stack outputs."""
-    project, secrets = config.gcp_project, config.secrets
-    on_cluster = pulumi.ResourceOptions(provider=cluster.kubernetes_provider)
-    identity = deploy_identity(placement, cluster, project, STORAGE)
-    grants = [grant_for(identity, STORAGE)]
+def demand(placement: Placement, stack: StackInfo) -> Resources:
+    """Every replica the HPA may add takes a whole host's chips."""
+    pool = placement.tpu_pools[0]
+    replicas = int(placement.settings.get("max_replicas", pool.max_size))
+    return Resources(tpu_chips=pool.tpu_slice.chips_per_vm * replicas)
+
+
+def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
+    """Deploy the instance onto its cluster; returns its stack outputs."""
+    stack, secrets = context.stack, context.secrets
+    identity = deploy_identity(placement, context)
+    grants = [grant_for(identity, placement)]
     stager = None
     if placement.settings.get("stage_weights"):
         # Its own ServiceAccount: only the staging Job may write the weights; the servers only read them.
         stager = WorkloadIdentity(
-            "llama-stager",
+            f"{placement.resource_prefix}-stager",
             {
-                "project": project,
-                "namespace": namespace_of(placement, STORAGE),
+                "project": stack.gcp_project,
+                "namespace": placement.namespace,
                 "service_account_name": STAGER_SERVICE_ACCOUNT,
                 "mode": WorkloadIdentityMode.FEDERATED,
             },
-            opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider, depends_on=[identity]),
+            opts=pulumi.ResourceOptions(provider=context.cluster.kubernetes_provider, depends_on=[identity]),
         )
         grants.append({"name": STAGER_SERVICE_ACCOUNT, "member": stager.member, "access": BucketAccess.WRITE})
-    bucket = deploy_bucket(placement, project, STORAGE, grants)
-    deploy_cache_bucket(placement, project, identity, STORAGE)
-    adapter = CustomMetricsAdapter(f"{cluster.plan.name}-custom-metrics", {"project": project}, opts=on_cluster)
-    args = _server_args(placement, project)
-    server_needs: list[pulumi.Resource] = [identity, bucket, adapter]
+    bucket = deploy_bucket(placement, stack, grants)
+    deploy_cache_bucket(placement, stack, identity)
+    args = _server_args(placement, stack)
+    server_needs: list[pulumi.Resource] = [identity, bucket, context.addons.metrics_adapter()]
     if stager is not None:
         staging = WeightStagingJob(
-            "llama-weights-staging",
+            f"{placement.resource_prefix}-weights-staging",
             {
                 "namespace": args["namespace"],
                 "service_account_name": stager.service_account_name,
@@ -192,7 +193,7 @@ def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) ->
                 "bucket": args["weights_bucket"],
                 "path": f"models/{args['model']}",
             },
-            opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider, depends_on=[stager, bucket]),
+            opts=pulumi.ResourceOptions(provider=context.cluster.kubernetes_provider, depends_on=[stager, bucket]),
         )
         server_needs.append(staging)
     args["service_account_name"] = identity.service_account_name
@@ -201,8 +202,11 @@ def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) ->
     if "apiKey" in secrets:
         args["api_key"] = secrets["apiKey"]
     server = VllmDeploymentWithHpa(
-        SERVER_NAME,
+        placement.physical(SERVER_NAME),
         args,
-        opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider, depends_on=server_needs),
+        opts=pulumi.ResourceOptions(provider=context.cluster.kubernetes_provider, depends_on=server_needs),
     )
     return placement_outputs(placement) | storage_outputs(identity, bucket) | {"url": server.url}
+
+
+SCENARIO = Scenario(key="llama", config_type=Config, storage=STORAGE, check=check, demand=demand, deploy=deploy)

@@ -5,7 +5,7 @@ from typing import Any
 from gke_tpu_serving.cluster.plan import GpuPoolPlan
 from gke_tpu_serving.errors import ArgError, format_path
 
-from ._model import ConfigError, Placement, config_error
+from .model import ConfigError, Placement, config_error
 
 
 def placement_outputs(placement: Placement) -> dict[str, Any]:
@@ -22,7 +22,8 @@ def placement_outputs(placement: Placement) -> dict[str, Any]:
             "slices": len(placement.tpu_pools),
         }
     else:
-        gpu = next(p for p in placement.cluster.plan.gpu_pools if p.pool_name == placement.pool)
+        gpu = placement.gpu_pool
+        assert gpu is not None  # config.py placed the instance on a TPU or a GPU pool
         outputs |= {
             "nodePools": [gpu.pool_name],
             "nodeSelector": {"cloud.google.com/gke-accelerator": gpu.accelerator_type.value},
@@ -64,5 +65,6 @@ def autopilot_refusal(placement: Placement, error: ArgError) -> ConfigError:
     key that put the scenario there."""
     return config_error(
         ("clusters", placement.cluster.index, "mode"),
-        f"autopilot, but Autopilot would refuse {placement.key}'s pods: {format_path(error.path)}: {error.reason}",
+        f"autopilot, but Autopilot would refuse {format_path(placement.path, camel=True)}'s pods: "
+        f"{format_path(error.path)}: {error.reason}",
     )

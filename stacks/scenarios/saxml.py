@@ -6,7 +6,6 @@ and the Saxml cell: admin server, one model server per slice of the placement's 
 the config lists, published by `pulumi up`.
 """
 
-import weakref
 from typing import Any, NotRequired, cast
 
 import pulumi
@@ -14,8 +13,6 @@ import pulumi
 from gke_tpu_serving import (
     BucketAccess,
     Exposure,
-    GkeTpuCluster,
-    JobSetController,
     SaxmlJobSet,
     SaxmlJobSetArgs,
     SaxmlModelArgs,
@@ -23,19 +20,11 @@ from gke_tpu_serving import (
 )
 from gke_tpu_serving.errors import ArgError
 from gke_tpu_serving.saxml.saxml_jobset import check_autopilot_model_servers, check_saxml_args
+from gke_tpu_serving.tenancy.quota import Resources
 
-from ._model import Placement, StackConfig, StorageScenarioConfig, config_error
-from ._placement import autopilot_args, autopilot_refusal, placement_outputs, tpu_capacity_args
-from ._storage import (
-    StorageSpec,
-    bucket_name_of,
-    check_storage,
-    deploy_bucket,
-    deploy_identity,
-    grant_for,
-    namespace_of,
-    storage_outputs,
-)
+from ..model import DeployContext, Placement, Scenario, StackInfo, StorageScenarioConfig, StorageSpec, config_error
+from ..placement import autopilot_args, autopilot_refusal, placement_outputs, tpu_capacity_args
+from ..storage import bucket_name, check_storage, deploy_bucket, deploy_identity, grant_for, storage_outputs
 
 STORAGE = StorageSpec(
     default_namespace="saxml",
@@ -45,6 +34,7 @@ STORAGE = StorageSpec(
     bucket_role="state",
 )
 CELL_NAME = "saxml"
+"""The cell's servers of the unnamed instance; a named instance appends `-<name>`."""
 
 
 class Config(StorageScenarioConfig):
@@ -91,13 +81,13 @@ _CONFIG_KEY_OF_ARG = {
 }
 
 
-def _cell_args(placement: Placement, project: str) -> SaxmlJobSetArgs:
+def _cell_args(placement: Placement, stack: StackInfo) -> SaxmlJobSetArgs:
     shape = placement.tpu_pools[0].tpu_slice
     # Assembled from config keys the Config type has already checked.
     args: dict[str, Any] = {
-        "namespace": namespace_of(placement, STORAGE),
+        "namespace": placement.namespace,
         "service_account_name": STORAGE.service_account,
-        "bucket": bucket_name_of(placement, project, STORAGE),
+        "bucket": bucket_name(placement, stack),
         "tpu_generation": shape.generation,
         "tpu_machine_type": shape.machine_type,
         "tpu_topology": shape.topology,
@@ -112,56 +102,51 @@ def _cell_args(placement: Placement, project: str) -> SaxmlJobSetArgs:
     return cast(SaxmlJobSetArgs, args)
 
 
-def check(placement: Placement, project: str, secret_keys: frozenset[str] = frozenset()) -> None:
+def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -> None:
     """Saxml's model servers run as one JobSet job per multi-host slice."""
     if not placement.tpu_pools or not placement.tpu_pools[0].tpu_slice.multi_host:
         raise config_error(
-            ("saxml", "pool"),
+            placement.at("pool"),
             f"{placement.pool!r} is not a multi-host TPU pool; allowed: a tpuPools entry whose topology spans "
             "several hosts (Saxml's model servers run as one JobSet job per multi-host slice)",
         )
-    check_storage(placement, project, STORAGE)
-    args = _cell_args(placement, project)
+    check_storage(placement, stack)
+    args = _cell_args(placement, stack)
     try:
         settings = check_saxml_args(args)
     except ArgError as error:
         key = str(error.path[0])
-        raise config_error(("saxml", _CONFIG_KEY_OF_ARG.get(key, key), *error.path[1:]), error.reason) from None
+        raise config_error(placement.at(_CONFIG_KEY_OF_ARG.get(key, key), *error.path[1:]), error.reason) from None
     try:
-        check_autopilot_model_servers(CELL_NAME, args, settings)
+        check_autopilot_model_servers(placement.physical(CELL_NAME), args, settings)
     except ArgError as error:
         raise autopilot_refusal(placement, error) from None
 
 
-# The JobSet controller is cluster-wide: every scenario that runs JobSets on a cluster shares its one controller.
-_JOBSET_CONTROLLERS: "weakref.WeakKeyDictionary[GkeTpuCluster, JobSetController]" = weakref.WeakKeyDictionary()
+def demand(placement: Placement, stack: StackInfo) -> Resources:
+    """Every chip of every slice the cell runs on."""
+    return Resources(tpu_chips=sum(pool.max_chips for pool in placement.tpu_pools))
 
 
-def jobset_controller(cluster: GkeTpuCluster) -> JobSetController:
-    """The cluster's JobSet controller, created on first use."""
-    if cluster not in _JOBSET_CONTROLLERS:
-        _JOBSET_CONTROLLERS[cluster] = JobSetController(
-            f"{cluster.plan.name}-jobset", {}, opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider)
-        )
-    return _JOBSET_CONTROLLERS[cluster]
-
-
-def deploy(placement: Placement, cluster: GkeTpuCluster, config: StackConfig) -> dict[str, Any]:
-    """Deploy the scenario onto `cluster`; returns its stack outputs."""
-    identity = deploy_identity(placement, cluster, config.gcp_project, STORAGE)
-    bucket = deploy_bucket(placement, config.gcp_project, STORAGE, [grant_for(identity, STORAGE)])
+def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
+    """Deploy the instance onto its cluster; returns its stack outputs."""
+    identity = deploy_identity(placement, context)
+    bucket = deploy_bucket(placement, context.stack, [grant_for(identity, placement)])
     needs: list[pulumi.Resource] = [identity, bucket]
     if placement.settings.get("install_jobset", True):
-        needs.append(jobset_controller(cluster))
-    args = _cell_args(placement, config.gcp_project)
+        needs.append(context.addons.jobset_controller())
+    args = _cell_args(placement, context.stack)
     args["service_account_name"] = identity.service_account_name
     cell = SaxmlJobSet(
-        CELL_NAME,
+        placement.physical(CELL_NAME),
         args,
-        opts=pulumi.ResourceOptions(provider=cluster.kubernetes_provider, depends_on=needs),
+        opts=pulumi.ResourceOptions(provider=context.cluster.kubernetes_provider, depends_on=needs),
     )
     return (
         placement_outputs(placement)
         | storage_outputs(identity, bucket)
         | {"cell": cell.cell, "url": cell.http_url, "jobSet": cell.jobset_name}
     )
+
+
+SCENARIO = Scenario(key="saxml", config_type=Config, storage=STORAGE, check=check, demand=demand, deploy=deploy)

@@ -1,0 +1,61 @@
+"""The stack: one GkeTpuCluster per configured cluster, the image repository, the tenants, then every scenario
+instance on its cluster."""
+
+from typing import Any
+
+import pulumi
+
+from gke_tpu_serving import GkeTpuCluster, ImageRepository, Tenant
+
+from . import tenants
+from .cluster_addons import ClusterAddons
+from .config import StackConfig
+from .model import DeployContext
+from .naming import DNS_LABEL_MAX, derived_name
+
+REPOSITORY_PREFIX = "gke-tpu-serving"
+
+
+def build(config: StackConfig) -> dict[str, Any]:
+    """Register every resource of the stack; returns the stack outputs."""
+    clusters = {c.name: GkeTpuCluster(c.name, c.args) for c in config.clusters}  # type: ignore[arg-type]
+    # One repository per stack for the workload images; every cluster's nodes pull from it, CI pushes to it.
+    images = ImageRepository(
+        "images",
+        {
+            "project": config.gcp_project,
+            "location": config.image_registry_location,
+            "repository_id": derived_name(REPOSITORY_PREFIX, config.stack, limit=DNS_LABEL_MAX),
+            "readers": {
+                f"{name}-nodes": pulumi.Output.concat("serviceAccount:", c.node_service_account_email)
+                for name, c in clusters.items()
+            },
+            "writers": {"ci": f"serviceAccount:{config.ci_service_account}"} if config.ci_service_account else {},
+        },
+    )
+    outputs: dict[str, Any] = {
+        "clusters": {
+            name: {"name": c.cluster_name, "location": c.location, "endpoint": c.endpoint}
+            for name, c in clusters.items()
+        },
+        "kubeconfigs": {name: c.kubeconfig for name, c in clusters.items()},
+        "imageRepository": images.url,
+    }
+    tenant_components: dict[str, Tenant] = {}
+    if config.tenancy is not None:
+        tenant_components, outputs["tenants"] = tenants.deploy(config.tenancy, clusters, config.secrets)
+    addons = {name: ClusterAddons(cluster, config.gcp_project) for name, cluster in clusters.items()}
+    for instance in config.instances:
+        context = DeployContext(
+            stack=config.info,
+            secrets=config.secrets,
+            cluster=clusters[instance.cluster.name],
+            addons=addons[instance.cluster.name],
+            tenant=tenant_components[instance.tenant] if instance.tenant is not None else None,
+        )
+        instance_outputs = instance.scenario.deploy(instance, context)
+        if instance.name is None:
+            outputs[instance.key] = instance_outputs
+        else:
+            outputs.setdefault(instance.key, {})[instance.name] = instance_outputs
+    return outputs
