@@ -47,9 +47,11 @@ lint: $(VENV)/.installed
 static: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(PY) scripts/static_check.py
 
-# tests/test_static_analysis.py runs checkov too, so the suite needs its virtualenv.
+# tests/test_static_analysis.py runs checkov too, so the suite needs its virtualenv. fetch_crds.py downloads the pinned
+# CRD schemas into tests/crds/cache/ where neither GKE_TPU_SERVING_CRD_DIR nor ../shared/crds provides them.
 unit: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(SD_VENV)/.installed
+	$(PY) scripts/fetch_crds.py
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(SD_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) $(SD_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis tests/crds/cache

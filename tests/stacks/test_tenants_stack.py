@@ -21,8 +21,6 @@ from stacks.tenants import notebook_token
 PREFIX = "gke-tpu-serving:"
 SECRETS = frozenset({"iapClientSecret", "notebookSecret"})
 LLAMA_IMAGE = "us-central1-docker.pkg.dev/p/gke-tpu-serving/llama:v1"
-# Kinds ../shared/crds has no schema for (GKE's policy CRDs); their fields are pinned by tests/tenancy/test_tenant_gateway.py.
-UNVALIDATED_KINDS = {"GCPBackendPolicy", "HealthCheckPolicy"}
 
 
 def teams_config() -> tuple[dict[str, Any], str]:
@@ -168,9 +166,9 @@ def test_the_gateway_routes_each_team_hostname_behind_iap(teams: PreviewResult) 
     ]
 
 
-def test_every_manifest_with_a_known_schema_validates(teams: PreviewResult) -> None:
-    manifests = [m for m in kubernetes_manifests(teams) if m["kind"] not in UNVALIDATED_KINDS]
-    assert len(manifests) == 46
+def test_every_manifest_validates(teams: PreviewResult) -> None:
+    manifests = kubernetes_manifests(teams)
+    assert len(manifests) == 56
     for manifest in manifests:
         validate_manifest(manifest)
 
@@ -534,7 +532,6 @@ def test_every_pod_in_a_team_namespace_passes_pod_security_restricted(tenanted: 
     assert {key: v for key, specs in pods.items() for spec in specs if (v := _restricted_violations(spec))} == {}
 
 
-def test_every_tenanted_manifest_with_a_known_schema_validates(tenanted: PreviewResult) -> None:
+def test_every_tenanted_manifest_validates(tenanted: PreviewResult) -> None:
     for manifest in kubernetes_manifests(tenanted):
-        if manifest["kind"] not in UNVALIDATED_KINDS:
-            validate_manifest(manifest)
+        validate_manifest(manifest)

@@ -1,7 +1,9 @@
 """TenantGateway under Pulumi mocks: the IAP Gateway, its certificates, HTTPRoutes, backend and health-check policies
 and hostname-scoped IAP access; the Istio alternative; Gateway and HTTPRoute validated against the upstream CRDs;
-the policy pack accepting the IAP-protected external Gateway; bad args refused with their exact message."""
+every object validated against its schema (the upstream CRDs for Gateway API, GKE and Istio kinds); the policy pack
+accepting the IAP-protected external Gateway; bad args refused with their exact message."""
 
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -173,12 +175,18 @@ def test_iap_access_is_granted_to_each_teams_members_for_its_own_hostname_only(p
     }
 
 
-def test_gateway_and_routes_fit_the_upstream_crds(pulumi_mocks: Any) -> None:
+def test_every_object_fits_its_schema(pulumi_mocks: Any) -> None:
     TenantGateway("tenants", args())
     manifests = kubernetes_manifests(pulumi_mocks.settle())
-    checked = [m for m in manifests if m["kind"] in ("Gateway", "HTTPRoute", "Namespace", "Secret")]
-    assert sorted(m["kind"] for m in checked) == ["Gateway", "HTTPRoute", "HTTPRoute", "Namespace", "Secret", "Secret"]
-    for manifest in checked:
+    assert Counter(m["kind"] for m in manifests) == {
+        "Namespace": 1,
+        "Gateway": 1,
+        "HTTPRoute": 2,
+        "Secret": 2,
+        "GCPBackendPolicy": 4,
+        "HealthCheckPolicy": 4,
+    }
+    for manifest in manifests:
         validate_manifest(manifest)
 
 
@@ -225,6 +233,8 @@ def test_istio_mode_routes_through_the_existing_gateway_and_requires_an_authenti
         "rules": [{"from": [{"source": {"namespaces": ["kubeflow"], "notRequestPrincipals": ["*"]}}]}],
     }
     assert {m["kind"] for m in objects.values()} == {"VirtualService", "AuthorizationPolicy"}
+    for manifest in objects.values():
+        validate_manifest(manifest)
     assert result.of_type(IAP_MEMBER) == []
 
 
