@@ -1,24 +1,44 @@
-"""The cross-language schema of every component, generated in-process with Pulumi's analyzer (what
-`pulumi package add <repo>/components` would publish to other languages)."""
+"""What another project gets from the component package: the cross-language schema, generated in-process the way
+the source plugin's host (components/__main__.py) generates it for `pulumi package add <repo>/components`, and the
+package's metadata (version, py.typed, dependencies)."""
 
+import json
 import runpy
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pulumi.provider.experimental.analyzer import Analyzer
-from pulumi.provider.experimental.schema import generate_schema
+from packaging.version import Version
+from pulumi.provider.experimental.component import ComponentProvider
 
-from gke_tpu_serving import COMPONENTS, PACKAGE_NAME
+from gke_tpu_serving import COMPONENTS, PACKAGE_NAME, __version__
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = ROOT / "components"
+PACKAGE = PLUGIN / "gke_tpu_serving"
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 @pytest.fixture(scope="module")
-def schema() -> dict[str, Any]:
-    result = Analyzer(PACKAGE_NAME).analyze(COMPONENTS)
-    dependencies = sorted(result["dependencies"], key=lambda d: d.name)
-    return generate_schema(
-        PACKAGE_NAME, "0.1.0", None, result["component_definitions"], result["type_definitions"], dependencies
-    ).to_json()
+def hosted() -> dict[str, Any]:
+    """The arguments the plugin's entry point gives `component_provider_host`, run as the engine runs it (as
+    __main__) with the host replaced, so that it does not start serving."""
+    calls: list[dict[str, Any]] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("pulumi.provider.experimental.component_provider_host", lambda **kwargs: calls.append(kwargs))
+        runpy.run_path(str(PLUGIN / "__main__.py"), run_name="__main__")
+    assert len(calls) == 1
+    return calls[0]
+
+
+@pytest.fixture(scope="module")
+def schema(hosted: dict[str, Any]) -> dict[str, Any]:
+    """The schema the host publishes: `component_provider_host` builds this provider from the same arguments."""
+    provider = ComponentProvider(**hosted)
+    assert provider.schema
+    schema: dict[str, Any] = json.loads(provider.schema)
+    return schema
 
 
 def _properties(spec: dict[str, Any]) -> dict[str, Any]:
@@ -92,10 +112,8 @@ def test_gcs_fuse_bucket_schema(schema: dict[str, Any]) -> None:
     assert [v["value"] for v in access["enum"]] == ["read", "write"]
 
 
-def test_the_plugin_entry_point_imports_and_hosts_every_component() -> None:
-    # Run as a module, not as __main__, so it does not start serving.
-    plugin = runpy.run_path(str(Path(__file__).resolve().parents[1] / "components" / "__main__.py"), run_name="plugin")
-    assert plugin["COMPONENTS"] is COMPONENTS and plugin["PACKAGE_NAME"] == "gke-tpu-serving"
+def test_the_plugin_entry_point_hosts_every_component(hosted: dict[str, Any]) -> None:
+    assert hosted["components"] is COMPONENTS and hosted["name"] == "gke-tpu-serving"
     assert {c.__name__ for c in COMPONENTS} == {
         "GkeTpuCluster",
         "WorkloadIdentity",
@@ -114,3 +132,15 @@ def test_the_plugin_entry_point_imports_and_hosts_every_component() -> None:
         "RayService",
         "KubeRayOperator",
     }
+
+
+def test_the_schema_version_is_the_package_version(schema: dict[str, Any]) -> None:
+    # The wheel's version is read from the same attribute, so SDKs generated from the plugin carry the package's.
+    assert "version" in PYPROJECT["project"]["dynamic"]
+    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "gke_tpu_serving.__version__"}
+    assert schema["version"] == __version__ == str(Version(__version__))
+
+
+def test_the_package_ships_py_typed() -> None:
+    assert (PACKAGE / "py.typed").is_file()
+    assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["gke_tpu_serving"]
