@@ -2,13 +2,18 @@
 the source plugin's host (components/__main__.py) generates it for `pulumi package add <repo>/components`, and the
 package's metadata (version, py.typed, dependencies)."""
 
+import ast
 import json
 import runpy
+import sys
 import tomllib
+from importlib.metadata import requires
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 from pulumi.provider.experimental.component import ComponentProvider
 
@@ -144,3 +149,48 @@ def test_the_schema_version_is_the_package_version(schema: dict[str, Any]) -> No
 def test_the_package_ships_py_typed() -> None:
     assert (PACKAGE / "py.typed").is_file()
     assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["gke_tpu_serving"]
+
+
+# Import names of the package's third-party imports, and the distributions that provide them (google is a
+# namespace package: its distributions are per subpackage).
+DISTRIBUTIONS = {
+    "pulumi": "pulumi",
+    "pulumi_gcp": "pulumi-gcp",
+    "pulumi_kubernetes": "pulumi-kubernetes",
+    "yaml": "pyyaml",
+    "google.protobuf": "protobuf",
+}
+# Imported, but installed as the pulumi SDK's own dependencies: the offline mocks speak the engine's protobuf.
+FROM_PULUMI = {"protobuf"}
+
+
+def _imported_distributions() -> set[str]:
+    modules: set[str] = set()
+    for path in [PLUGIN / "__main__.py", *PACKAGE.rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module)
+    third_party = {
+        ".".join(m.split(".")[:2]) if m.startswith("google.") else m.split(".")[0]
+        for m in modules
+        if m.split(".")[0] not in {*sys.stdlib_module_names, "gke_tpu_serving"}
+    }
+    unknown = third_party - DISTRIBUTIONS.keys()
+    assert not unknown, f"add the distributions of {sorted(unknown)} to DISTRIBUTIONS"
+    return {DISTRIBUTIONS[name] for name in third_party}
+
+
+def _requirements(lines: list[str]) -> dict[str, Requirement]:
+    parsed = [Requirement(line) for line in lines if line and not line.startswith("#")]
+    return {canonicalize_name(r.name): r for r in parsed}
+
+
+def test_both_dependency_lists_are_what_the_package_imports() -> None:
+    # pyproject.toml is what `pip install` reads; components/requirements.txt, what the engine installs for the plugin.
+    declared = _requirements(PYPROJECT["project"]["dependencies"])
+    assert _requirements((PLUGIN / "requirements.txt").read_text().splitlines()) == declared
+    assert all({s.operator for s in r.specifier} == {">=", "<"} for r in declared.values()), declared
+    assert set(declared) == _imported_distributions() - FROM_PULUMI
+    assert FROM_PULUMI.issubset(canonicalize_name(Requirement(r).name) for r in requires("pulumi") or [])
