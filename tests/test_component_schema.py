@@ -5,6 +5,7 @@ package's metadata (version, py.typed, dependencies)."""
 import ast
 import json
 import runpy
+import subprocess
 import sys
 import tomllib
 from importlib.metadata import requires
@@ -146,6 +147,16 @@ def test_the_schema_version_is_the_package_version(schema: dict[str, Any]) -> No
     assert schema["version"] == __version__ == str(Version(__version__))
 
 
+def test_the_schema_cannot_mark_secrets(schema: dict[str, Any]) -> None:
+    # Pulumi 3.272's analyzer has no secret marker (PropertyDefinition and schema.Property carry no `secret`), so
+    # README says the secrets are secret values at run time, not in the schema. When this fails, the SDK has
+    # learned secrets: mark kubeconfig and the token inputs, and update README.
+    cluster = schema["resources"][f"{PACKAGE_NAME}:index:GkeTpuCluster"]
+    assert "secret" not in cluster["properties"]["kubeconfig"]
+    vllm = schema["resources"][f"{PACKAGE_NAME}:index:VllmDeploymentWithHpa"]
+    assert "secret" not in vllm["inputProperties"]["hfToken"]
+
+
 def test_the_package_ships_py_typed() -> None:
     assert (PACKAGE / "py.typed").is_file()
     assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["gke_tpu_serving"]
@@ -194,3 +205,17 @@ def test_both_dependency_lists_are_what_the_package_imports() -> None:
     assert all({s.operator for s in r.specifier} == {">=", "<"} for r in declared.values()), declared
     assert set(declared) == _imported_distributions() - FROM_PULUMI
     assert FROM_PULUMI.issubset(canonicalize_name(Requirement(r).name) for r in requires("pulumi") or [])
+
+
+def test_the_plugin_host_does_not_import_the_offline_harness() -> None:
+    # A fresh interpreter, as the engine starts the plugin: importing the entry point's modules must leave the mocks
+    # and runner out of the provider (README, "Using the components from another project").
+    check = (
+        "import runpy, sys; runpy.run_path(sys.argv[1], run_name='plugin'); "
+        "assert 'gke_tpu_serving' in sys.modules and 'gke_tpu_serving.offline' not in sys.modules"
+    )
+    subprocess.run(
+        [sys.executable, "-c", check, str(PLUGIN / "__main__.py")],
+        check=True,
+        env={"PYTHONPATH": str(PLUGIN)},
+    )
