@@ -1,24 +1,50 @@
-"""The cross-language schema of every component, generated in-process with Pulumi's analyzer (what
-`pulumi package add <repo>/components` would publish to other languages)."""
+"""What another project gets from the component package: the cross-language schema, generated in-process the way
+the source plugin's host (components/__main__.py) generates it for `pulumi package add <repo>/components`, and the
+package's metadata (version, py.typed, dependencies)."""
 
+import ast
+import json
 import runpy
+import subprocess
+import sys
+import tomllib
+from importlib.metadata import requires
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pulumi.provider.experimental.analyzer import Analyzer
-from pulumi.provider.experimental.schema import generate_schema
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+from pulumi.provider.experimental.component import ComponentProvider
 
-from gke_tpu_serving import COMPONENTS, PACKAGE_NAME
+from gke_tpu_serving import COMPONENTS, PACKAGE_NAME, __version__
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = ROOT / "components"
+PACKAGE = PLUGIN / "gke_tpu_serving"
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 @pytest.fixture(scope="module")
-def schema() -> dict[str, Any]:
-    result = Analyzer(PACKAGE_NAME).analyze(COMPONENTS)
-    dependencies = sorted(result["dependencies"], key=lambda d: d.name)
-    return generate_schema(
-        PACKAGE_NAME, "0.1.0", None, result["component_definitions"], result["type_definitions"], dependencies
-    ).to_json()
+def hosted() -> dict[str, Any]:
+    """The arguments the plugin's entry point gives `component_provider_host`, run as the engine runs it (as
+    __main__) with the host replaced, so that it does not start serving."""
+    calls: list[dict[str, Any]] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("pulumi.provider.experimental.component_provider_host", lambda **kwargs: calls.append(kwargs))
+        runpy.run_path(str(PLUGIN / "__main__.py"), run_name="__main__")
+    assert len(calls) == 1
+    return calls[0]
+
+
+@pytest.fixture(scope="module")
+def schema(hosted: dict[str, Any]) -> dict[str, Any]:
+    """The schema the host publishes: `component_provider_host` builds this provider from the same arguments."""
+    provider = ComponentProvider(**hosted)
+    assert provider.schema
+    schema: dict[str, Any] = json.loads(provider.schema)
+    return schema
 
 
 def _properties(spec: dict[str, Any]) -> dict[str, Any]:
@@ -92,10 +118,8 @@ def test_gcs_fuse_bucket_schema(schema: dict[str, Any]) -> None:
     assert [v["value"] for v in access["enum"]] == ["read", "write"]
 
 
-def test_the_plugin_entry_point_imports_and_hosts_every_component() -> None:
-    # Run as a module, not as __main__, so it does not start serving.
-    plugin = runpy.run_path(str(Path(__file__).resolve().parents[1] / "components" / "__main__.py"), run_name="plugin")
-    assert plugin["COMPONENTS"] is COMPONENTS and plugin["PACKAGE_NAME"] == "gke-tpu-serving"
+def test_the_plugin_entry_point_hosts_every_component(hosted: dict[str, Any]) -> None:
+    assert hosted["components"] is COMPONENTS and hosted["name"] == "gke-tpu-serving"
     assert {c.__name__ for c in COMPONENTS} == {
         "GkeTpuCluster",
         "WorkloadIdentity",
@@ -114,3 +138,84 @@ def test_the_plugin_entry_point_imports_and_hosts_every_component() -> None:
         "RayService",
         "KubeRayOperator",
     }
+
+
+def test_the_schema_version_is_the_package_version(schema: dict[str, Any]) -> None:
+    # The wheel's version is read from the same attribute, so SDKs generated from the plugin carry the package's.
+    assert "version" in PYPROJECT["project"]["dynamic"]
+    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "gke_tpu_serving.__version__"}
+    assert schema["version"] == __version__ == str(Version(__version__))
+
+
+def test_the_schema_cannot_mark_secrets(schema: dict[str, Any]) -> None:
+    # Pulumi 3.272's analyzer has no secret marker (PropertyDefinition and schema.Property carry no `secret`), so
+    # README says the secrets are secret values at run time, not in the schema. When this fails, the SDK has
+    # learned secrets: mark kubeconfig and the token inputs, and update README.
+    cluster = schema["resources"][f"{PACKAGE_NAME}:index:GkeTpuCluster"]
+    assert "secret" not in cluster["properties"]["kubeconfig"]
+    vllm = schema["resources"][f"{PACKAGE_NAME}:index:VllmDeploymentWithHpa"]
+    assert "secret" not in vllm["inputProperties"]["hfToken"]
+
+
+def test_the_package_ships_py_typed() -> None:
+    assert (PACKAGE / "py.typed").is_file()
+    assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["gke_tpu_serving"]
+
+
+# Import names of the package's third-party imports, and the distributions that provide them (google is a
+# namespace package: its distributions are per subpackage).
+DISTRIBUTIONS = {
+    "pulumi": "pulumi",
+    "pulumi_gcp": "pulumi-gcp",
+    "pulumi_kubernetes": "pulumi-kubernetes",
+    "yaml": "pyyaml",
+    "google.protobuf": "protobuf",
+}
+# Imported, but installed as the pulumi SDK's own dependencies: the offline mocks speak the engine's protobuf.
+FROM_PULUMI = {"protobuf"}
+
+
+def _imported_distributions() -> set[str]:
+    modules: set[str] = set()
+    for path in [PLUGIN / "__main__.py", *PACKAGE.rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module)
+    third_party = {
+        ".".join(m.split(".")[:2]) if m.startswith("google.") else m.split(".")[0]
+        for m in modules
+        if m.split(".")[0] not in {*sys.stdlib_module_names, "gke_tpu_serving"}
+    }
+    unknown = third_party - DISTRIBUTIONS.keys()
+    assert not unknown, f"add the distributions of {sorted(unknown)} to DISTRIBUTIONS"
+    return {DISTRIBUTIONS[name] for name in third_party}
+
+
+def _requirements(lines: list[str]) -> dict[str, Requirement]:
+    parsed = [Requirement(line) for line in lines if line and not line.startswith("#")]
+    return {canonicalize_name(r.name): r for r in parsed}
+
+
+def test_both_dependency_lists_are_what_the_package_imports() -> None:
+    # pyproject.toml is what `pip install` reads; components/requirements.txt, what the engine installs for the plugin.
+    declared = _requirements(PYPROJECT["project"]["dependencies"])
+    assert _requirements((PLUGIN / "requirements.txt").read_text().splitlines()) == declared
+    assert all({s.operator for s in r.specifier} == {">=", "<"} for r in declared.values()), declared
+    assert set(declared) == _imported_distributions() - FROM_PULUMI
+    assert FROM_PULUMI.issubset(canonicalize_name(Requirement(r).name) for r in requires("pulumi") or [])
+
+
+def test_the_plugin_host_does_not_import_the_offline_harness() -> None:
+    # A fresh interpreter, as the engine starts the plugin: importing the entry point's modules must leave the mocks
+    # and runner out of the provider (README, "Using the components from another project").
+    check = (
+        "import runpy, sys; runpy.run_path(sys.argv[1], run_name='plugin'); "
+        "assert 'gke_tpu_serving' in sys.modules and 'gke_tpu_serving.offline' not in sys.modules"
+    )
+    subprocess.run(
+        [sys.executable, "-c", check, str(PLUGIN / "__main__.py")],
+        check=True,
+        env={"PYTHONPATH": str(PLUGIN)},
+    )

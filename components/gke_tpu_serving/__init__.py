@@ -61,6 +61,9 @@ from gke_tpu_serving.vllm.weight_staging_job import WeightStagingJob, WeightStag
 PACKAGE_NAME = "gke-tpu-serving"
 """The Pulumi package name: component type tokens are `gke-tpu-serving:index:<Class>`."""
 
+__version__ = "0.1.0"
+"""The one version: the wheel's (pyproject.toml reads it from here) and the schema's that the plugin publishes."""
+
 COMPONENTS = [
     GkeTpuCluster,
     WorkloadIdentity,

@@ -4,6 +4,11 @@
 have been asked to create; `render_tree`, `write_manifests` and `render_diff` turn that into what a
 reviewer reads. `MockSession` is the same machinery for unit tests that construct components directly
 (tests/conftest.py wraps it as the `pulumi_mocks` fixture).
+
+Not a component, and deliberately not hosted: the source plugin that `pulumi package add` runs
+(components/__main__.py) imports the package root, which does not import this subpackage, so the mocks never
+load in the provider process and add nothing to the schema or generated SDKs (tests/test_component_schema.py
+checks it). It ships in the wheel for importers' tests and scripts; keep it out of the package root's imports.
 """
 
 from .mocks import MockSession, UnmockedInvokeError, default_invokes, plain_value
