@@ -7,11 +7,11 @@ import pulumi
 
 from gke_tpu_serving import GkeTpuCluster, ImageRepository, Tenant
 
-from . import tenants
 from .cluster_addons import ClusterAddons
 from .config import StackConfig
 from .model import DeployContext
 from .naming import DNS_LABEL_MAX, derived_name
+from .tenancy import deploy as tenants
 
 REPOSITORY_PREFIX = "gke-tpu-serving"
 

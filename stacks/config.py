@@ -19,10 +19,11 @@ from gke_tpu_serving.cluster.plan import plan_cluster
 from gke_tpu_serving.errors import ArgError, PathPart, format_path
 from gke_tpu_serving.names import check_region
 
-from . import tenants
 from .model import PROJECT, Cluster, ConfigError, Placement, Scenario, StackInfo, config_error
 from .naming import check_instance_name
 from .scenarios import SCENARIOS
+from .tenancy import parse as tenants
+from .tenancy.model import Tenancy
 from .typed import convert
 
 __all__ = ["PROJECT", "ConfigError", "StackConfig", "load", "parse"]
@@ -97,7 +98,7 @@ class StackConfig:
     """Email of the service account CI pushes images as."""
     secrets: Mapping[str, Any] = field(default_factory=dict)
     """Secret config values (pulumi.Output secrets) by key, e.g. hfToken."""
-    tenancy: tenants.Tenancy | None = None
+    tenancy: Tenancy | None = None
     """The teams sharing the clusters (`tenants`, `tenancy`), if any."""
 
     @property

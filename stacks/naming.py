@@ -15,12 +15,14 @@ DNS_LABEL_MAX = 63
 INSTANCE_NAME_MAX = 20
 """Instance names join longer names (namespaces, RayService names of at most 47 characters): kept short."""
 _HASH_LENGTH = 6
+_UNSAFE = re.compile(r"[^a-z0-9-]+")
 _INSTANCE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
 def derived_name(*parts: str, limit: int) -> str:
-    """`parts` joined with '-', or, past `limit`, cut to fit and ended with a hash of the whole: unique and stable."""
-    name = "-".join(part for part in parts if part)
+    """`parts` joined with '-', or, past `limit`, cut to fit and ended with a hash of the whole: unique and stable.
+    Characters no GCP or Kubernetes name takes (a Pulumi stack may be named `eu_prod.v2`) become '-'."""
+    name = "-".join(_UNSAFE.sub("-", part.lower()).strip("-") for part in parts if part)
     if len(name) <= limit:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:_HASH_LENGTH]

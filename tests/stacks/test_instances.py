@@ -160,6 +160,12 @@ def test_derived_names_fit_their_limit_and_stay_stable(parts: list[str], limit: 
         assert name == "-".join(parts)
 
 
+def test_stack_names_are_made_safe_for_physical_names() -> None:
+    assert derived_name("my-project", "Team_A.prod+eu", "llama", "weights", limit=63) == (
+        "my-project-team-a-prod-eu-llama-weights"
+    )
+
+
 def test_a_long_project_and_stack_still_get_valid_distinct_names() -> None:
     project = "a-very-long-project-id-000001"
     stack = "integration-europe-west4"

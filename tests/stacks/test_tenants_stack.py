@@ -16,7 +16,7 @@ from manifest_validation import validate_manifest
 from gke_tpu_serving.offline import PreviewResult, kubernetes_manifests, run_program
 from policy.adapter import violations
 from stacks.config import ConfigError, parse
-from stacks.tenants import notebook_token
+from stacks.tenancy.deploy import notebook_token
 
 PREFIX = "gke-tpu-serving:"
 SECRETS = frozenset({"iapClientSecret", "notebookSecret"})
@@ -340,7 +340,7 @@ BAD = [
         "notebook_image_with_another_ray_version",
         _tenant(0, "rayCluster", {"rayVersion": "2.59.0"}),
         "config key gke-tpu-serving:tenants[0].notebook.imageRayVersion: Ray 2.60.0 in image "
-        "'us-central1-docker.pkg.dev/your-project-id/gke-tpu-serving/notebook:2.60.0-py311' does not match Ray 2.59.0 "
+        "'us-central1-docker.pkg.dev/your-project-id/gke-tpu-serving-teams/notebook:2.60.0-py311' does not match Ray 2.59.0 "
         "of RayCluster 'team-a'; allowed: 2.59.0 (the Ray client needs the same version)",
     ),
     (

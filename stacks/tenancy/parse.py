@@ -1,38 +1,16 @@
-"""Teams sharing a cluster: one Tenant per `tenants` entry, their Ray clusters and notebooks, and one authenticated
-gateway per cluster.
+"""Checks `tenants` and `tenancy` against the clusters and the scenario instances that name a tenant, before any
+resource is registered."""
 
-`parse()` checks, before any resource is registered, that every deployment naming a tenant stays in the tenant's
-namespace and inside its quota (the team's RayCluster at its largest included), that the teams' TPU groups fit in
-their pools, and that the tenants' accelerator quotas fit in their cluster's pools (so one team cannot starve another
-of TPU chips) unless `tenancy.allowOvercommit` says otherwise.
-"""
-
-import hashlib
-import hmac
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NotRequired, TypedDict, cast
-
-import pulumi
+from typing import Any, cast
 
 from gke_tpu_serving import (
     AccessMode,
-    ContainerDefaultsArgs,
     GatewayRouteArgs,
-    GatewayTenantArgs,
-    GkeTpuCluster,
-    Notebook,
     NotebookArgs,
     RayAuthMode,
-    RayCluster,
     RayClusterArgs,
-    RayHeadArgs,
-    Tenant,
     TenantArgs,
-    TenantGateway,
-    TenantGatewayArgs,
-    TenantMemberArgs,
-    TenantQuotaArgs,
 )
 from gke_tpu_serving.catalog.versions import RAY_VERSION
 from gke_tpu_serving.errors import ArgError, PathPart
@@ -42,159 +20,45 @@ from gke_tpu_serving.ray.spec import check_ray_name
 from gke_tpu_serving.tenancy.notebook import DEFAULTS as NOTEBOOK_DEFAULTS
 from gke_tpu_serving.tenancy.notebook import check_notebook_args
 from gke_tpu_serving.tenancy.quota import Demand, Resources, check_capacity, check_demands, parse_quantity
-from gke_tpu_serving.tenancy.tenant import DEFAULT_SYSTEM_NAMESPACES, check_tenant_args
+from gke_tpu_serving.tenancy.tenant import check_tenant_args
 from gke_tpu_serving.tenancy.tenant_gateway import check_tenant_gateway_args
 
-from .model import Cluster, Placement, StackInfo, config_error
-from .typed import convert
+from ..model import Cluster, Placement, StackInfo, config_error
+from ..typed import convert
+from .model import (
+    ParsedTenant,
+    Tenancy,
+    TenancyConfig,
+    TenantConfig,
+    WorkerGroupConfig,
+    gateway_args,
+    notebook_name,
+    ray_cluster_name,
+)
 
 RAY_DASHBOARD_PORT = 8265
-
-
-class WorkerGroupConfig(TypedDict):
-    """A worker group of the team's RayCluster, autoscaled by Ray between minReplicas and maxReplicas."""
-
-    name: str
-    """The group's name (a DNS-1123 label)."""
-    pool: NotRequired[str]
-    """The `name` of a tpuPools or gpuPools entry of the team's cluster: a TPU group (one replica is one slice) or
-    a GPU group. Default: none, a CPU group."""
-    min_replicas: NotRequired[int]
-    """Fewest replicas (slices, GPU or CPU workers) the autoscaler keeps. Default: 0."""
-    max_replicas: NotRequired[int]
-    """Most replicas the autoscaler adds. Default: what the pool holds at its maximum size (1 for a CPU group)."""
-    gpus: NotRequired[int]
-    """GPU groups: nvidia.com/gpu of each worker. Default: every GPU of the pool's machine."""
-    cpu: NotRequired[str]
-    """CPU request of each pod. Default: 8 on TPU hosts, 4 on GPU workers, 2 on CPU workers."""
-    memory: NotRequired[str]
-    """Memory request and limit of each pod. Default: 32Gi on TPU hosts, 16Gi on GPU workers, 8Gi on CPU workers."""
-
-
-class RayClusterConfig(TypedDict):
-    """The team's RayCluster: the notebook connects to it and the gateway routes its dashboard."""
-
-    ray_version: NotRequired[str]
-    """Its Ray version; the image and the notebook image must carry the same. Default: versions.RAY_VERSION."""
-    name: NotRequired[str]
-    """Its name (the head Service is <name>-head-svc). Default: the tenant's name."""
-    image: NotRequired[str]
-    """The Ray image, pinned by tag or digest; TPU groups need JAX for TPU in it. Default: versions.RAY_IMAGE."""
-    head: NotRequired[RayHeadArgs]
-    """The head pod's cpu and memory. Default: 2 CPUs, 8Gi."""
-    worker_groups: NotRequired[list[WorkerGroupConfig]]
-    """CPU, TPU and GPU worker groups. Default: none (a head only)."""
-    auth: NotRequired[RayAuthMode]
-    """Ray token authentication: token (default; the notebook gets the token KubeRay generates) or disabled."""
-
-
-class NotebookConfig(TypedDict):
-    """The team's JupyterLab."""
-
-    image: str
-    """JupyterLab with Ray installed, pinned by tag or digest."""
-    image_ray_version: NotRequired[str]
-    """Ray version in the image. Default: read from the image tag."""
-    cpu: NotRequired[str]
-    """CPU request. Default: "2"."""
-    memory: NotRequired[str]
-    """Memory request. Default: "8Gi"."""
-    memory_limit: NotRequired[str]
-    """Memory limit. Default: "16Gi"."""
-    storage: NotRequired[str]
-    """Workspace volume size. Default: "50Gi"."""
-
-
-class TenantConfig(TypedDict):
-    """gke-tpu-serving:tenants[]: one team on a cluster of `clusters`."""
-
-    name: str
-    """The team's name (a DNS-1123 label)."""
-    cluster: str
-    """The `name` of the cluster in `clusters` the team works on."""
-    members: list[TenantMemberArgs]
-    """group:EMAIL or user:EMAIL with role admin, contributor or viewer; at least one admin."""
-    quota: TenantQuotaArgs
-    """cpu, memory (requests), tpuChips, gpus, memoryLimit."""
-    namespace: NotRequired[str]
-    """The team's namespace. Default: its name."""
-    container_defaults: NotRequired[ContainerDefaultsArgs]
-    """LimitRange defaults for containers without requests."""
-    hostname: NotRequired[str]
-    """Hostname of the team's routes. Default: <name>.<tenancy.domain>."""
-    ray_cluster: NotRequired[RayClusterConfig]
-    """The team's RayCluster: its dashboard is routed at /ray/ and the notebook connects to it."""
-    notebook: NotRequired[NotebookConfig]
-    """A JupyterLab for the team, routed at /notebook/ (needs rayCluster)."""
-    routes: NotRequired[list[GatewayRouteArgs]]
-    """More paths of the team's hostname, e.g. a Ray Serve endpoint: {path: /serve/, service: ..., port: 8000}."""
-
-
-class TenancyConfig(TypedDict):
-    """gke-tpu-serving:tenancy: how teams reach their services, and the quota rule."""
-
-    domain: NotRequired[str]
-    """Parent domain of the teams' default hostnames, e.g. ml.example.com. Required if a team sets no hostname."""
-    mode: NotRequired[AccessMode]
-    """iap (default: GKE Gateway with Identity-Aware Proxy) or istio (an existing Istio/Kubeflow ingress gateway)."""
-    iap_client_id: NotRequired[str]
-    """iap: the OAuth client id; its secret is the iapClientSecret secret key."""
-    istio_gateway: NotRequired[str]
-    """istio: NAMESPACE/NAME of the ingress gateway, e.g. kubeflow/kubeflow-gateway."""
-    gateway_namespace: NotRequired[str]
-    """iap: namespace of the Gateway. Default: tenant-gateway."""
-    allow_overcommit: NotRequired[bool]
-    """Let the teams' accelerator quotas sum to more than the cluster's pools hold. Default: false."""
-
-
-@dataclass(frozen=True)
-class ParsedTenant:
-    index: int
-    config: TenantConfig
-    cluster: Cluster
-    args: TenantArgs
-    hostname: str | None
-    routes: list[GatewayRouteArgs] = field(default_factory=list)
-    notebook: NotebookArgs | None = None
-    ray_cluster: RayClusterArgs | None = None
-
-
-@dataclass(frozen=True)
-class Tenancy:
-    """The validated tenants and the shared access settings."""
-
-    tenants: tuple[ParsedTenant, ...]
-    settings: TenancyConfig
 
 
 def _error(path: Sequence[PathPart], error: ArgError) -> Exception:
     return config_error((*path, *error.path), error.reason)
 
 
-def _notebook_name(tenant: str) -> str:
-    return f"{tenant}-notebook"
-
-
 def _routes(config: TenantConfig, name: str) -> list[GatewayRouteArgs]:
     routes: list[GatewayRouteArgs] = []
     if "ray_cluster" in config:
-        head = head_service_name(_ray_cluster_name(config))
+        head = head_service_name(ray_cluster_name(config))
         routes.append({"path": "/ray/", "service": head, "port": RAY_DASHBOARD_PORT})
     if "notebook" in config:
         routes.append(
             {
                 "path": "/notebook/",
-                "service": _notebook_name(name),
+                "service": notebook_name(name),
                 "port": 8888,
                 "strip_prefix": False,
                 "health_check_path": "/notebook/api",
             }
         )
     return routes + list(config.get("routes", []))
-
-
-def _ray_cluster_name(config: TenantConfig) -> str:
-    return config.get("ray_cluster", {}).get("name", config["name"])
 
 
 # Where a RayCluster arg of a worker group comes from in the group's config.
@@ -249,7 +113,7 @@ def _ray_cluster_args(config: TenantConfig, cluster: Cluster, namespace: str) ->
     ray = config.get("ray_cluster")
     if ray is None:
         return None
-    check_ray_name(("ray_cluster", "name"), _ray_cluster_name(config))
+    check_ray_name(("ray_cluster", "name"), ray_cluster_name(config))
     args: dict[str, Any] = {"namespace": namespace, "service_account_name": "workloads"}
     for key in ("image", "ray_version", "head", "auth"):
         if key in ray:
@@ -284,14 +148,14 @@ def _notebook_args(config: TenantConfig, namespace: str) -> NotebookArgs | None:
     args: NotebookArgs = {
         "namespace": namespace,
         "service_account_name": "workloads",
-        "ray_cluster": _ray_cluster_name(config),
+        "ray_cluster": ray_cluster_name(config),
         "ray_version": ray.get("ray_version", RAY_VERSION),
         "token": "checked-at-deploy",
         **notebook,
     }
     if ray.get("auth", RayAuthMode.TOKEN) is RayAuthMode.TOKEN:
         # KubeRay keeps the token it generates in a Secret named after the cluster.
-        args["ray_auth_token_secret"] = _ray_cluster_name(config)
+        args["ray_auth_token_secret"] = ray_cluster_name(config)
     try:
         check_notebook_args(args)
     except ArgError as error:
@@ -354,32 +218,6 @@ def _check_group_members(at: tuple[PathPart, ...], config: TenantConfig, cluster
                 f"not resolve it in RBAC; allowed: set clusters[{cluster.index}].rbacSecurityGroup: "
                 "gke-security-groups@DOMAIN (a group containing the team's groups), or user: members",
             )
-
-
-def _gateway_args(
-    tenants: Sequence[ParsedTenant], settings: TenancyConfig, project: pulumi.Input[str]
-) -> TenantGatewayArgs:
-    args: TenantGatewayArgs = {
-        "project": project,
-        "mode": settings.get("mode", AccessMode.IAP),
-        "tenants": [
-            GatewayTenantArgs(
-                name=t.config["name"],
-                namespace=t.args["namespace"],
-                hostname=str(t.hostname),
-                members=[m["member"] for m in t.config["members"]],
-                routes=t.routes,
-            )
-            for t in tenants
-            if t.routes
-        ],
-    }
-    for key in ("iap_client_id", "istio_gateway"):
-        if key in settings:
-            args[key] = settings[key]
-    if "gateway_namespace" in settings:
-        args["namespace"] = settings["gateway_namespace"]
-    return args
 
 
 def _check_scenarios(
@@ -454,7 +292,7 @@ def parse(
         if name in by_name:
             raise config_error(("tenants", tenant.index, "name"), f"{name!r} is used twice; allowed: unique names")
         if tenant.ray_cluster is not None:
-            ray_name = _ray_cluster_name(tenant.config)
+            ray_name = ray_cluster_name(tenant.config)
             if ray_name in ray_clusters:
                 raise config_error(
                     ("tenants", tenant.index, "ray_cluster", "name"),
@@ -496,7 +334,7 @@ def _check_access(
         routed = [t for t in tenants if t.cluster.name == cluster_name and t.routes]
         if not routed:
             continue
-        args = _gateway_args(routed, settings, project)
+        args = gateway_args(routed, settings, project)
         if args["mode"] is AccessMode.IAP:
             if "iapClientSecret" not in secret_keys:
                 raise config_error(
@@ -537,76 +375,3 @@ def _check_capacity(tenants: Sequence[ParsedTenant]) -> None:
                 check_capacity(("tenants",), field_name, quotas, int(getattr(capacity, field_name)), cluster_name)
             except ArgError as error:
                 raise config_error(error.path, error.reason) from None
-
-
-def notebook_token(secret: str, tenant: str) -> str:
-    """Each team's Jupyter token, derived from one stack secret: teams do not share tokens, and the operator needs
-    no secret per team."""
-    return hmac.new(secret.encode(), f"jupyter-token:{tenant}".encode(), hashlib.sha256).hexdigest()
-
-
-def _notebook_token_output(secret: pulumi.Input[str], tenant: str) -> pulumi.Output[str]:
-    return pulumi.Output.secret(secret).apply(lambda value: notebook_token(value, tenant))
-
-
-def deploy(
-    tenancy: Tenancy, clusters: Mapping[str, GkeTpuCluster], secrets: Mapping[str, Any]
-) -> tuple[dict[str, Tenant], dict[str, Any]]:
-    """Register the tenants, their Ray clusters and notebooks, and each cluster's gateway; returns the Tenant
-    components by name (scenario instances that name a tenant deploy into its namespace, waiting for it) and the
-    `tenants` stack output."""
-    outputs: dict[str, Any] = {}
-    components: dict[str, Tenant] = {}
-    settings = tenancy.settings
-    istio = settings.get("mode", AccessMode.IAP) is AccessMode.ISTIO
-    for parsed in tenancy.tenants:
-        name = parsed.config["name"]
-        on_cluster = pulumi.ResourceOptions(provider=clusters[parsed.cluster.name].kubernetes_provider)
-        tenant_args: TenantArgs = {**parsed.args}
-        if istio:
-            # The Istio ingress gateway's pods are in the cluster: let them into the team's namespace.
-            tenant_args["ingress_namespaces"] = [*DEFAULT_SYSTEM_NAMESPACES, settings["istio_gateway"].split("/")[0]]
-        tenant = Tenant(name, tenant_args, opts=on_cluster)
-        components[name] = tenant
-        entry: dict[str, Any] = {
-            "namespace": tenant.namespace,
-            "serviceAccount": tenant.service_account_name,
-            "iamMember": tenant.member,
-        }
-        if parsed.hostname and parsed.routes:
-            entry["url"] = f"https://{parsed.hostname}/"
-        in_tenant = pulumi.ResourceOptions(provider=on_cluster.provider, depends_on=[tenant])
-        if parsed.ray_cluster is not None:
-            ray_cluster = RayCluster(
-                _ray_cluster_name(parsed.config),
-                {**parsed.ray_cluster, "service_account_name": tenant.service_account_name},
-                opts=in_tenant,
-            )
-            entry["rayCluster"] = {"address": ray_cluster.ray_address, "dashboard": ray_cluster.dashboard_url}
-        if parsed.notebook is not None:
-            token = _notebook_token_output(secrets["notebookSecret"], name)
-            notebook = Notebook(
-                _notebook_name(name),
-                {**parsed.notebook, "service_account_name": tenant.service_account_name, "token": token},
-                opts=in_tenant,
-            )
-            entry["rayAddress"] = notebook.ray_address
-            entry["notebookToken"] = token
-        outputs[name] = entry
-    for cluster_name in sorted({t.cluster.name for t in tenancy.tenants}):
-        routed = [t for t in tenancy.tenants if t.cluster.name == cluster_name and t.routes]
-        if not routed:
-            continue
-        gateway_args = _gateway_args(routed, settings, routed[0].args["project"])
-        if gateway_args["mode"] is AccessMode.IAP:
-            gateway_args["iap_client_secret"] = secrets["iapClientSecret"]
-        TenantGateway(
-            f"{cluster_name}-tenants",
-            gateway_args,
-            # Routes and backend policies go into the teams' namespaces.
-            opts=pulumi.ResourceOptions(
-                provider=clusters[cluster_name].kubernetes_provider,
-                depends_on=[components[t.config["name"]] for t in routed],
-            ),
-        )
-    return components, outputs
