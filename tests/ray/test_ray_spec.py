@@ -87,6 +87,20 @@ def test_wrong_num_of_hosts_message_names_the_slice_and_the_allowed_value() -> N
     )
 
 
+def test_unknown_tpu_generation_is_blamed_on_the_generation_not_the_topology() -> None:
+    (shape,) = [s for s in ALL_SLICES if s.machine_type == "ct5lp-hightpu-1t"]
+    with pytest.raises(ArgError) as error:
+        tpu_worker_group(tpu_args(shape, tpu_generation="v7"))
+    assert str(error.value) == "tpu_generation: unknown TPU generation 'v7'; allowed: v4, v5e, v5p, v6e"
+
+
+def test_machine_type_of_another_generation_is_blamed_on_the_machine_type() -> None:
+    (shape,) = [s for s in ALL_SLICES if s.machine_type == "ct5lp-hightpu-1t"]
+    with pytest.raises(ArgError) as error:
+        tpu_worker_group(tpu_args(shape, tpu_machine_type="ct6e-standard-1t"))
+    assert error.value.path == ("tpu_machine_type",)
+
+
 def test_tpu_topology_outside_the_catalog_is_refused() -> None:
     (shape,) = [s for s in ALL_SLICES if s.machine_type == "ct5lp-hightpu-1t"]
     with pytest.raises(ArgError) as error:

@@ -315,6 +315,15 @@ BAD_ARGS = [
         "runs one model server per slice of several hosts)",
     ),
     (
+        {"tpu_generation": "v7"},
+        "tpu_generation: unknown TPU generation 'v7'; allowed: v4, v5e, v5p, v6e",
+    ),
+    (
+        {"tpu_machine_type": "ct4p-hightpu-4t"},
+        "tpu_machine_type: machine type 'ct4p-hightpu-4t' is not a TPU v5e machine type; allowed: ct5lp-hightpu-1t, "
+        "ct5lp-hightpu-4t, ct5lp-hightpu-8t",
+    ),
+    (
         {"tpu_topology": "4x4x4"},
         "tpu_topology: topology '4x4x4' is not valid for TPU v5e on ct5lp-hightpu-4t; allowed: 2x2 (single-host), "
         "2x4, 4x4, 4x8, 8x8, 8x16, 16x16 (multi-host)",

@@ -261,6 +261,16 @@ BAD_ARGS = [
         "tpu_topology: topology '2x2' is not valid for TPU v6e on ct6e-standard-8t; allowed: 2x4 (single-host)",
     ),
     (
+        # The catalog's complaint lands on the field it judges: an unknown generation is not the topology's fault.
+        {"tpu_generation": "v7"},
+        "tpu_generation: unknown TPU generation 'v7'; allowed: v4, v5e, v5p, v6e",
+    ),
+    (
+        {"tpu_machine_type": "ct5lp-hightpu-8t"},
+        "tpu_machine_type: machine type 'ct5lp-hightpu-8t' is not a TPU v6e machine type; allowed: ct6e-standard-1t, "
+        "ct6e-standard-4t, ct6e-standard-8t",
+    ),
+    (
         {"weights_source": "hugging-face"},
         "weights_source: 'hugging-face' is not allowed; allowed: staged, hugging-face",
     ),

@@ -8,8 +8,10 @@ availability tables) and GPU documentation ("About GPUs in GKE", the GPU platfor
 2026. They are a snapshot: when GKE adds zones, machine types or topologies, update the tables here
 (`TPU_GENERATIONS`, `GPU_ACCELERATORS`) and the table-driven tests in tests/catalog/test_catalog.py with them.
 
-Error messages name the bad value and what is allowed, but not the configuration key: callers know the
-key (e.g. ``gke-tpu-serving:clusters[0].tpuPools[1].topology``) and prefix it.
+Checks raise `ArgError` located at the field they judge (``("generation",)``, ``("machine_type",)``,
+``("topology",)``, ``("zone",)``, ``("version",)``, ``("accelerator_type",)``); its reason names the bad value and
+what is allowed. Callers know where that field sits in their args (e.g. a component's ``tpu_topology``, the config's
+``gke-tpu-serving:clusters[0].tpuPools[1].topology``) and relocate it with `ArgError.renamed` and `ArgError.within`.
 """
 
 import math
@@ -18,13 +20,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
+from typing import Any
+
+from gke_tpu_serving.errors import ArgError
 
 __all__ = [
     "AUTOPILOT_TPU_MIN_GKE_VERSION",
     "GPU_ACCELERATORS",
     "MIN_GKE_VERSION_RAY_ADDON",
     "TPU_GENERATIONS",
-    "CatalogError",
+    "TPU_SLICE_ARGS",
+    "ArgError",
     "ClusterMode",
     "GpuAcceleratorSpec",
     "GpuAcceleratorType",
@@ -44,18 +50,11 @@ __all__ = [
     "topology_chips",
     "tpu_generation",
     "tpu_slice",
+    "tpu_slice_of_args",
     "tpu_slices",
     "tpu_zones",
     "tpu_zones_in_region",
 ]
-
-
-class CatalogError(ValueError):
-    """A value the catalog does not allow.
-
-    The message names the bad value and what is allowed, but NOT the config key: callers prefix it with
-    the key (e.g. ``"gke-tpu-serving:clusters[0].tpuPools[1].topology: "``).
-    """
 
 
 class TpuGeneration(Enum):
@@ -98,10 +97,10 @@ def _allowed(values: Iterable[object]) -> str:
 def topology_chips(topology: str) -> int:
     """The number of chips in a TPU topology: ``"2x2x1"`` -> 4, ``"4x8"`` -> 32.
 
-    Raises `CatalogError` unless the topology is two or three positive integers joined by ``x``.
+    Raises `ArgError` unless the topology is two or three positive integers joined by ``x``.
     """
     if not isinstance(topology, str) or _TOPOLOGY_PATTERN.fullmatch(topology) is None:
-        raise CatalogError(f"topology {topology!r} is not of the form AxB or AxBxC with positive integers")
+        raise ArgError(("topology",), f"topology {topology!r} is not of the form AxB or AxBxC with positive integers")
     return math.prod(int(dimension) for dimension in topology.split("x"))
 
 
@@ -118,7 +117,7 @@ def region_of_zone(zone: str) -> str:
     """The region a zone belongs to: ``"us-central1-a"`` -> ``"us-central1"``."""
     match = _ZONE_PATTERN.fullmatch(zone) if isinstance(zone, str) else None
     if match is None:
-        raise CatalogError(f"{zone!r} is not a zone name; expected REGION-LETTER, e.g. us-central1-a")
+        raise ArgError(("zone",), f"{zone!r} is not a zone name; expected REGION-LETTER, e.g. us-central1-a")
     return match.group("region")
 
 
@@ -130,9 +129,10 @@ def parse_gke_version(version: str) -> tuple[int, ...]:
     """
     match = _GKE_VERSION_PATTERN.fullmatch(version) if isinstance(version, str) else None
     if match is None:
-        raise CatalogError(
+        raise ArgError(
+            ("version",),
             f"GKE version {version!r} is not of the form MAJOR.MINOR, MAJOR.MINOR.PATCH or "
-            "MAJOR.MINOR.PATCH-gke.BUILD (e.g. 1.31.2-gke.1115000)"
+            "MAJOR.MINOR.PATCH-gke.BUILD (e.g. 1.31.2-gke.1115000)",
         )
     return tuple(int(component) for component in match.groups() if component is not None)
 
@@ -143,14 +143,14 @@ def _padded_gke_version(version: str) -> tuple[int, ...]:
 
 
 def check_min_gke_version(version: str, minimum: str, needed_for: str) -> None:
-    """Raise `CatalogError` if `version` is below `minimum`, the minimum GKE version for `needed_for`.
+    """Raise `ArgError` if `version` is below `minimum`, the minimum GKE version for `needed_for`.
 
     Missing components count as 0, so a version given as ``"1.31"`` is *below* ``"1.31.2-gke.1115000"``:
     a minor-only version does not say which patch GKE will run, so it cannot show the minimum is met.
     `needed_for` completes the sentence "the minimum for ...", e.g. ``"TPU v6e"`` or ``"the Ray add-on"``.
     """
     if _padded_gke_version(version) < _padded_gke_version(minimum):
-        raise CatalogError(f"GKE version {version!r} is below {minimum}, the minimum for {needed_for}")
+        raise ArgError(("version",), f"GKE version {version!r} is below {minimum}, the minimum for {needed_for}")
 
 
 @dataclass(frozen=True)
@@ -168,29 +168,40 @@ class TpuMachineType:
 
     def __post_init__(self) -> None:
         if not self.name:
-            raise CatalogError("a TPU machine type needs a name")
+            raise ArgError(("name",), "a TPU machine type needs a name")
         if self.chips_per_vm < 1:
-            raise CatalogError(f"machine type {self.name!r} has {self.chips_per_vm} chips per VM; it needs at least 1")
+            raise ArgError(
+                ("chips_per_vm",),
+                f"machine type {self.name!r} has {self.chips_per_vm} chips per VM; it needs at least 1",
+            )
         if not self.topologies:
-            raise CatalogError(f"machine type {self.name!r} has no topologies")
+            raise ArgError(("single_host_topologies",), f"machine type {self.name!r} has no topologies")
         if len(set(self.topologies)) != len(self.topologies):
-            raise CatalogError(f"machine type {self.name!r} lists a topology twice: {_allowed(self.topologies)}")
+            raise ArgError(
+                ("multi_host_topologies",),
+                f"machine type {self.name!r} lists a topology twice: {_allowed(self.topologies)}",
+            )
         if len({_topology_dimensions(topology) for topology in self.topologies}) > 1:
-            raise CatalogError(f"machine type {self.name!r} mixes 2-D and 3-D topologies: {_allowed(self.topologies)}")
+            raise ArgError(
+                ("multi_host_topologies",),
+                f"machine type {self.name!r} mixes 2-D and 3-D topologies: {_allowed(self.topologies)}",
+            )
         for topology in self.single_host_topologies:
             # A single-host slice may use fewer chips than the VM has, but never more.
             if topology_chips(topology) > self.chips_per_vm:
-                raise CatalogError(
+                raise ArgError(
+                    ("single_host_topologies",),
                     f"single-host topology {topology!r} has {topology_chips(topology)} chips, more than the "
-                    f"{self.chips_per_vm} chips of one {self.name} VM"
+                    f"{self.chips_per_vm} chips of one {self.name} VM",
                 )
         for topology in self.multi_host_topologies:
             chips = topology_chips(topology)
             # GKE sizes a multi-host pool as chips / chips_per_vm nodes; anything else is rejected.
             if chips <= self.chips_per_vm or chips % self.chips_per_vm != 0:
-                raise CatalogError(
+                raise ArgError(
+                    ("multi_host_topologies",),
                     f"multi-host topology {topology!r} has {chips} chips, which is not a multiple of "
-                    f"more than one {self.name} VM ({self.chips_per_vm} chips each)"
+                    f"more than one {self.name} VM ({self.chips_per_vm} chips each)",
                 )
 
     @property
@@ -216,14 +227,18 @@ class TpuGenerationSpec:
 
     def __post_init__(self) -> None:
         if not self.accelerator_label:
-            raise CatalogError(f"TPU {self.generation.value} needs an accelerator label")
+            raise ArgError(("accelerator_label",), f"TPU {self.generation.value} needs an accelerator label")
         if self.hbm_gib_per_chip < 1:
-            raise CatalogError(f"TPU {self.generation.value} has {self.hbm_gib_per_chip} GiB of HBM per chip")
+            raise ArgError(
+                ("hbm_gib_per_chip",), f"TPU {self.generation.value} has {self.hbm_gib_per_chip} GiB of HBM per chip"
+            )
         if not self.machine_types:
-            raise CatalogError(f"TPU {self.generation.value} has no machine types")
+            raise ArgError(("machine_types",), f"TPU {self.generation.value} has no machine types")
         names = [machine_type.name for machine_type in self.machine_types]
         if len(set(names)) != len(names):
-            raise CatalogError(f"TPU {self.generation.value} lists a machine type twice: {_allowed(names)}")
+            raise ArgError(
+                ("machine_types",), f"TPU {self.generation.value} lists a machine type twice: {_allowed(names)}"
+            )
         # The dimension count is a property of the chip interconnect (2-D torus for v5e/v6e, 3-D for v4/v5p),
         # so all machine types of a generation must agree.
         dimensions = {
@@ -232,14 +247,16 @@ class TpuGenerationSpec:
             for topology in machine_type.topologies
         }
         if len(dimensions) > 1:
-            raise CatalogError(f"TPU {self.generation.value} mixes 2-D and 3-D topologies across machine types")
+            raise ArgError(
+                ("machine_types",), f"TPU {self.generation.value} mixes 2-D and 3-D topologies across machine types"
+            )
         if not self.zones:
-            raise CatalogError(f"TPU {self.generation.value} has no zones")
+            raise ArgError(("zones",), f"TPU {self.generation.value} has no zones")
         for zone in self.zones:
             if not is_zone(zone):
-                raise CatalogError(f"TPU {self.generation.value} lists {zone!r}, which is not a zone name")
+                raise ArgError(("zones",), f"TPU {self.generation.value} lists {zone!r}, which is not a zone name")
         if len(set(self.zones)) != len(self.zones):
-            raise CatalogError(f"TPU {self.generation.value} lists a zone twice: {_allowed(self.zones)}")
+            raise ArgError(("zones",), f"TPU {self.generation.value} lists a zone twice: {_allowed(self.zones)}")
         parse_gke_version(self.min_gke_version)
 
     @property
@@ -248,13 +265,14 @@ class TpuGenerationSpec:
         return f"TPU {self.generation.value}"
 
     def machine_type(self, name: str) -> TpuMachineType:
-        """The machine type called `name`; `CatalogError` if it is not of this generation."""
+        """The machine type called `name`; `ArgError` if it is not of this generation."""
         for machine_type in self.machine_types:
             if machine_type.name == name:
                 return machine_type
-        raise CatalogError(
+        raise ArgError(
+            ("machine_type",),
             f"machine type {name!r} is not a {self.display_name} machine type; "
-            f"allowed: {_allowed(machine_type.name for machine_type in self.machine_types)}"
+            f"allowed: {_allowed(machine_type.name for machine_type in self.machine_types)}",
         )
 
 
@@ -278,17 +296,19 @@ class TpuSlice:
 
     def __post_init__(self) -> None:
         if self.chips != topology_chips(self.topology):
-            raise CatalogError(
-                f"topology {self.topology!r} has {topology_chips(self.topology)} chips, not {self.chips}"
+            raise ArgError(
+                ("chips",), f"topology {self.topology!r} has {topology_chips(self.topology)} chips, not {self.chips}"
             )
         if self.chips > self.chips_per_vm and self.chips % self.chips_per_vm != 0:
-            raise CatalogError(
-                f"a {self.topology} slice ({self.chips} chips) does not divide into {self.chips_per_vm}-chip VMs"
+            raise ArgError(
+                ("chips",),
+                f"a {self.topology} slice ({self.chips} chips) does not divide into {self.chips_per_vm}-chip VMs",
             )
         expected_hosts = max(self.chips // self.chips_per_vm, 1)
         if self.hosts != expected_hosts:
-            raise CatalogError(
-                f"a {self.topology} slice of {self.chips_per_vm}-chip VMs has {expected_hosts} hosts, not {self.hosts}"
+            raise ArgError(
+                ("hosts",),
+                f"a {self.topology} slice of {self.chips_per_vm}-chip VMs has {expected_hosts} hosts, not {self.hosts}",
             )
 
     @property
@@ -335,10 +355,10 @@ def _index_tpu_generations(specs: Iterable[TpuGenerationSpec]) -> Mapping[TpuGen
     specs = tuple(specs)
     table = {spec.generation: spec for spec in specs}
     if len(table) != len(specs):
-        raise CatalogError("the TPU catalog lists a generation twice")
+        raise ArgError(("generation",), "the TPU catalog lists a generation twice")
     missing = [generation for generation in TpuGeneration if generation not in table]
     if missing:
-        raise CatalogError(f"the TPU catalog lacks {_allowed(missing)}")
+        raise ArgError(("generation",), f"the TPU catalog lacks {_allowed(missing)}")
     return MappingProxyType(table)
 
 
@@ -453,7 +473,9 @@ def tpu_generation(name: str | TpuGeneration) -> TpuGenerationSpec:
     try:
         generation = TpuGeneration(name)
     except ValueError:
-        raise CatalogError(f"unknown TPU generation {name!r}; allowed: {_allowed(TpuGeneration)}") from None
+        raise ArgError(
+            ("generation",), f"unknown TPU generation {name!r}; allowed: {_allowed(TpuGeneration)}"
+        ) from None
     return TPU_GENERATIONS[generation]
 
 
@@ -486,11 +508,27 @@ def tpu_slice(generation: str | TpuGeneration, machine_type: str, topology: str)
             allowed.append(f"{_allowed(machine.single_host_topologies)} (single-host)")
         if machine.multi_host_topologies:
             allowed.append(f"{_allowed(machine.multi_host_topologies)} (multi-host)")
-        raise CatalogError(
+        raise ArgError(
+            ("topology",),
             f"topology {topology!r} is not valid for {spec.display_name} on {machine.name}; "
-            f"allowed: {', '.join(allowed)}"
+            f"allowed: {', '.join(allowed)}",
         )
     return _slice_of(spec, machine, topology)
+
+
+TPU_SLICE_ARGS: Mapping[str, str] = MappingProxyType(
+    {"generation": "tpu_generation", "machine_type": "tpu_machine_type", "topology": "tpu_topology"}
+)
+"""How components name `tpu_slice`'s fields in their args."""
+
+
+def tpu_slice_of_args(args: Mapping[str, Any]) -> TpuSlice:
+    """The slice of a component's `tpu_generation`, `tpu_machine_type` and `tpu_topology` args; `ArgError` located at
+    the one the catalog rejects (an unknown generation is the generation's fault, not the topology's)."""
+    try:
+        return tpu_slice(args.get("tpu_generation"), args.get("tpu_machine_type"), args.get("tpu_topology"))  # type: ignore[arg-type]
+    except ArgError as error:
+        raise error.renamed(TPU_SLICE_ARGS) from None
 
 
 def tpu_slices(generation: str | TpuGeneration) -> tuple[TpuSlice, ...]:
@@ -509,10 +547,10 @@ def tpu_zones(generation: str | TpuGeneration) -> tuple[str, ...]:
 
 
 def check_tpu_zone(generation: str | TpuGeneration, zone: str) -> None:
-    """Raise `CatalogError` unless `zone` offers the TPU generation."""
+    """Raise `ArgError` unless `zone` offers the TPU generation."""
     spec = tpu_generation(generation)
     if zone not in spec.zones:
-        raise CatalogError(f"zone {zone!r} does not offer {spec.display_name}; allowed: {_allowed(spec.zones)}")
+        raise ArgError(("zone",), f"zone {zone!r} does not offer {spec.display_name}; allowed: {_allowed(spec.zones)}")
 
 
 def tpu_zones_in_region(generation: str | TpuGeneration, region: str) -> tuple[str, ...]:
@@ -530,9 +568,11 @@ class GpuMachineType:
 
     def __post_init__(self) -> None:
         if not self.name:
-            raise CatalogError("a GPU machine type needs a name")
+            raise ArgError(("name",), "a GPU machine type needs a name")
         if self.gpus_per_vm < 1:
-            raise CatalogError(f"machine type {self.name!r} has {self.gpus_per_vm} GPUs per VM; it needs at least 1")
+            raise ArgError(
+                ("gpus_per_vm",), f"machine type {self.name!r} has {self.gpus_per_vm} GPUs per VM; it needs at least 1"
+            )
 
 
 @dataclass(frozen=True)
@@ -545,12 +585,16 @@ class GpuAcceleratorSpec:
 
     def __post_init__(self) -> None:
         if self.memory_gib_per_gpu < 1:
-            raise CatalogError(f"{self.accelerator_type.value} has {self.memory_gib_per_gpu} GiB per GPU")
+            raise ArgError(
+                ("memory_gib_per_gpu",), f"{self.accelerator_type.value} has {self.memory_gib_per_gpu} GiB per GPU"
+            )
         if not self.machine_types:
-            raise CatalogError(f"{self.accelerator_type.value} has no machine types")
+            raise ArgError(("machine_types",), f"{self.accelerator_type.value} has no machine types")
         names = [machine_type.name for machine_type in self.machine_types]
         if len(set(names)) != len(names):
-            raise CatalogError(f"{self.accelerator_type.value} lists a machine type twice: {_allowed(names)}")
+            raise ArgError(
+                ("machine_types",), f"{self.accelerator_type.value} lists a machine type twice: {_allowed(names)}"
+            )
 
 
 def _index_gpu_accelerators(
@@ -559,10 +603,10 @@ def _index_gpu_accelerators(
     specs = tuple(specs)
     table = {spec.accelerator_type: spec for spec in specs}
     if len(table) != len(specs):
-        raise CatalogError("the GPU catalog lists an accelerator type twice")
+        raise ArgError(("accelerator_type",), "the GPU catalog lists an accelerator type twice")
     missing = [accelerator_type for accelerator_type in GpuAcceleratorType if accelerator_type not in table]
     if missing:
-        raise CatalogError(f"the GPU catalog lacks {_allowed(missing)}")
+        raise ArgError(("accelerator_type",), f"the GPU catalog lacks {_allowed(missing)}")
     return MappingProxyType(table)
 
 
@@ -636,7 +680,9 @@ def gpu_accelerator(name: str | GpuAcceleratorType) -> GpuAcceleratorSpec:
     try:
         accelerator_type = GpuAcceleratorType(name)
     except ValueError:
-        raise CatalogError(f"unknown GPU accelerator type {name!r}; allowed: {_allowed(GpuAcceleratorType)}") from None
+        raise ArgError(
+            ("accelerator_type",), f"unknown GPU accelerator type {name!r}; allowed: {_allowed(GpuAcceleratorType)}"
+        ) from None
     return GPU_ACCELERATORS[accelerator_type]
 
 
@@ -646,9 +692,10 @@ def gpu_machine(accelerator_type: str | GpuAcceleratorType, machine_type: str) -
     for machine in spec.machine_types:
         if machine.name == machine_type:
             return machine
-    raise CatalogError(
+    raise ArgError(
+        ("machine_type",),
         f"machine type {machine_type!r} does not carry {spec.accelerator_type.value} GPUs; "
-        f"allowed: {_allowed(machine.name for machine in spec.machine_types)}"
+        f"allowed: {_allowed(machine.name for machine in spec.machine_types)}",
     )
 
 
@@ -676,13 +723,15 @@ google.com/tpu request make GKE create the slice). A generation missing here is 
 
 
 def check_autopilot_tpu_version(generation: str | TpuGeneration, version: str | None) -> None:
-    """Raise `CatalogError` unless Autopilot offers the TPU generation, at `version` when one is given.
+    """Raise `ArgError` unless Autopilot offers the TPU generation, at `version` when one is given.
 
     `None` stands for the release channel's default version, which is newer than every minimum above."""
     spec = tpu_generation(generation)
     minimum = AUTOPILOT_TPU_MIN_GKE_VERSION.get(spec.generation)
     if minimum is None:
         offered = _allowed(g for g in TpuGeneration if g in AUTOPILOT_TPU_MIN_GKE_VERSION)
-        raise CatalogError(f"Autopilot does not offer {spec.display_name}; allowed on Autopilot: {offered}")
+        raise ArgError(
+            ("generation",), f"Autopilot does not offer {spec.display_name}; allowed on Autopilot: {offered}"
+        )
     if version is not None:
         check_min_gke_version(version, minimum, f"{spec.display_name} on Autopilot")

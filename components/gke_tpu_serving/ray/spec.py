@@ -16,13 +16,12 @@ from typing import Any, NotRequired, TypedDict
 import yaml
 
 from gke_tpu_serving.catalog import (
-    CatalogError,
     ClusterMode,
     GpuAcceleratorType,
     TpuGeneration,
     gpu_accelerator,
     gpu_machine,
-    tpu_slice,
+    tpu_slice_of_args,
 )
 from gke_tpu_serving.errors import ArgError, PathPart, require_int
 from gke_tpu_serving.k8s.accelerator_pods import (
@@ -323,10 +322,7 @@ def _ephemeral_storage(args: Mapping[str, Any], mode: ClusterMode) -> str | None
 def tpu_worker_group(args: TpuWorkerGroupArgs, mode: ClusterMode = ClusterMode.STANDARD) -> WorkerGroup:
     """Check a TPU group as the KubeRay TPU webhook would; raises ArgError (paths relative to the group). Its pods
     select and claim the slice's hosts as `mode` needs (_accelerator_pods)."""
-    try:
-        shape = tpu_slice(args.get("tpu_generation"), args.get("tpu_machine_type"), args.get("tpu_topology"))
-    except CatalogError as error:
-        raise ArgError(("tpu_topology",), str(error)) from None
+    shape = tpu_slice_of_args(args)
     expected = shape.kuberay_num_of_hosts
     hosts = require_int(("num_of_hosts",), args.get("num_of_hosts", expected), minimum=1)
     if hosts != expected:
@@ -355,14 +351,8 @@ def tpu_worker_group(args: TpuWorkerGroupArgs, mode: ClusterMode = ClusterMode.S
 def gpu_worker_group(args: GpuWorkerGroupArgs, mode: ClusterMode = ClusterMode.STANDARD) -> WorkerGroup:
     """Check a GPU group against the GPU catalog; raises ArgError (paths relative to the group). Its pods select
     and claim the GPUs as `mode` needs (_accelerator_pods)."""
-    try:
-        accelerator = gpu_accelerator(args.get("accelerator_type"))
-    except CatalogError as error:
-        raise ArgError(("accelerator_type",), str(error)) from None
-    try:
-        machine = gpu_machine(accelerator.accelerator_type, args.get("machine_type"))
-    except CatalogError as error:
-        raise ArgError(("machine_type",), str(error)) from None
+    accelerator = gpu_accelerator(args.get("accelerator_type"))
+    machine = gpu_machine(accelerator.accelerator_type, args.get("machine_type"))
     gpus = require_int(("gpus",), args.get("gpus", machine.gpus_per_vm), minimum=1)
     if gpus > machine.gpus_per_vm:
         raise ArgError(

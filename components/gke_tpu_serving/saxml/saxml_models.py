@@ -107,10 +107,7 @@ def models_document(cell: str, models: Sequence[SaxmlModelArgs], max_replicas: i
 
 def _validate(args: SaxmlModelsArgs) -> dict[str, Any]:
     for key, check in (("namespace", check_dns_label), ("image", check_pinned_image)):
-        try:
-            check(args.get(key))  # type: ignore[arg-type]
-        except ValueError as error:
-            raise ArgError((key,), str(error)) from None
+        check(args.get(key), at=(key,))
     url = args.get("server_url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ArgError(("server_url",), f"{url!r} is not allowed; allowed: an http:// or https:// URL")
@@ -140,10 +137,11 @@ class SaxmlModels(pulumi.ComponentResource):
         models_json = json.dumps(document, indent=2, sort_keys=True)
         digest = hashlib.sha256(json.dumps([models_json, image, url]).encode()).hexdigest()[:10]
         job_name = f"{name}-sync-{digest}"
-        try:
-            check_dns_label(job_name)
-        except ValueError as error:
-            raise ValueError(f"SaxmlModels '{name}': name: {error} (the Job's name, with its hash)") from None
+        with component_errors("SaxmlModels", name):
+            try:
+                check_dns_label(job_name)
+            except ArgError as error:
+                raise ArgError((), f"{error.reason} (the Job's name, with its hash)") from None
         labels = {"app.kubernetes.io/name": "saxml", "app.kubernetes.io/component": "model-sync"}
         after = inherited_dependencies(opts)
         config_map = k8s.core.v1.ConfigMap(

@@ -141,10 +141,7 @@ def check_tenant_gateway_args(args: TenantGatewayArgs) -> AccessMode:
         if mode is AccessMode.IAP and (not isinstance(members, list) or not members):
             raise ArgError((*at, "members"), f"{members!r} is not allowed; allowed: a non-empty list of members")
         for member_index, member in enumerate(members or []):
-            try:
-                check_member(member)
-            except ValueError as error:
-                raise ArgError((*at, "members", member_index), str(error)) from None
+            check_member(member, at=(*at, "members", member_index))
         _check_routes((*at, "routes"), tenant.get("routes"))
     if mode is AccessMode.IAP:
         dns_label_at(("namespace",), args.get("namespace", "tenant-gateway"))

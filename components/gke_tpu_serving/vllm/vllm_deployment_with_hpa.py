@@ -8,7 +8,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from gke_tpu_serving.catalog import CatalogError, ClusterMode, TpuGeneration, TpuSlice, tpu_slice
+from gke_tpu_serving.catalog import ClusterMode, TpuGeneration, TpuSlice, tpu_slice_of_args
 from gke_tpu_serving.errors import ArgError, component_errors, require_enum, require_int
 from gke_tpu_serving.k8s.accelerator_pods import (
     AUTOPILOT_EPHEMERAL_STORAGE,
@@ -126,10 +126,7 @@ class VllmDeploymentWithHpaArgs(TypedDict):
 
 
 def _tpu(args: VllmDeploymentWithHpaArgs) -> TpuSlice:
-    try:
-        shape = tpu_slice(args.get("tpu_generation"), args.get("tpu_machine_type"), args.get("tpu_topology"))
-    except CatalogError as error:
-        raise ArgError(("tpu_topology",), str(error)) from None
+    shape = tpu_slice_of_args(args)
     if shape.multi_host:
         raise ArgError(
             ("tpu_topology",),
@@ -166,21 +163,11 @@ class _Settings:
 def check_vllm_args(args: VllmDeploymentWithHpaArgs) -> _Settings:
     """Check the args (pure: the stack config calls it at load); returns them with defaults resolved. Raises
     ArgError."""
-    for key in ("namespace",):
-        try:
-            check_dns_label(args.get(key))
-        except ValueError as error:
-            raise ArgError((key,), str(error)) from None
-    try:
-        check_pinned_image(args.get("image"))
-    except ValueError as error:
-        raise ArgError(("image",), str(error)) from None
+    check_dns_label(args.get("namespace"), at=("namespace",))
+    check_pinned_image(args.get("image"), at=("image",))
     for key in ("weights_bucket", "compile_cache_bucket"):
         if key in args or key == "weights_bucket":
-            try:
-                check_bucket_name(args.get(key))  # type: ignore[arg-type]
-            except ValueError as error:
-                raise ArgError((key,), str(error)) from None
+            check_bucket_name(args.get(key), at=(key,))
     shape = _tpu(args)
     tensor_parallel = _positive(args, "tensor_parallel_size", shape.chips)
     if tensor_parallel != shape.chips:
