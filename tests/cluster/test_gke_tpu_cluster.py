@@ -3,6 +3,7 @@
 import re
 from typing import Any
 
+import pulumi
 import pytest
 
 from gke_tpu_serving import ClusterMode, GkeTpuCluster, GkeTpuClusterArgs
@@ -217,6 +218,19 @@ def test_bad_args_raise_before_any_child_is_registered(pulumi_mocks) -> None:
         GkeTpuCluster("serve", args)
     result = pulumi_mocks.settle()
     assert [r for r in result.resources if r.type != "pulumi:pulumi:Stack" and r.type != CLUSTER] == []
+
+
+def test_callers_in_other_languages_see_the_bad_property_in_schema_case(pulumi_mocks) -> None:
+    args = seed_args()
+    args["tpu_pools"][0]["generation"] = "v7"  # type: ignore[typeddict-item]
+    with pytest.raises(pulumi.InputPropertiesError) as error:
+        GkeTpuCluster("serve", args)
+    assert error.value.message == (
+        "GkeTpuCluster 'serve': tpu_pools[0].generation: unknown TPU generation 'v7'; allowed: v4, v5e, v5p, v6e"
+    )
+    assert error.value.errors == [
+        {"property_path": "tpuPools[0].generation", "reason": "unknown TPU generation 'v7'; allowed: v4, v5e, v5p, v6e"}
+    ]
 
 
 def test_bad_zone_names_the_component_and_the_arg(pulumi_mocks) -> None:
