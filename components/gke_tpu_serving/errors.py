@@ -7,7 +7,7 @@ that nests those fields relocates it with `within` (or `renamed`, when its field
 turn it into `ComponentArgsError` in one place, `component_errors`: Pulumi's `InputPropertiesError`, which a
 caller in another language sees with its property path, and a `ValueError`, which Python callers catch."""
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from typing import TypeVar
@@ -69,6 +69,11 @@ class ComponentArgsError(InputPropertiesError, ValueError):
         return self.message
 
 
+def allowed_values(values: Iterable[object]) -> str:
+    """The "allowed: ..." list of a message: enum members by value, anything else as text."""
+    return ", ".join(str(value.value) if isinstance(value, Enum) else str(value) for value in values)
+
+
 def require_int(path: Sequence[PathPart], value: object, *, minimum: int) -> int:
     """`value` as an int of at least `minimum`, or ArgError (a bool is not a count, though Python says it is an int)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -79,8 +84,7 @@ def require_int(path: Sequence[PathPart], value: object, *, minimum: int) -> int
 def require_enum(path: Sequence[PathPart], value: object, enum_type: type[E]) -> E:
     """`value` as a member of `enum_type`, or ArgError listing the allowed values."""
     if not isinstance(value, enum_type):
-        allowed = ", ".join(str(member.value) for member in enum_type)
-        raise ArgError(path, f"{value!r} is not allowed; allowed: {allowed}")
+        raise ArgError(path, f"{value!r} is not allowed; allowed: {allowed_values(enum_type)}")
     return value
 
 

@@ -12,7 +12,6 @@ from gke_tpu_serving.catalog import (
     GPU_ACCELERATORS,
     MIN_GKE_VERSION_RAY_ADDON,
     TPU_GENERATIONS,
-    ArgError,
     GpuAcceleratorType,
     TpuGeneration,
     TpuGenerationSpec,
@@ -34,6 +33,7 @@ from gke_tpu_serving.catalog import (
     tpu_zones,
     tpu_zones_in_region,
 )
+from gke_tpu_serving.errors import ArgError
 
 # (generation, machine type, topology, chips, hosts): the whole TPU catalog, written out by hand from
 # GKE's documentation so that a change to the table in catalog.py has to be made twice, on purpose.

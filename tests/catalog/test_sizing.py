@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gke_tpu_serving.catalog import ArgError, TpuGeneration, tpu_slice, tpu_slices
+from gke_tpu_serving.catalog import TpuGeneration, tpu_slice, tpu_slices
 from gke_tpu_serving.catalog.sizing import DEFAULT_HEADROOM, SizingPlan, plan_tpu_slice
+from gke_tpu_serving.errors import ArgError
 
 GIB = 2**30
 HEADROOM_TOO_SMALL = "headroom must be at least 1 (it covers the KV cache and activations)"
