@@ -12,21 +12,21 @@ from pulumi import _types
 from gke_tpu_serving.catalog import GpuAcceleratorType, TpuGeneration, TpuSlice, tpu_slices
 from gke_tpu_serving.errors import ArgError
 from gke_tpu_serving.k8s.pod_security import restricted_container_security_context, restricted_pod_security_context
-from gke_tpu_serving.ray.spec import (
+from gke_tpu_serving.ray.groups import (
     TPU_WEBHOOK_REASON,
-    RayAuthMode,
-    RayPod,
-    ServeApplicationArgs,
     TpuWorkerGroupArgs,
     check_head,
-    check_ray_name,
-    check_serve_applications,
     cpu_worker_group,
     gpu_worker_group,
+    tpu_worker_group,
+)
+from gke_tpu_serving.ray.serve import ServeApplicationArgs, check_serve_applications, serve_config_v2
+from gke_tpu_serving.ray.spec import (
+    RayAuthMode,
+    RayPod,
+    check_ray_name,
     head_group_spec,
     ray_cluster_spec,
-    serve_config_v2,
-    tpu_worker_group,
     worker_group_spec,
 )
 

@@ -12,20 +12,16 @@ from gke_tpu_serving.errors import ArgError, require_enum
 from gke_tpu_serving.k8s.accelerator_pods import check_cluster_mode
 from gke_tpu_serving.k8s.gcsfuse import CacheMedium, FileCache, gcs_fuse_mount
 from gke_tpu_serving.names import check_bucket_name, check_pinned_image, dns_label_at
-from gke_tpu_serving.ray.spec import (
-    AUTOSCALER_REQUESTS,
+from gke_tpu_serving.ray.groups import (
     GPU_RESOURCE,
     Head,
-    RayAuthMode,
-    RayPod,
     WorkerGroup,
-    autoscaling_enabled,
     check_head,
     cpu_worker_group,
     gpu_worker_group,
-    ray_cluster_spec,
     tpu_worker_group,
 )
+from gke_tpu_serving.ray.spec import AUTOSCALER_REQUESTS, RayAuthMode, RayPod, autoscaling_enabled, ray_cluster_spec
 from gke_tpu_serving.tenancy.quota import Resources, parse_quantity
 
 DEFAULT_WEIGHTS_MOUNT = "/data/weights"

@@ -10,18 +10,15 @@ from gke_tpu_serving.catalog.versions import RAY_IMAGE
 from gke_tpu_serving.errors import component_errors, require_int
 from gke_tpu_serving.options import inherited_dependencies
 from gke_tpu_serving.ray.cluster_args import args_cluster_spec, check_common_args, check_ray_version, head_service_name
-from gke_tpu_serving.ray.spec import (
-    CLIENT_PORT,
-    DASHBOARD_PORT,
+from gke_tpu_serving.ray.groups import (
     CpuWorkerGroupArgs,
     GpuWorkerGroupArgs,
     Head,
-    RayAuthMode,
     RayHeadArgs,
     TpuWorkerGroupArgs,
     WorkerGroup,
-    check_ray_name,
 )
+from gke_tpu_serving.ray.spec import CLIENT_PORT, DASHBOARD_PORT, RayAuthMode, check_ray_name
 
 DEFAULT_RUN_AS_USER = 1000
 
