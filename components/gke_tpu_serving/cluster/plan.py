@@ -4,6 +4,10 @@
 `ClusterPlan`, or raises `ArgError` locating the first bad value. The component builds resources from
 the plan; the stack config calls the same function while it loads, so a bad cluster is reported with
 its config key before any resource of any cluster is registered.
+
+Somewhat over 400 lines on purpose: the plan types and the one function that builds them change together (a new
+pool setting is a field here and a check here), and their derived facts (max size, chips, pool names) sit on the
+types so that no caller recomputes them.
 """
 
 from collections.abc import Mapping, Sequence
