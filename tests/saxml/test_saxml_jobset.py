@@ -403,3 +403,18 @@ def test_saxml_models_refuses_bad_args_by_its_own_name(pulumi_mocks: Any) -> Non
         ValueError, match=re.escape("SaxmlModels 'm': server_url: 'saxml-http:8888' is not allowed; allowed: an http")
     ):
         SaxmlModels("m", models_args(server_url="saxml-http:8888"))
+
+
+def test_saxml_models_name_must_leave_room_for_the_jobs_hash(pulumi_mocks: Any) -> None:
+    # <name>-sync-<10 hex digits> must still be a DNS-1123 label: 17 characters go to the suffix.
+    name = "m" * 48
+    with pytest.raises(ValueError) as error:
+        SaxmlModels(name, models_args())
+    assert re.fullmatch(
+        rf"SaxmlModels '{name}': name: '{name}-sync-[0-9a-f]{{10}}' is not a valid DNS-1123 label; allowed: 1-63 "
+        r"characters of lowercase letters, digits and '-', starting and ending with a letter or digit "
+        r"\(the Job's name, with its hash\)",
+        str(error.value),
+    )
+    assert [r.type for r in pulumi_mocks.settle().resources if r.type.startswith("kubernetes:")] == []
+    SaxmlModels(name[:-1], models_args())

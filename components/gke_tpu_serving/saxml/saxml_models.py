@@ -115,6 +115,18 @@ def _validate(args: SaxmlModelsArgs) -> dict[str, Any]:
     return models_document(check_cell(args.get("cell", DEFAULT_CELL)), args.get("models"))
 
 
+def sync_job_name(name: str, models_json: str, image: str, server_url: str) -> str:
+    """`<name>-sync-<hash of the models, the image and the server>`: any change replaces the Job, so `pulumi up` runs it
+    again. ArgError (judging the resource name: no path) when that is not a DNS-1123 label."""
+    digest = hashlib.sha256(json.dumps([models_json, image, server_url]).encode()).hexdigest()[:10]
+    job_name = f"{name}-sync-{digest}"
+    try:
+        check_dns_label(job_name)
+    except ArgError as error:
+        raise ArgError((), f"{error.reason} (the Job's name, with its hash)") from None
+    return job_name
+
+
 class SaxmlModels(pulumi.ComponentResource):
     """Publishes a Saxml cell's models from the stack: a ConfigMap holds the cell's desired models as JSON, and a Job
     runs the HTTP server image's client, `python -m saxml_client sync`, which publishes missing models, updates
@@ -131,17 +143,10 @@ class SaxmlModels(pulumi.ComponentResource):
         super().__init__("gke-tpu-serving:index:SaxmlModels", name, None, opts)
         with component_errors("SaxmlModels", name):
             check_dns_label(name)
-            document = _validate(args)
+            models_json = json.dumps(_validate(args), indent=2, sort_keys=True)
+            job_name = sync_job_name(name, models_json, args["image"], args["server_url"])
         namespace, image, url = args["namespace"], args["image"], args["server_url"]
         timeout = args.get("timeout_minutes", 30)
-        models_json = json.dumps(document, indent=2, sort_keys=True)
-        digest = hashlib.sha256(json.dumps([models_json, image, url]).encode()).hexdigest()[:10]
-        job_name = f"{name}-sync-{digest}"
-        with component_errors("SaxmlModels", name):
-            try:
-                check_dns_label(job_name)
-            except ArgError as error:
-                raise ArgError((), f"{error.reason} (the Job's name, with its hash)") from None
         labels = {"app.kubernetes.io/name": "saxml", "app.kubernetes.io/component": "model-sync"}
         after = inherited_dependencies(opts)
         config_map = k8s.core.v1.ConfigMap(
