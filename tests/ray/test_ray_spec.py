@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import allowed
 from manifest_validation import validate_custom_resource
 from pulumi import _types
 
@@ -91,7 +92,7 @@ def test_unknown_tpu_generation_is_blamed_on_the_generation_not_the_topology() -
     (shape,) = [s for s in ALL_SLICES if s.machine_type == "ct5lp-hightpu-1t"]
     with pytest.raises(ArgError) as error:
         tpu_worker_group(tpu_args(shape, tpu_generation="v7"))
-    assert str(error.value) == "tpu_generation: unknown TPU generation 'v7'; allowed: v4, v5e, v5p, v6e"
+    assert str(error.value) == f"tpu_generation: unknown TPU generation 'v7'; allowed: {allowed(TpuGeneration)}"
 
 
 def test_machine_type_of_another_generation_is_blamed_on_the_machine_type() -> None:

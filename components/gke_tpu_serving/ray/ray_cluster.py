@@ -123,7 +123,7 @@ class RayCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: RayClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:RayCluster", name, None, opts)
         with component_errors("RayCluster", name):
-            check_ray_name(("name",), name)
+            check_ray_name((), name)
             settings = check_ray_cluster_args(args)
         namespace = args["namespace"]
         k8s.apiextensions.CustomResource(

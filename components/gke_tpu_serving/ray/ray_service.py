@@ -187,7 +187,7 @@ class RayService(pulumi.ComponentResource):
     def __init__(self, name: str, args: RayServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:RayService", name, None, opts)
         with component_errors("RayService", name):
-            check_ray_name(("name",), name)
+            check_ray_name((), name)
             settings = check_ray_service_args(args)
             check_autopilot_ray_service(args, settings)
         namespace = args["namespace"]
