@@ -5,7 +5,8 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from gke_tpu_serving.catalog import TPU_GENERATIONS, CatalogError, TpuGeneration, tpu_slice
+from gke_tpu_serving.catalog import TPU_GENERATIONS, TpuGeneration, tpu_slice
+from gke_tpu_serving.errors import ArgError
 
 from ._props import at, elements, is_unknown, number, subject, text
 
@@ -198,9 +199,9 @@ def _tpu_problems(pool: Any, prefix: str) -> Iterator[str]:
         return
     try:
         shape = tpu_slice(generation, machine_type, topology)
-    except CatalogError as error:
+    except ArgError as error:
         yield (
-            f"asks for a TPU slice the catalog rejects: {error}; "
+            f"asks for a TPU slice the catalog rejects: {error.reason}; "
             f"set {prefix}placementPolicy.tpuTopology to one of those"
         )
         return

@@ -1,6 +1,15 @@
 """Helpers shared by the test modules (importable as `helpers`: pytest puts tests/ on the path)."""
 
+import copy
+import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TypeVar
+
+import pulumi
+import pytest
+
+from gke_tpu_serving.errors import allowed_values
 
 ROOT = Path(__file__).resolve().parents[1]
 """The project root: Pulumi.yaml, the stack files and the program."""
@@ -9,11 +18,43 @@ ROOT = Path(__file__).resolve().parents[1]
 def program_with_stacks(directory: Path, stacks: dict[str, str]) -> Path:
     """A copy of the Pulumi program in `directory` with the given stack files (`{stack name: YAML text}`), for
     `run_program(directory, stack name)`."""
-    import shutil
-
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(ROOT / name, directory / name)
     shutil.copytree(ROOT / "stacks", directory / "stacks")
     for stack, text in stacks.items():
         (directory / f"Pulumi.{stack}.yaml").write_text(text)
     return directory
+
+
+# --- Component tests ----------------------------------------------------------------------------------------------
+
+Args = TypeVar("Args")
+
+
+def args_factory(base: Args) -> Callable[..., Args]:
+    """A component's `args(**extra)`: a fresh deep copy of `base` (tests may change nested lists in place) with `extra`
+    on top."""
+
+    def args(**extra: Any) -> Args:
+        return {**copy.deepcopy(base), **extra}  # type: ignore[dict-item, return-value]
+
+    return args
+
+
+def allowed(values: Iterable[object]) -> str:
+    """What a message lists after "allowed: " for these values (an Enum type: its members' values), computed as the
+    components compute it, so a new member changes the one test that pins the list, not every message that shows it."""
+    return allowed_values(values)
+
+
+def assert_refused_before_any_child(
+    mocks: Any, component: Callable[..., pulumi.ComponentResource], name: str, args: Any, reason: str
+) -> None:
+    """`component(name, args)` raises `<Class> '<name>': <reason>`, a ValueError that callers in other languages see
+    as an InputPropertiesError, and registers nothing but itself."""
+    with pytest.raises(ValueError) as raised:
+        component(name, args)
+    class_name = getattr(component, "__name__", "")
+    assert str(raised.value) == f"{class_name} '{name}': {reason}"
+    assert isinstance(raised.value, pulumi.InputPropertiesError)
+    assert [r.type for r in mocks.settle().resources] == ["pulumi:pulumi:Stack", f"gke-tpu-serving:index:{class_name}"]

@@ -1,6 +1,7 @@
 """Physical-name rules that GCP and Kubernetes enforce, checked before anything is registered.
 
-Pure: imports nothing from Pulumi, so stack config and components share the same checks.
+Pure, so stack config and components share the same checks. Each raises `ArgError` located at `at`, the field the
+caller asks it to judge (none by default: the message is then the reason alone).
 """
 
 import re
@@ -21,44 +22,44 @@ SERVICE_ACCOUNT_ID_MIN = 6
 SERVICE_ACCOUNT_ID_MAX = 30
 
 
-def check_gke_name(value: str) -> None:
+def check_gke_name(value: object, *, at: Sequence[PathPart] = ()) -> None:
     """A GKE cluster or node-pool name: 1-40 characters, lowercase letters, digits and '-', starting
     with a letter and not ending with '-'."""
     if not isinstance(value, str) or not _GKE_NAME.match(value) or len(value) > GKE_NAME_MAX:
-        raise ValueError(
+        raise ArgError(
+            at,
             f"{value!r} is not a valid GKE name; allowed: 1-{GKE_NAME_MAX} characters of lowercase letters, "
-            "digits and '-', starting with a letter and not ending with '-'"
+            "digits and '-', starting with a letter and not ending with '-'",
         )
 
 
-def check_dns_label(value: str) -> None:
+def check_dns_label(value: object, *, at: Sequence[PathPart] = ()) -> None:
     """A Kubernetes DNS-1123 label (namespaces, Services, ...)."""
     if not isinstance(value, str) or not _DNS_LABEL.match(value) or len(value) > DNS_LABEL_MAX:
-        raise ValueError(
+        raise ArgError(
+            at,
             f"{value!r} is not a valid DNS-1123 label; allowed: 1-{DNS_LABEL_MAX} characters of lowercase "
-            "letters, digits and '-', starting and ending with a letter or digit"
+            "letters, digits and '-', starting and ending with a letter or digit",
         )
 
 
 def dns_label_at(path: Sequence[PathPart], value: object) -> str:
     """`value` as a DNS-1123 label, or ArgError located at `path`."""
-    try:
-        check_dns_label(value)  # type: ignore[arg-type]
-    except ValueError as error:
-        raise ArgError(path, str(error)) from None
+    check_dns_label(value, at=path)
     return str(value)
 
 
-def check_service_account_id(value: str) -> None:
+def check_service_account_id(value: object, *, at: Sequence[PathPart] = ()) -> None:
     """A Google service account id: 6-30 characters matching ^[a-z][-a-z0-9]*[a-z0-9]$."""
     if (
         not isinstance(value, str)
         or not _SERVICE_ACCOUNT_ID.match(value)
         or not SERVICE_ACCOUNT_ID_MIN <= len(value) <= SERVICE_ACCOUNT_ID_MAX
     ):
-        raise ValueError(
+        raise ArgError(
+            at,
             f"{value!r} is not a valid service account id; allowed: {SERVICE_ACCOUNT_ID_MIN}-"
-            f"{SERVICE_ACCOUNT_ID_MAX} characters matching ^[a-z][-a-z0-9]*[a-z0-9]$"
+            f"{SERVICE_ACCOUNT_ID_MAX} characters matching ^[a-z][-a-z0-9]*[a-z0-9]$",
         )
 
 
@@ -66,39 +67,41 @@ def check_service_account_id(value: str) -> None:
 _BUCKET_NAME = re.compile(r"^[a-z0-9][-_a-z0-9]{1,61}[a-z0-9]$")
 
 
-def check_bucket_name(value: str) -> None:
+def check_bucket_name(value: object, *, at: Sequence[PathPart] = ()) -> None:
     """A Cloud Storage bucket name: 3-63 characters of lowercase letters, digits, '-' and '_', starting and ending
     with a letter or digit, not starting with "goog" and not containing "google"."""
     if not isinstance(value, str) or not _BUCKET_NAME.match(value) or value.startswith("goog") or "google" in value:
-        raise ValueError(
+        raise ArgError(
+            at,
             f"{value!r} is not a valid bucket name; allowed: 3-63 characters of lowercase letters, digits, '-' and "
-            "'_', starting and ending with a letter or digit, without a 'goog' prefix or 'google' inside"
+            "'_', starting and ending with a letter or digit, without a 'goog' prefix or 'google' inside",
         )
 
 
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 
 
-def check_region(value: str) -> None:
+def check_region(value: object, *, at: Sequence[PathPart] = ()) -> None:
     """A GCP region name such as us-central1 (not a zone)."""
     if not isinstance(value, str) or not _REGION.match(value):
-        raise ValueError(f"{value!r} is not a GCP region; allowed: e.g. 'us-central1'")
+        raise ArgError(at, f"{value!r} is not a GCP region; allowed: e.g. 'us-central1'")
 
 
 _IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
-def check_pinned_image(value: str) -> None:
+def check_pinned_image(value: object, *, at: Sequence[PathPart] = ()) -> None:
     """An image reference pinned to a digest, or to a tag other than "latest" (a moving tag makes two rollouts of
     the same config run different code)."""
     if not isinstance(value, str) or not value or any(c.isspace() for c in value):
-        raise ValueError(f"{value!r} is not an image reference; allowed: REPOSITORY:TAG or REPOSITORY@sha256:DIGEST")
+        raise ArgError(at, f"{value!r} is not an image reference; allowed: REPOSITORY:TAG or REPOSITORY@sha256:DIGEST")
     if _IMAGE_DIGEST.search(value):
         return
     last = value.rsplit("/", 1)[-1]
     tag = last.rsplit(":", 1)[1] if ":" in last else None
     if tag is None or tag == "latest":
-        raise ValueError(
+        raise ArgError(
+            at,
             f"image {value!r} is not pinned; allowed: a tag other than 'latest' (REPOSITORY:TAG) or a digest "
-            "(REPOSITORY@sha256:DIGEST)"
+            "(REPOSITORY@sha256:DIGEST)",
         )

@@ -12,7 +12,6 @@ from gke_tpu_serving.catalog import (
     GPU_ACCELERATORS,
     MIN_GKE_VERSION_RAY_ADDON,
     TPU_GENERATIONS,
-    CatalogError,
     GpuAcceleratorType,
     TpuGeneration,
     TpuGenerationSpec,
@@ -29,10 +28,12 @@ from gke_tpu_serving.catalog import (
     topology_chips,
     tpu_generation,
     tpu_slice,
+    tpu_slice_of_args,
     tpu_slices,
     tpu_zones,
     tpu_zones_in_region,
 )
+from gke_tpu_serving.errors import ArgError
 
 # (generation, machine type, topology, chips, hosts): the whole TPU catalog, written out by hand from
 # GKE's documentation so that a change to the table in catalog.py has to be made twice, on purpose.
@@ -205,13 +206,13 @@ def test_ray_addon_minimum_gke_version() -> None:
 
 
 def test_unknown_generation_lists_the_generations() -> None:
-    with pytest.raises(CatalogError, match=re.escape("unknown TPU generation 'v7'; allowed: v4, v5e, v5p, v6e")):
+    with pytest.raises(ArgError, match=re.escape("unknown TPU generation 'v7'; allowed: v4, v5e, v5p, v6e")):
         tpu_generation("v7")
 
 
 def test_machine_type_of_another_generation_lists_the_generations_machine_types() -> None:
     message = "machine type 'ct5lp-hightpu-4t' is not a TPU v4 machine type; allowed: ct4p-hightpu-4t"
-    with pytest.raises(CatalogError, match=re.escape(message)):
+    with pytest.raises(ArgError, match=re.escape(message)):
         tpu_slice("v4", "ct5lp-hightpu-4t", "2x2x1")
 
 
@@ -220,7 +221,7 @@ def test_machine_type_error_lists_every_machine_type_of_the_generation() -> None
         "machine type 'ct6e-standard-4t' is not a TPU v5e machine type; "
         "allowed: ct5lp-hightpu-1t, ct5lp-hightpu-4t, ct5lp-hightpu-8t"
     )
-    with pytest.raises(CatalogError, match=re.escape(message)):
+    with pytest.raises(ArgError, match=re.escape(message)):
         tpu_slice("v5e", "ct6e-standard-4t", "2x2")
 
 
@@ -229,7 +230,7 @@ def test_invalid_topology_lists_single_and_multi_host_topologies() -> None:
         "topology '4x4x4' is not valid for TPU v5e on ct5lp-hightpu-4t; "
         "allowed: 2x2 (single-host), 2x4, 4x4, 4x8, 8x8, 8x16, 16x16 (multi-host)"
     )
-    with pytest.raises(CatalogError, match=re.escape(message)):
+    with pytest.raises(ArgError, match=re.escape(message)):
         tpu_slice("v5e", "ct5lp-hightpu-4t", "4x4x4")
 
 
@@ -238,18 +239,18 @@ def test_two_dimensional_topology_is_invalid_for_v4() -> None:
         "topology '2x2' is not valid for TPU v4 on ct4p-hightpu-4t; allowed: 2x2x1 (single-host), "
         "2x2x2, 2x2x4, 2x4x4, 4x4x4, 4x4x8, 4x8x8, 8x8x8, 8x8x12, 8x8x16, 8x16x16, 16x16x16 (multi-host)"
     )
-    with pytest.raises(CatalogError, match=re.escape(message)):
+    with pytest.raises(ArgError, match=re.escape(message)):
         tpu_slice("v4", "ct4p-hightpu-4t", "2x2")
 
 
 def test_invalid_topology_on_a_single_host_machine_type_lists_only_single_host() -> None:
     message = "topology '2x2' is not valid for TPU v6e on ct6e-standard-8t; allowed: 2x4 (single-host)"
-    with pytest.raises(CatalogError, match=re.escape(message)):
+    with pytest.raises(ArgError, match=re.escape(message)):
         tpu_slice("v6e", "ct6e-standard-8t", "2x2")
 
 
 def test_transposed_topology_is_not_the_same_topology() -> None:
-    with pytest.raises(CatalogError, match=re.escape("topology '8x4' is not valid for TPU v5e")):
+    with pytest.raises(ArgError, match=re.escape("topology '8x4' is not valid for TPU v5e")):
         tpu_slice("v5e", "ct5lp-hightpu-4t", "8x4")
 
 
@@ -261,14 +262,12 @@ def test_topology_chips_is_the_product_of_dimensions(topology: str, chips: int) 
 @pytest.mark.parametrize("topology", ["abc", "4x", "x4", "0x2", "2x0x2", "2x2x2x2", "4", "2X2", " 2x2", "02x2", ""])
 def test_malformed_topology(topology: str) -> None:
     message = f"topology {topology!r} is not of the form AxB or AxBxC with positive integers"
-    with pytest.raises(CatalogError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ArgError, match=f"^{re.escape('topology: ' + message)}$"):
         topology_chips(topology)
 
 
 def test_zone_not_offering_the_generation_lists_its_zones() -> None:
-    with pytest.raises(
-        CatalogError, match=re.escape("zone 'us-central1-a' does not offer TPU v4; allowed: us-central2-b")
-    ):
+    with pytest.raises(ArgError, match=re.escape("zone 'us-central1-a' does not offer TPU v4; allowed: us-central2-b")):
         check_tpu_zone("v4", "us-central1-a")
 
 
@@ -313,7 +312,7 @@ def test_region_of_zone(zone: str, region: str) -> None:
 @pytest.mark.parametrize("location", ["us-central1", "us-central1-", "us-central1-ab", "central1-a", ""])
 def test_region_of_a_non_zone_is_an_error(location: str) -> None:
     message = f"{location!r} is not a zone name; expected REGION-LETTER, e.g. us-central1-a"
-    with pytest.raises(CatalogError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ArgError, match=f"^{re.escape('zone: ' + message)}$"):
         region_of_zone(location)
     assert not is_zone(location)
 
@@ -340,19 +339,19 @@ def test_malformed_gke_version(version: str) -> None:
         f"GKE version {version!r} is not of the form MAJOR.MINOR, MAJOR.MINOR.PATCH or "
         "MAJOR.MINOR.PATCH-gke.BUILD (e.g. 1.31.2-gke.1115000)"
     )
-    with pytest.raises(CatalogError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ArgError, match=f"^{re.escape('version: ' + message)}$"):
         parse_gke_version(version)
 
 
 def test_gke_version_below_minimum_names_both_and_the_reason() -> None:
     message = "GKE version '1.30.5-gke.100' is below 1.31.2-gke.1115000, the minimum for TPU v6e"
-    with pytest.raises(CatalogError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ArgError, match=f"^{re.escape('version: ' + message)}$"):
         check_min_gke_version("1.30.5-gke.100", "1.31.2-gke.1115000", "TPU v6e")
 
 
 def test_minor_only_version_is_below_a_patch_minimum_of_the_same_minor() -> None:
     message = "GKE version '1.31' is below 1.31.2-gke.1115000, the minimum for TPU v6e"
-    with pytest.raises(CatalogError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ArgError, match=f"^{re.escape('version: ' + message)}$"):
         check_min_gke_version("1.31", "1.31.2-gke.1115000", "TPU v6e")
 
 
@@ -362,7 +361,7 @@ def test_gke_version_at_or_above_minimum_passes(version: str) -> None:
 
 
 def test_malformed_version_is_reported_by_the_minimum_check() -> None:
-    with pytest.raises(CatalogError, match=re.escape("GKE version 'latest' is not of the form")):
+    with pytest.raises(ArgError, match=re.escape("GKE version 'latest' is not of the form")):
         check_min_gke_version("latest", MIN_GKE_VERSION_RAY_ADDON, "the Ray add-on")
 
 
@@ -371,7 +370,7 @@ def test_malformed_version_is_reported_by_the_minimum_check() -> None:
 
 def test_single_host_topology_larger_than_the_vm_is_rejected() -> None:
     message = "single-host topology '2x4' has 8 chips, more than the 4 chips of one ct-test-4t VM"
-    with pytest.raises(CatalogError, match=re.escape(message)):
+    with pytest.raises(ArgError, match=re.escape(message)):
         TpuMachineType("ct-test-4t", 4, single_host_topologies=("2x4",), multi_host_topologies=())
 
 
@@ -379,22 +378,22 @@ def test_multi_host_topology_must_be_several_whole_vms() -> None:
     message = (
         "multi-host topology '2x3' has 6 chips, which is not a multiple of more than one ct-test-4t VM (4 chips each)"
     )
-    with pytest.raises(CatalogError, match=re.escape(message)):
+    with pytest.raises(ArgError, match=re.escape(message)):
         TpuMachineType("ct-test-4t", 4, single_host_topologies=("2x2",), multi_host_topologies=("2x3",))
 
 
 def test_multi_host_topology_of_one_vm_is_rejected() -> None:
-    with pytest.raises(CatalogError, match=re.escape("multi-host topology '2x2' has 4 chips")):
+    with pytest.raises(ArgError, match=re.escape("multi-host topology '2x2' has 4 chips")):
         TpuMachineType("ct-test-4t", 4, single_host_topologies=(), multi_host_topologies=("2x2",))
 
 
 def test_machine_type_mixing_2d_and_3d_topologies_is_rejected() -> None:
-    with pytest.raises(CatalogError, match=re.escape("mixes 2-D and 3-D topologies")):
+    with pytest.raises(ArgError, match=re.escape("mixes 2-D and 3-D topologies")):
         TpuMachineType("ct-test-4t", 4, single_host_topologies=("2x2",), multi_host_topologies=("2x2x2",))
 
 
 def test_machine_type_with_a_malformed_topology_is_rejected() -> None:
-    with pytest.raises(CatalogError, match=re.escape("topology '2x' is not of the form")):
+    with pytest.raises(ArgError, match=re.escape("topology '2x' is not of the form")):
         TpuMachineType("ct-test-4t", 4, single_host_topologies=("2x",), multi_host_topologies=())
 
 
@@ -436,12 +435,12 @@ def test_generation_spec_accepts_a_consistent_entry() -> None:
     ids=["region-as-zone", "no-zones", "bad-version", "no-hbm", "no-machine-types", "mixed-dimensions"],
 )
 def test_generation_spec_rejects_an_inconsistent_entry(overrides: dict[str, object], message: str) -> None:
-    with pytest.raises(CatalogError, match=re.escape(message)):
+    with pytest.raises(ArgError, match=re.escape(message)):
         _generation_spec(**overrides)
 
 
 def test_slice_with_a_wrong_host_count_is_rejected() -> None:
-    with pytest.raises(CatalogError, match=re.escape("a 4x8 slice of 4-chip VMs has 8 hosts, not 4")):
+    with pytest.raises(ArgError, match=re.escape("a 4x8 slice of 4-chip VMs has 8 hosts, not 4")):
         TpuSlice(TpuGeneration.V5E, "ct5lp-hightpu-4t", "4x8", 32, 4, 4, "tpu-v5-lite-podslice", 16)
 
 
@@ -513,7 +512,7 @@ def test_unknown_gpu_type_lists_the_types() -> None:
         "unknown GPU accelerator type 'nvidia-a10'; allowed: nvidia-l4, nvidia-tesla-t4, nvidia-tesla-a100, "
         "nvidia-a100-80gb, nvidia-h100-80gb"
     )
-    with pytest.raises(CatalogError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ArgError, match=f"^{re.escape('accelerator_type: ' + message)}$"):
         gpu_accelerator("nvidia-a10")
 
 
@@ -522,12 +521,44 @@ def test_gpu_machine_that_does_not_carry_the_type_lists_the_machines_that_do() -
         "machine type 'n1-standard-8' does not carry nvidia-l4 GPUs; allowed: g2-standard-4, g2-standard-8, "
         "g2-standard-12, g2-standard-16, g2-standard-24, g2-standard-32, g2-standard-48, g2-standard-96"
     )
-    with pytest.raises(CatalogError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ArgError, match=f"^{re.escape('machine_type: ' + message)}$"):
         gpu_machine("nvidia-l4", "n1-standard-8")
 
 
 def test_catalog_error_is_a_value_error() -> None:
-    assert issubclass(CatalogError, ValueError)
+    assert issubclass(ArgError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("check", "path"),
+    [
+        (lambda: tpu_generation("v7"), ("generation",)),
+        (lambda: tpu_slice("v7", "ct6e-standard-8t", "2x4"), ("generation",)),
+        (lambda: tpu_slice("v6e", "ct5lp-hightpu-8t", "2x4"), ("machine_type",)),
+        (lambda: tpu_slice("v6e", "ct6e-standard-8t", "2x2"), ("topology",)),
+        (lambda: topology_chips("2x"), ("topology",)),
+        (lambda: check_tpu_zone("v4", "us-central1-a"), ("zone",)),
+        (lambda: region_of_zone("us-central1"), ("zone",)),
+        (lambda: parse_gke_version("latest"), ("version",)),
+        (lambda: check_min_gke_version("1.30", "1.31.2-gke.1115000", "TPU v6e"), ("version",)),
+        (lambda: gpu_accelerator("nvidia-a10"), ("accelerator_type",)),
+        (lambda: gpu_machine("nvidia-l4", "n1-standard-8"), ("machine_type",)),
+    ],
+)
+def test_each_check_names_the_field_it_judges(check: Any, path: tuple[str, ...]) -> None:
+    with pytest.raises(ArgError) as error:
+        check()
+    assert error.value.path == path
+    assert str(error.value) == f"{path[0]}: {error.value.reason}"
+
+
+def test_component_args_locate_the_catalogs_complaint_at_their_own_field() -> None:
+    args = {"tpu_generation": "v6e", "tpu_machine_type": "ct6e-standard-8t", "tpu_topology": "2x4"}
+    assert tpu_slice_of_args(args) == tpu_slice("v6e", "ct6e-standard-8t", "2x4")
+    for key, bad in (("tpu_generation", "v7"), ("tpu_machine_type", "ct5lp-hightpu-8t"), ("tpu_topology", "2x2")):
+        with pytest.raises(ArgError) as error:
+            tpu_slice_of_args({**args, key: bad})
+        assert error.value.path == (key,)
 
 
 # --- properties -------------------------------------------------------------------------------------
@@ -573,7 +604,7 @@ def test_any_topology_outside_the_allowed_list_is_rejected_with_the_list(
     if topology in allowed:
         assert tpu_slice(generation, machine_type, topology).topology == topology
         return
-    with pytest.raises(CatalogError, match="allowed:"):
+    with pytest.raises(ArgError, match="allowed:"):
         tpu_slice(generation, machine_type, topology)
 
 
@@ -601,7 +632,7 @@ def test_minimum_check_fails_exactly_when_the_version_is_older(
     version: tuple[int, int, int, int], minimum: tuple[int, int, int, int]
 ) -> None:
     if version < minimum:
-        with pytest.raises(CatalogError, match="is below"):
+        with pytest.raises(ArgError, match="is below"):
             check_min_gke_version(_format_version(version), _format_version(minimum), "TPU v6e")
     else:
         check_min_gke_version(_format_version(version), _format_version(minimum), "TPU v6e")
@@ -629,7 +660,7 @@ def test_autopilot_offers_the_generation_from_its_minimum_version(generation: Tp
 @pytest.mark.parametrize(("generation", "minimum"), AUTOPILOT_MINIMUMS)
 def test_autopilot_refuses_a_version_below_the_generations_minimum(generation: TpuGeneration, minimum: str) -> None:
     with pytest.raises(
-        CatalogError,
+        ArgError,
         match=re.escape(f"GKE version '1.29' is below {minimum}, the minimum for TPU {generation.value} on Autopilot"),
     ):
         check_autopilot_tpu_version(generation, "1.29")

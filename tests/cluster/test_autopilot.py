@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import ROOT, program_with_stacks
+from helpers import ROOT, allowed, args_factory, program_with_stacks
 from manifest_validation import validate_manifest
 from tree_leaves import leaves
 
@@ -36,25 +36,23 @@ NODES_EMAIL = "gke-nodes@demo-project.iam.gserviceaccount.com"
 V6E_8T = tpu_slice(TpuGeneration.V6E, "ct6e-standard-8t", "2x4")
 
 
-def autopilot_args(**overrides: Any) -> GkeTpuClusterArgs:
-    """The autopilot stack's cluster: regional, one v6e 2x4 shape that the vLLM pods select."""
-    args: GkeTpuClusterArgs = {
-        "project": "demo-project",
-        "location": "us-central1",
-        "mode": ClusterMode.AUTOPILOT,
-        "node_service_account_email": NODES_EMAIL,
-        "tpu_pools": [
-            {
-                "name": "v6e-2x4",
-                "generation": TpuGeneration.V6E,
-                "machine_type": "ct6e-standard-8t",
-                "topology": "2x4",
-                "max_nodes": 2,
-            }
-        ],
-    }
-    args.update(overrides)  # type: ignore[typeddict-item]
-    return args
+# The autopilot stack's cluster: regional, one v6e 2x4 shape that the vLLM pods select.
+BASE_AUTOPILOT_ARGS: GkeTpuClusterArgs = {
+    "project": "demo-project",
+    "location": "us-central1",
+    "mode": ClusterMode.AUTOPILOT,
+    "node_service_account_email": NODES_EMAIL,
+    "tpu_pools": [
+        {
+            "name": "v6e-2x4",
+            "generation": TpuGeneration.V6E,
+            "machine_type": "ct6e-standard-8t",
+            "topology": "2x4",
+            "max_nodes": 2,
+        }
+    ],
+}
+autopilot_args = args_factory(BASE_AUTOPILOT_ARGS)
 
 
 # The cluster
@@ -181,7 +179,7 @@ REFUSALS: list[tuple[str, dict[str, Any], tuple[Any, ...], str]] = [
         "unknown_mode",
         {"mode": "serverless"},
         ("mode",),
-        "'serverless' is not allowed; allowed: standard, autopilot",
+        f"'serverless' is not allowed; allowed: {allowed(ClusterMode)}",
     ),
 ]
 
@@ -242,7 +240,7 @@ CONFIG_REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     (
         "unknown_mode",
         {"mode": "serverless"},
-        "config key gke-tpu-serving:clusters[0].mode: 'serverless' is not allowed; allowed: standard, autopilot",
+        f"config key gke-tpu-serving:clusters[0].mode: 'serverless' is not allowed; allowed: {allowed(ClusterMode)}",
     ),
 ]
 

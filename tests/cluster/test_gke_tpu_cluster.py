@@ -1,9 +1,10 @@
 """GkeTpuCluster under Pulumi mocks: exact children, names, parents and inputs; bad args raise before any child."""
 
 import re
-from typing import Any
 
+import pulumi
 import pytest
+from helpers import allowed, args_factory
 
 from gke_tpu_serving import ClusterMode, GkeTpuCluster, GkeTpuClusterArgs
 from gke_tpu_serving.catalog import GpuAcceleratorType, TpuGeneration
@@ -20,32 +21,30 @@ SHARED_NODE_CONFIG = {
 }
 
 
-def seed_args(**overrides: Any) -> GkeTpuClusterArgs:
-    """The dev stack's us-central1 cluster: two v5e 4x8 slices in zone a, one v6e host (1-2) in zone b."""
-    args: GkeTpuClusterArgs = {
-        "project": "demo-project",
-        "location": "us-central1",
-        "tpu_pools": [
-            {
-                "name": "v5e-4x8",
-                "generation": TpuGeneration.V5E,
-                "machine_type": "ct5lp-hightpu-4t",
-                "topology": "4x8",
-                "zone": "us-central1-a",
-                "slices": 2,
-            },
-            {
-                "name": "v6e-2x4",
-                "generation": TpuGeneration.V6E,
-                "machine_type": "ct6e-standard-8t",
-                "topology": "2x4",
-                "min_nodes": 1,
-                "max_nodes": 2,
-            },
-        ],
-    }
-    args.update(overrides)  # type: ignore[typeddict-item]
-    return args
+# The dev stack's us-central1 cluster: two v5e 4x8 slices in zone a, one v6e host (1-2) in zone b.
+BASE_SEED_ARGS: GkeTpuClusterArgs = {
+    "project": "demo-project",
+    "location": "us-central1",
+    "tpu_pools": [
+        {
+            "name": "v5e-4x8",
+            "generation": TpuGeneration.V5E,
+            "machine_type": "ct5lp-hightpu-4t",
+            "topology": "4x8",
+            "zone": "us-central1-a",
+            "slices": 2,
+        },
+        {
+            "name": "v6e-2x4",
+            "generation": TpuGeneration.V6E,
+            "machine_type": "ct6e-standard-8t",
+            "topology": "2x4",
+            "min_nodes": 1,
+            "max_nodes": 2,
+        },
+    ],
+}
+seed_args = args_factory(BASE_SEED_ARGS)
 
 
 def test_children_are_typed_named_and_parented_to_the_component(pulumi_mocks) -> None:
@@ -217,6 +216,18 @@ def test_bad_args_raise_before_any_child_is_registered(pulumi_mocks) -> None:
         GkeTpuCluster("serve", args)
     result = pulumi_mocks.settle()
     assert [r for r in result.resources if r.type != "pulumi:pulumi:Stack" and r.type != CLUSTER] == []
+
+
+def test_callers_in_other_languages_see_the_bad_property_in_schema_case(pulumi_mocks) -> None:
+    args = seed_args()
+    args["tpu_pools"][0]["generation"] = "v7"  # type: ignore[typeddict-item]
+    reason = f"generation: unknown TPU generation 'v7'; allowed: {allowed(TpuGeneration)}"
+    with pytest.raises(pulumi.InputPropertiesError) as error:
+        GkeTpuCluster("serve", args)
+    assert error.value.message == (f"GkeTpuCluster 'serve': tpu_pools[0].{reason}")
+    assert error.value.errors == [
+        {"property_path": "tpuPools[0].generation", "reason": reason.removeprefix("generation: ")}
+    ]
 
 
 def test_bad_zone_names_the_component_and_the_arg(pulumi_mocks) -> None:

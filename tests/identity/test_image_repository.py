@@ -1,9 +1,9 @@
 """ImageRepository under Pulumi mocks: immutable tags, cleanup, repository-level grants; bad input pinned."""
 
-import re
 from typing import Any
 
 import pytest
+from helpers import assert_refused_before_any_child
 
 from gke_tpu_serving import ImageRepository
 
@@ -63,6 +63,5 @@ def test_readers_and_writers_are_granted_on_the_repository(pulumi_mocks: Any) ->
     ],
 )
 def test_bad_args_raise_before_any_child(pulumi_mocks: Any, extra: dict[str, Any], reason: str) -> None:
-    with pytest.raises(ValueError, match=f"^{re.escape('ImageRepository ' + repr('bad') + ': ' + reason)}$"):
-        ImageRepository("bad", {"project": "demo-project", "location": "us-central1", **extra})  # type: ignore[typeddict-item]
-    assert [r for r in pulumi_mocks.settle().resources if r.type.startswith("gcp:")] == []
+    given = {"project": "demo-project", "location": "us-central1", **extra}
+    assert_refused_before_any_child(pulumi_mocks, ImageRepository, "bad", given, reason)

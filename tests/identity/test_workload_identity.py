@@ -1,9 +1,9 @@
 """WorkloadIdentity under Pulumi mocks: both seed setups, exact IAM bindings, and bad input pinned."""
 
-import re
 from typing import Any
 
 import pytest
+from helpers import allowed, assert_refused_before_any_child
 
 from gke_tpu_serving import WorkloadIdentity, WorkloadIdentityArgs, WorkloadIdentityMode
 
@@ -101,7 +101,7 @@ BAD_ARGS = [
     ),
     (
         {"mode": "direct"},
-        "WorkloadIdentity 'bad': mode: 'direct' is not allowed; allowed: federated, impersonate",
+        f"WorkloadIdentity 'bad': mode: 'direct' is not allowed; allowed: {allowed(WorkloadIdentityMode)}",
     ),
     (
         {"google_service_account_id": "vllm-gsa"},
@@ -132,6 +132,6 @@ BAD_ARGS = [
 
 @pytest.mark.parametrize(("extra", "message"), BAD_ARGS)
 def test_bad_args_raise_before_any_child(mocks: Any, extra: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-        WorkloadIdentity("bad", {**args(WorkloadIdentityMode.FEDERATED), **extra})  # type: ignore[typeddict-item]
-    assert [r.type for r in mocks.settle().resources if r.type not in ("pulumi:pulumi:Stack", COMPONENT)] == []
+    given = {**args(WorkloadIdentityMode.FEDERATED), **extra}
+    reason = message.removeprefix("WorkloadIdentity 'bad': ")
+    assert_refused_before_any_child(mocks, WorkloadIdentity, "bad", given, reason)

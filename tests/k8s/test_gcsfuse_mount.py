@@ -5,8 +5,9 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from helpers import allowed
 
-from gke_tpu_serving.k8s.gcsfuse import CacheMedium, FileCache, SidecarResources, gcs_fuse_mount
+from gke_tpu_serving.k8s.gcsfuse import SIDECAR_RESOURCES, CacheMedium, FileCache, SidecarResources, gcs_fuse_mount
 
 KUBERNETES_VERSION = "1.33"
 
@@ -123,7 +124,7 @@ def test_cache_volume_name_is_reserved() -> None:
 
 def test_unknown_sidecar_resource_is_rejected() -> None:
     with pytest.raises(
-        ValueError, match=re.escape("sidecar resource 'gpu' is not allowed; allowed: cpu, memory, ephemeral-storage")
+        ValueError, match=re.escape(f"sidecar resource 'gpu' is not allowed; allowed: {allowed(SIDECAR_RESOURCES)}")
     ):
         SidecarResources({"gpu": "1"})
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-import pytest
+from helpers import assert_refused_before_any_child
 from manifest_validation import validate_manifest
 
 from gke_tpu_serving import KubeRayOperator
@@ -31,9 +31,8 @@ def test_namespace_enforces_the_restricted_pod_security_standard(pulumi_mocks: A
 
 
 def test_bad_namespace_is_refused(pulumi_mocks: Any) -> None:
-    with pytest.raises(ValueError) as error:
-        KubeRayOperator("sd-l4-kuberay", {"namespace": "Ray"})
-    assert str(error.value) == (
-        "KubeRayOperator 'sd-l4-kuberay': namespace: 'Ray' is not a valid DNS-1123 label; allowed: 1-63 characters of "
-        "lowercase letters, digits and '-', starting and ending with a letter or digit"
+    reason = (
+        "namespace: 'Ray' is not a valid DNS-1123 label; allowed: 1-63 characters of lowercase letters, digits and "
+        "'-', starting and ending with a letter or digit"
     )
+    assert_refused_before_any_child(pulumi_mocks, KubeRayOperator, "sd-l4-kuberay", {"namespace": "Ray"}, reason)

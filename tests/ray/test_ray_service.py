@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import args_factory, assert_refused_before_any_child
 from manifest_validation import validate_manifest
 
 from gke_tpu_serving import Exposure, RayAuthMode, RayService, RayServiceArgs, RayServiceUpgradeStrategy
@@ -16,35 +17,33 @@ RAY_SERVICE = "kubernetes:ray.io/v1:RayService"
 IMAGE = "us-central1-docker.pkg.dev/demo/gke-tpu-serving/stable_diffusion@sha256:" + "b" * 64
 
 
-def tpu_args(**extra: Any) -> RayServiceArgs:
-    args: RayServiceArgs = {
-        "namespace": "stable-diffusion",
-        "service_account_name": "ray-sd",
-        "image": IMAGE,
-        "applications": [
-            {
-                "name": "stable-diffusion",
-                "import_path": "sd_serve.app:build_app",
-                "args": {"model": "/data/weights/models/sd"},
-                "deployments": [
-                    {"name": "APIIngress", "num_replicas": 1},
-                    {"name": "StableDiffusion", "num_replicas": 1, "resources": {"TPU": 4}},
-                ],
-            }
-        ],
-        "tpu_worker_groups": [
-            {
-                "group_name": "tpu",
-                "tpu_generation": TpuGeneration.V4,
-                "tpu_machine_type": "ct4p-hightpu-4t",
-                "tpu_topology": "2x2x1",
-            }
-        ],
-        "weights_bucket": "demo-sd-weights",
-        "compile_cache_path": "/var/cache/jax",
-    }
-    args.update(extra)  # type: ignore[typeddict-item]
-    return args
+BASE_TPU_ARGS: RayServiceArgs = {
+    "namespace": "stable-diffusion",
+    "service_account_name": "ray-sd",
+    "image": IMAGE,
+    "applications": [
+        {
+            "name": "stable-diffusion",
+            "import_path": "sd_serve.app:build_app",
+            "args": {"model": "/data/weights/models/sd"},
+            "deployments": [
+                {"name": "APIIngress", "num_replicas": 1},
+                {"name": "StableDiffusion", "num_replicas": 1, "resources": {"TPU": 4}},
+            ],
+        }
+    ],
+    "tpu_worker_groups": [
+        {
+            "group_name": "tpu",
+            "tpu_generation": TpuGeneration.V4,
+            "tpu_machine_type": "ct4p-hightpu-4t",
+            "tpu_topology": "2x2x1",
+        }
+    ],
+    "weights_bucket": "demo-sd-weights",
+    "compile_cache_path": "/var/cache/jax",
+}
+tpu_args = args_factory(BASE_TPU_ARGS)
 
 
 def gpu_args(**extra: Any) -> RayServiceArgs:
@@ -287,7 +286,5 @@ def test_outputs_name_the_serve_and_head_services(pulumi_mocks: Any) -> None:
 def test_bad_args_are_refused_before_any_resource(
     pulumi_mocks: Any, name: str, args: RayServiceArgs, message: str
 ) -> None:
-    with pytest.raises(ValueError) as error:
-        RayService(name, args)
-    assert str(error.value) == message
-    assert [r.type for r in pulumi_mocks.settle().resources if r.type == RAY_SERVICE] == []
+    reason = message.removeprefix(f"RayService '{name}': ")
+    assert_refused_before_any_child(pulumi_mocks, RayService, name, args, reason)

@@ -6,27 +6,28 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import allowed
 from manifest_validation import validate_custom_resource
 from pulumi import _types
 
 from gke_tpu_serving.catalog import GpuAcceleratorType, TpuGeneration, TpuSlice, tpu_slices
 from gke_tpu_serving.errors import ArgError
 from gke_tpu_serving.k8s.pod_security import restricted_container_security_context, restricted_pod_security_context
-from gke_tpu_serving.ray.spec import (
+from gke_tpu_serving.ray.groups import (
     TPU_WEBHOOK_REASON,
-    RayAuthMode,
-    RayPod,
-    ServeApplicationArgs,
     TpuWorkerGroupArgs,
     check_head,
-    check_ray_name,
-    check_serve_applications,
     cpu_worker_group,
     gpu_worker_group,
+    tpu_worker_group,
+)
+from gke_tpu_serving.ray.serve import ServeApplicationArgs, check_serve_applications, serve_config_v2
+from gke_tpu_serving.ray.spec import (
+    RayAuthMode,
+    RayPod,
+    check_ray_name,
     head_group_spec,
     ray_cluster_spec,
-    serve_config_v2,
-    tpu_worker_group,
     worker_group_spec,
 )
 
@@ -85,6 +86,20 @@ def test_wrong_num_of_hosts_message_names_the_slice_and_the_allowed_value() -> N
         'webhook would refuse the group: "Number of workers in worker group not equal to specified topology"; '
         "allowed: 8 (max(chips / chips per host, 1))"
     )
+
+
+def test_unknown_tpu_generation_is_blamed_on_the_generation_not_the_topology() -> None:
+    (shape,) = [s for s in ALL_SLICES if s.machine_type == "ct5lp-hightpu-1t"]
+    with pytest.raises(ArgError) as error:
+        tpu_worker_group(tpu_args(shape, tpu_generation="v7"))
+    assert str(error.value) == f"tpu_generation: unknown TPU generation 'v7'; allowed: {allowed(TpuGeneration)}"
+
+
+def test_machine_type_of_another_generation_is_blamed_on_the_machine_type() -> None:
+    (shape,) = [s for s in ALL_SLICES if s.machine_type == "ct5lp-hightpu-1t"]
+    with pytest.raises(ArgError) as error:
+        tpu_worker_group(tpu_args(shape, tpu_machine_type="ct6e-standard-1t"))
+    assert error.value.path == ("tpu_machine_type",)
 
 
 def test_tpu_topology_outside_the_catalog_is_refused() -> None:

@@ -1,9 +1,9 @@
 """JobSetController under Pulumi mocks: the pinned release manifest, applied provider-side."""
 
-import re
 from typing import Any
 
 import pytest
+from helpers import assert_refused_before_any_child
 
 from gke_tpu_serving import JobSetController
 
@@ -33,10 +33,5 @@ def test_the_installed_version_is_an_output(pulumi_mocks: Any) -> None:
 
 @pytest.mark.parametrize("version", ["v0.2.2", "0.12.0", "v0.12", "latest", "v1.0.0-rc.1", 12])
 def test_versions_before_v0_2_3_or_not_release_tags_are_refused(pulumi_mocks: Any, version: Any) -> None:
-    message = (
-        f"JobSetController 'bad': version: {version!r} is not allowed; allowed: a release tag vMAJOR.MINOR.PATCH of "
-        "at least v0.2.3"
-    )
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-        JobSetController("bad", {"version": version})
-    assert [r.type for r in pulumi_mocks.settle().resources if r.type not in ("pulumi:pulumi:Stack", COMPONENT)] == []
+    reason = f"version: {version!r} is not allowed; allowed: a release tag vMAJOR.MINOR.PATCH of at least v0.2.3"
+    assert_refused_before_any_child(pulumi_mocks, JobSetController, "bad", {"version": version}, reason)

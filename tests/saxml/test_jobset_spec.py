@@ -9,6 +9,7 @@ import pytest
 from manifest_validation import validate_custom_resource
 
 from gke_tpu_serving.catalog import TpuGeneration, TpuSlice, tpu_slice
+from gke_tpu_serving.errors import ArgError
 from gke_tpu_serving.k8s.accelerator_pods import tpu_pod_placement
 from gke_tpu_serving.saxml.jobset_spec import ModelServers, check_jobset_names, model_server_jobset, saxml_chip
 
@@ -139,9 +140,10 @@ def test_saxml_chip_names(generation: TpuGeneration, chip: str) -> None:
 
 def test_a_chip_saxml_does_not_know_is_refused() -> None:
     shape = tpu_slice(TpuGeneration.V6E, "ct6e-standard-4t", "4x4")
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(ArgError) as error:
         model_server_jobset(servers(shape))
-    assert str(error.value) == (
+    assert error.value.path == ("generation",)
+    assert error.value.reason == (
         "TPU v6e is not a chip Saxml knows (its model server would register an unknown chip type); allowed: v4, v5e"
     )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from helpers import allowed, args_factory, assert_refused_before_any_child
 from manifest_validation import validate_manifest
 
 from gke_tpu_serving import Exposure, SaxmlJobSet, SaxmlJobSetArgs, SaxmlModels, SaxmlModelsArgs
@@ -28,20 +29,18 @@ SPMD = {
 }
 
 
-def args(**extra: Any) -> SaxmlJobSetArgs:
-    base: SaxmlJobSetArgs = {
-        "namespace": "saxml",
-        "service_account_name": "sax-sa",
-        "bucket": "demo-saxml-state",
-        "tpu_generation": TpuGeneration.V5E,
-        "tpu_machine_type": "ct5lp-hightpu-4t",
-        "tpu_topology": "4x8",
-        "slices": 2,
-        "http_server_image": HTTP_IMAGE,
-        "models": [SPMD],  # type: ignore[list-item]
-    }
-    base.update(extra)  # type: ignore[typeddict-item]
-    return base
+BASE_ARGS: SaxmlJobSetArgs = {
+    "namespace": "saxml",
+    "service_account_name": "sax-sa",
+    "bucket": "demo-saxml-state",
+    "tpu_generation": TpuGeneration.V5E,
+    "tpu_machine_type": "ct5lp-hightpu-4t",
+    "tpu_topology": "4x8",
+    "slices": 2,
+    "http_server_image": HTTP_IMAGE,
+    "models": [SPMD],  # type: ignore[list-item]
+}
+args = args_factory(BASE_ARGS)
 
 
 def _pod_specs(result: Any) -> dict[str, dict[str, Any]]:
@@ -262,15 +261,13 @@ def test_without_models_nothing_is_published_or_unpublished(pulumi_mocks: Any) -
     assert result.of_type(JOB) == [] and result.of_type(CONFIG_MAP) == []
 
 
-def models_args(**extra: Any) -> SaxmlModelsArgs:
-    base: SaxmlModelsArgs = {
-        "namespace": "saxml",
-        "image": HTTP_IMAGE,
-        "server_url": "http://saxml-http.saxml.svc:8888",
-        "models": [SPMD],  # type: ignore[list-item]
-    }
-    base.update(extra)  # type: ignore[typeddict-item]
-    return base
+BASE_MODELS_ARGS: SaxmlModelsArgs = {
+    "namespace": "saxml",
+    "image": HTTP_IMAGE,
+    "server_url": "http://saxml-http.saxml.svc:8888",
+    "models": [SPMD],  # type: ignore[list-item]
+}
+models_args = args_factory(BASE_MODELS_ARGS)
 
 
 def _job_hashes(pulumi_mocks: Any, before: SaxmlModelsArgs, after: SaxmlModelsArgs) -> tuple[str, str]:
@@ -313,6 +310,15 @@ BAD_ARGS = [
         {"tpu_topology": "2x2"},
         "tpu_topology: 2x2 on ct5lp-hightpu-4t is a single-host topology; allowed: a multi-host topology (SaxmlJobSet "
         "runs one model server per slice of several hosts)",
+    ),
+    (
+        {"tpu_generation": "v7"},
+        f"tpu_generation: unknown TPU generation 'v7'; allowed: {allowed(TpuGeneration)}",
+    ),
+    (
+        {"tpu_machine_type": "ct4p-hightpu-4t"},
+        "tpu_machine_type: machine type 'ct4p-hightpu-4t' is not a TPU v5e machine type; allowed: ct5lp-hightpu-1t, "
+        "ct5lp-hightpu-4t, ct5lp-hightpu-8t",
     ),
     (
         {"tpu_topology": "4x4x4"},
@@ -365,16 +371,14 @@ BAD_ARGS = [
     ),
     (
         {"exposure": "public"},
-        "exposure: 'public' is not allowed; allowed: cluster-ip, internal-load-balancer, public-load-balancer",
+        f"exposure: 'public' is not allowed; allowed: {allowed(Exposure)}",
     ),
 ]
 
 
 @pytest.mark.parametrize(("extra", "reason"), BAD_ARGS)
 def test_bad_args_raise_before_any_child(pulumi_mocks: Any, extra: dict[str, Any], reason: str) -> None:
-    with pytest.raises(ValueError, match=f"^{re.escape(f'SaxmlJobSet {chr(39)}bad{chr(39)}: {reason}')}$"):
-        SaxmlJobSet("bad", args(**extra))
-    assert [r.type for r in pulumi_mocks.settle().resources if r.type not in ("pulumi:pulumi:Stack", COMPONENT)] == []
+    assert_refused_before_any_child(pulumi_mocks, SaxmlJobSet, "bad", args(**extra), reason)
 
 
 def test_a_name_too_long_for_the_model_servers_pod_names_is_refused(pulumi_mocks: Any) -> None:
@@ -394,3 +398,18 @@ def test_saxml_models_refuses_bad_args_by_its_own_name(pulumi_mocks: Any) -> Non
         ValueError, match=re.escape("SaxmlModels 'm': server_url: 'saxml-http:8888' is not allowed; allowed: an http")
     ):
         SaxmlModels("m", models_args(server_url="saxml-http:8888"))
+
+
+def test_saxml_models_name_must_leave_room_for_the_jobs_hash(pulumi_mocks: Any) -> None:
+    # <name>-sync-<10 hex digits> must still be a DNS-1123 label: 17 characters go to the suffix.
+    name = "m" * 48
+    with pytest.raises(ValueError) as error:
+        SaxmlModels(name, models_args())
+    assert re.fullmatch(
+        rf"SaxmlModels '{name}': name: '{name}-sync-[0-9a-f]{{10}}' is not a valid DNS-1123 label; allowed: 1-63 "
+        r"characters of lowercase letters, digits and '-', starting and ending with a letter or digit "
+        r"\(the Job's name, with its hash\)",
+        str(error.value),
+    )
+    assert [r.type for r in pulumi_mocks.settle().resources if r.type.startswith("kubernetes:")] == []
+    SaxmlModels(name[:-1], models_args())

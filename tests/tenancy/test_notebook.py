@@ -4,6 +4,7 @@ a workspace volume and a ClusterIP Service; the Ray version check at preview; ev
 from typing import Any
 
 import pytest
+from helpers import args_factory, assert_refused_before_any_child
 from manifest_validation import validate_manifest
 
 from gke_tpu_serving import Notebook, NotebookArgs
@@ -13,17 +14,15 @@ from gke_tpu_serving.tenancy.notebook import image_ray_version
 IMAGE = "us-central1-docker.pkg.dev/demo-project/gke-tpu-serving/notebook:2.49.1-py311"
 
 
-def args(**extra: Any) -> NotebookArgs:
-    base: NotebookArgs = {
-        "namespace": "team-a",
-        "service_account_name": "workloads",
-        "image": IMAGE,
-        "ray_cluster": "team-a",
-        "ray_version": "2.49.1",
-        "token": "not-a-real-token",
-    }
-    base.update(extra)  # type: ignore[typeddict-item]
-    return base
+BASE_ARGS: NotebookArgs = {
+    "namespace": "team-a",
+    "service_account_name": "workloads",
+    "image": IMAGE,
+    "ray_cluster": "team-a",
+    "ray_version": "2.49.1",
+    "token": "not-a-real-token",
+}
+args = args_factory(BASE_ARGS)
 
 
 def _manifests(result: Any) -> dict[str, dict[str, Any]]:
@@ -150,8 +149,4 @@ def test_a_digest_image_needs_its_ray_version_stated(pulumi_mocks: Any) -> None:
     ],
 )
 def test_bad_args_are_refused_at_preview(pulumi_mocks: Any, extra: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError) as raised:
-        Notebook("notebook", args(**extra))
-    assert str(raised.value) == f"Notebook 'notebook': {message}"
-    created = [r.type for r in pulumi_mocks.settle().resources]
-    assert created == ["pulumi:pulumi:Stack", "gke-tpu-serving:index:Notebook"]
+    assert_refused_before_any_child(pulumi_mocks, Notebook, "notebook", args(**extra), message)

@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from helpers import args_factory, assert_refused_before_any_child
 from manifest_validation import validate_manifest
 
 from gke_tpu_serving import AccessMode, TenantGateway, TenantGatewayArgs
@@ -38,15 +39,13 @@ def tenant(name: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def args(**extra: Any) -> TenantGatewayArgs:
-    base: TenantGatewayArgs = {
-        "project": "demo-project",
-        "tenants": [tenant("team-a"), tenant("team-b")],  # type: ignore[list-item]
-        "iap_client_id": CLIENT_ID,
-        "iap_client_secret": "not-a-real-secret",
-    }
-    base.update(extra)  # type: ignore[typeddict-item]
-    return base
+BASE_ARGS: TenantGatewayArgs = {
+    "project": "demo-project",
+    "tenants": [tenant("team-a"), tenant("team-b")],  # type: ignore[list-item]
+    "iap_client_id": CLIENT_ID,
+    "iap_client_secret": "not-a-real-secret",
+}
+args = args_factory(BASE_ARGS)
 
 
 def _objects(result: Any) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -308,8 +307,4 @@ def test_bad_args_are_refused_before_anything_is_created(
     given = args(**extra)
     for key in [k for k, v in given.items() if v is None]:
         del given[key]  # type: ignore[misc]
-    with pytest.raises(ValueError) as raised:
-        TenantGateway("tenants", given)
-    assert str(raised.value) == f"TenantGateway 'tenants': {message}"
-    created = [r.type for r in pulumi_mocks.settle().resources]
-    assert created == ["pulumi:pulumi:Stack", "gke-tpu-serving:index:TenantGateway"]
+    assert_refused_before_any_child(pulumi_mocks, TenantGateway, "tenants", given, message)

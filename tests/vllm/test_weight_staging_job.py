@@ -1,9 +1,9 @@
 """WeightStagingJob under Pulumi mocks: the Job's command, identity, secret and timeout; bad input pinned."""
 
-import re
 from typing import Any
 
 import pytest
+from helpers import args_factory, assert_refused_before_any_child
 from manifest_validation import validate_manifest
 
 from gke_tpu_serving import WeightStagingJob, WeightStagingJobArgs
@@ -12,18 +12,16 @@ from gke_tpu_serving.offline import kubernetes_manifests
 IMAGE = "us-central1-docker.pkg.dev/demo/gke-tpu-serving/llama:0.1.0"
 
 
-def args(**extra: Any) -> WeightStagingJobArgs:
-    base: WeightStagingJobArgs = {
-        "namespace": "llama",
-        "service_account_name": "weights-stager",
-        "image": IMAGE,
-        "hf_repo": "meta-llama/Llama-3.1-70B-Instruct",
-        "hf_token": "hf_secret_value",
-        "bucket": "demo-llama-weights",
-        "path": "models/meta-llama/Llama-3.1-70B-Instruct/",
-    }
-    base.update(extra)  # type: ignore[typeddict-item]
-    return base
+BASE_ARGS: WeightStagingJobArgs = {
+    "namespace": "llama",
+    "service_account_name": "weights-stager",
+    "image": IMAGE,
+    "hf_repo": "meta-llama/Llama-3.1-70B-Instruct",
+    "hf_token": "hf_secret_value",
+    "bucket": "demo-llama-weights",
+    "path": "models/meta-llama/Llama-3.1-70B-Instruct/",
+}
+args = args_factory(BASE_ARGS)
 
 
 def test_job_runs_the_staging_command_as_the_writer(pulumi_mocks: Any) -> None:
@@ -80,6 +78,4 @@ def test_without_a_token_there_is_no_secret(pulumi_mocks: Any) -> None:
     ],
 )
 def test_bad_args_raise_before_any_child(pulumi_mocks: Any, extra: dict[str, Any], reason: str) -> None:
-    with pytest.raises(ValueError, match=f"^{re.escape('WeightStagingJob ' + repr('stage') + ': ' + reason)}$"):
-        WeightStagingJob("stage", args(**extra))
-    assert [r for r in pulumi_mocks.settle().resources if r.type.startswith("kubernetes:")] == []
+    assert_refused_before_any_child(pulumi_mocks, WeightStagingJob, "stage", args(**extra), reason)

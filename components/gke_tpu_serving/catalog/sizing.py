@@ -9,7 +9,8 @@ is the first worth trying", and the reason it gives shows its arithmetic so a pe
 import math
 from dataclasses import dataclass
 
-from gke_tpu_serving.catalog import CatalogError, TpuGeneration, TpuSlice, tpu_generation, tpu_slices
+from gke_tpu_serving.catalog import TpuGeneration, TpuSlice, tpu_generation, tpu_slices
+from gke_tpu_serving.errors import ArgError
 
 __all__ = ["DEFAULT_HEADROOM", "SizingPlan", "plan_tpu_slice"]
 
@@ -32,11 +33,12 @@ class SizingPlan:
     def __post_init__(self) -> None:
         # A plan whose slice cannot hold the model is a planner bug, not a user error.
         if not self.required_gib > 0:
-            raise CatalogError(f"a sizing plan needs a positive required_gib; got {self.required_gib}")
+            raise ArgError(("required_gib",), f"a sizing plan needs a positive required_gib; got {self.required_gib}")
         if self.tpu_slice.hbm_gib < self.required_gib:
-            raise CatalogError(
+            raise ArgError(
+                ("tpu_slice",),
                 f"a {self.tpu_slice.topology} slice ({self.tpu_slice.hbm_gib} GiB) does not hold "
-                f"{self.required_gib:.1f} GiB"
+                f"{self.required_gib:.1f} GiB",
             )
 
 
@@ -61,7 +63,7 @@ def _describe(tpu_slice: TpuSlice) -> str:
 
 def _check_positive_finite(name: str, value: float) -> None:
     if not (math.isfinite(value) and value > 0):
-        raise CatalogError(f"{name} must be a positive finite number; got {value}")
+        raise ArgError((name,), f"{name} must be a positive finite number; got {value}")
 
 
 def _smallest_first(tpu_slice: TpuSlice) -> tuple[int, int, str]:
@@ -82,13 +84,15 @@ def plan_tpu_slice(
     1 for int8, 0.5 for int4; `headroom` (at least 1) covers the KV cache and activations.
 
     Slices are ordered by chips, then hosts (a single-host 2x4 beats a 2-host 2x4), then machine type.
-    Raises `CatalogError` (a `ValueError`) for non-positive inputs, headroom below 1, an unknown
-    generation, or a model larger than the generation's largest slice.
+    Raises `ArgError` (a `ValueError`, located at the argument it judges) for non-positive inputs, headroom below 1,
+    an unknown generation, or a model larger than the generation's largest slice.
     """
     _check_positive_finite("parameters", parameters)
     _check_positive_finite("bytes_per_parameter", bytes_per_parameter)
     if not (math.isfinite(headroom) and headroom >= 1):
-        raise CatalogError(f"headroom must be at least 1 (it covers the KV cache and activations); got {headroom}")
+        raise ArgError(
+            ("headroom",), f"headroom must be at least 1 (it covers the KV cache and activations); got {headroom}"
+        )
     spec = tpu_generation(generation)
     required_gib = parameters * bytes_per_parameter * headroom / _BYTES_PER_GIB
     arithmetic = (
@@ -110,7 +114,8 @@ def plan_tpu_slice(
             )
         return SizingPlan(tpu_slice=candidate, required_gib=required_gib, reason=f"{arithmetic}; {verdict}")
     largest = max(candidates, key=lambda candidate: candidate.hbm_gib)
-    raise CatalogError(
+    raise ArgError(
+        ("parameters",),
         f"{arithmetic}, more than the largest {spec.display_name} slice, {_describe(largest)}; "
-        "use a larger generation, fewer bytes per parameter, or several slices"
+        "use a larger generation, fewer bytes per parameter, or several slices",
     )

@@ -80,20 +80,11 @@ class GcsFuseBucketArgs(TypedDict):
 
 
 def _validate(args: GcsFuseBucketArgs) -> None:
-    try:
-        check_bucket_name(args.get("bucket_name"))
-    except ValueError as error:
-        raise ArgError(("bucket_name",), str(error)) from None
-    try:
-        check_region(args.get("location"))
-    except ValueError as error:
-        raise ArgError(("location",), str(error)) from None
+    check_bucket_name(args.get("bucket_name"), at=("bucket_name",))
+    check_region(args.get("location"), at=("location",))
     seen: set[str] = set()
     for index, grant in enumerate(args.get("grants") or []):
-        try:
-            check_dns_label(grant.get("name"))
-        except ValueError as error:
-            raise ArgError(("grants", index, "name"), str(error)) from None
+        check_dns_label(grant.get("name"), at=("grants", index, "name"))
         if grant["name"] in seen:
             raise ArgError(("grants", index, "name"), f"{grant['name']!r} is used twice; allowed: unique names")
         seen.add(grant["name"])

@@ -33,10 +33,7 @@ class ImageRepositoryArgs(TypedDict):
 
 
 def _validate(args: ImageRepositoryArgs) -> None:
-    try:
-        check_region(args.get("location"))
-    except ValueError as error:
-        raise ArgError(("location",), str(error)) from None
+    check_region(args.get("location"), at=("location",))
     repository_id = args.get("repository_id", "gke-tpu-serving")
     if not isinstance(repository_id, str) or not _REPOSITORY_ID.match(repository_id):
         raise ArgError(
@@ -46,10 +43,7 @@ def _validate(args: ImageRepositoryArgs) -> None:
         )
     for key, grants in (("readers", args.get("readers") or {}), ("writers", args.get("writers") or {})):
         for grant in grants:
-            try:
-                check_dns_label(grant)
-            except ValueError as error:
-                raise ArgError((key, grant), str(error)) from None
+            check_dns_label(grant, at=(key, grant))
     require_int(("keep_recent_versions",), args.get("keep_recent_versions", 20), minimum=1)
 
 

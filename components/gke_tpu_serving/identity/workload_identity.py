@@ -58,10 +58,7 @@ def federated_principal(project_number: str, project: str, namespace: str, servi
 def _validate(args: WorkloadIdentityArgs) -> str | None:
     """Check the args; returns the id of the Google service account to create, if any."""
     for key in ("namespace", "service_account_name"):
-        try:
-            check_dns_label(args.get(key))  # type: ignore[arg-type]
-        except ValueError as error:
-            raise ArgError((key,), str(error)) from None
+        check_dns_label(args.get(key), at=(key,))
     mode = args.get("mode")
     if not isinstance(mode, WorkloadIdentityMode):
         allowed = ", ".join(m.value for m in WorkloadIdentityMode)
@@ -88,10 +85,10 @@ def _validate(args: WorkloadIdentityArgs) -> str | None:
     derived = account_id is None
     account_id = args["service_account_name"] if derived else account_id
     try:
-        check_service_account_id(account_id)  # type: ignore[arg-type]
-    except ValueError as error:
+        check_service_account_id(account_id)
+    except ArgError as error:
         hint = " (the default, the Kubernetes ServiceAccount's name; set a valid id explicitly)" if derived else ""
-        raise ArgError(("google_service_account_id",), f"{error}{hint}") from None
+        raise ArgError(("google_service_account_id",), f"{error.reason}{hint}") from None
     return account_id
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from gke_tpu_serving.errors import ArgError
+
 CSI_DRIVER = "gcsfuse.csi.storage.gke.io"
 # The sidecar looks for a volume of exactly this name and keeps its file cache there.
 CACHE_VOLUME_NAME = "gke-gcsfuse-cache"
@@ -38,9 +40,10 @@ class FileCache:
 
     def __post_init__(self) -> None:
         if self.max_size_mb < -1 or self.max_size_mb == 0:
-            raise ValueError(
+            raise ArgError(
+                ("max_size_mb",),
                 f"file cache max_size_mb {self.max_size_mb} is not allowed; allowed: -1 (the volume's size) or a "
-                "positive number of MiB (leave the cache out to disable it)"
+                "positive number of MiB (leave the cache out to disable it)",
             )
 
 
@@ -67,7 +70,10 @@ class SidecarResources:
     def __post_init__(self) -> None:
         unknown = sorted(set(self.limits) - set(SIDECAR_RESOURCES))
         if unknown:
-            raise ValueError(f"sidecar resource {unknown[0]!r} is not allowed; allowed: {', '.join(SIDECAR_RESOURCES)}")
+            raise ArgError(
+                ("limits", unknown[0]),
+                f"sidecar resource {unknown[0]!r} is not allowed; allowed: {', '.join(SIDECAR_RESOURCES)}",
+            )
 
 
 def _mount_options(implicit_dirs: bool, file_cache: FileCache | None) -> list[str]:
@@ -99,7 +105,9 @@ def gcs_fuse_mount(
     annotations that inject the GCS FUSE sidecar. The pod's Kubernetes ServiceAccount needs access to the bucket
     through Workload Identity (GcsFuseBucket's grants)."""
     if volume_name == CACHE_VOLUME_NAME:
-        raise ValueError(f"volume name {volume_name!r} is reserved for the file cache; allowed: any other name")
+        raise ArgError(
+            ("volume_name",), f"volume name {volume_name!r} is reserved for the file cache; allowed: any other name"
+        )
     volume: dict[str, Any] = {
         "name": volume_name,
         "csi": {

@@ -12,20 +12,16 @@ from gke_tpu_serving.errors import ArgError, require_enum
 from gke_tpu_serving.k8s.accelerator_pods import check_cluster_mode
 from gke_tpu_serving.k8s.gcsfuse import CacheMedium, FileCache, gcs_fuse_mount
 from gke_tpu_serving.names import check_bucket_name, check_pinned_image, dns_label_at
-from gke_tpu_serving.ray.spec import (
-    AUTOSCALER_REQUESTS,
+from gke_tpu_serving.ray.groups import (
     GPU_RESOURCE,
     Head,
-    RayAuthMode,
-    RayPod,
     WorkerGroup,
-    autoscaling_enabled,
     check_head,
     cpu_worker_group,
     gpu_worker_group,
-    ray_cluster_spec,
     tpu_worker_group,
 )
+from gke_tpu_serving.ray.spec import AUTOSCALER_REQUESTS, RayAuthMode, RayPod, autoscaling_enabled, ray_cluster_spec
 from gke_tpu_serving.tenancy.quota import Resources, parse_quantity
 
 DEFAULT_WEIGHTS_MOUNT = "/data/weights"
@@ -86,10 +82,7 @@ def check_common_args(args: Mapping[str, Any], image: object) -> tuple[Head, Ray
     """The namespace, image, auth, head, worker groups and worker volumes of the args (`image`: the image with its
     default applied); returns the head, the auth mode and the groups. Raises ArgError."""
     dns_label_at(("namespace",), args.get("namespace"))
-    try:
-        check_pinned_image(image)  # type: ignore[arg-type]
-    except ValueError as error:
-        raise ArgError(("image",), str(error)) from None
+    check_pinned_image(image, at=("image",))
     auth = require_enum(("auth",), args.get("auth", RayAuthMode.TOKEN), RayAuthMode)
     try:
         head = check_head(args.get("head") or {})  # type: ignore[arg-type]
@@ -97,10 +90,7 @@ def check_common_args(args: Mapping[str, Any], image: object) -> tuple[Head, Ray
         raise error.within(("head",)) from None
     groups = check_worker_groups(args)
     if "weights_bucket" in args:
-        try:
-            check_bucket_name(args["weights_bucket"])
-        except ValueError as error:
-            raise ArgError(("weights_bucket",), str(error)) from None
+        check_bucket_name(args["weights_bucket"], at=("weights_bucket",))
     for key in ("weights_mount_path", "compile_cache_path"):
         if key in args:
             _check_path(key, args[key])

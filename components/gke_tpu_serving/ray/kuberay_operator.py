@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from gke_tpu_serving.catalog.versions import KUBERAY_CHART, KUBERAY_CHART_REPOSITORY, KUBERAY_VERSION
+from gke_tpu_serving.errors import component_errors
 from gke_tpu_serving.names import check_dns_label
 
 DEFAULT_NAMESPACE = "kuberay-system"
@@ -33,10 +34,8 @@ class KubeRayOperator(pulumi.ComponentResource):
     def __init__(self, name: str, args: KubeRayOperatorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:KubeRayOperator", name, None, opts)
         namespace_name = args.get("namespace", DEFAULT_NAMESPACE)
-        try:
-            check_dns_label(namespace_name)
-        except ValueError as error:
-            raise ValueError(f"KubeRayOperator '{name}': namespace: {error}") from None
+        with component_errors("KubeRayOperator", name):
+            check_dns_label(namespace_name, at=("namespace",))
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(

@@ -10,18 +10,15 @@ from gke_tpu_serving.catalog.versions import RAY_IMAGE
 from gke_tpu_serving.errors import component_errors, require_int
 from gke_tpu_serving.options import inherited_dependencies
 from gke_tpu_serving.ray.cluster_args import args_cluster_spec, check_common_args, check_ray_version, head_service_name
-from gke_tpu_serving.ray.spec import (
-    CLIENT_PORT,
-    DASHBOARD_PORT,
+from gke_tpu_serving.ray.groups import (
     CpuWorkerGroupArgs,
     GpuWorkerGroupArgs,
     Head,
-    RayAuthMode,
     RayHeadArgs,
     TpuWorkerGroupArgs,
     WorkerGroup,
-    check_ray_name,
 )
+from gke_tpu_serving.ray.spec import CLIENT_PORT, DASHBOARD_PORT, RayAuthMode, check_ray_name
 
 DEFAULT_RUN_AS_USER = 1000
 
@@ -126,7 +123,7 @@ class RayCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: RayClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:RayCluster", name, None, opts)
         with component_errors("RayCluster", name):
-            check_ray_name(("name",), name)
+            check_ray_name((), name)
             settings = check_ray_cluster_args(args)
         namespace = args["namespace"]
         k8s.apiextensions.CustomResource(

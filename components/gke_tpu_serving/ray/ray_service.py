@@ -13,22 +13,17 @@ from gke_tpu_serving.k8s.accelerator_pods import check_cluster_mode
 from gke_tpu_serving.k8s.pods import Exposure, service_exposure
 from gke_tpu_serving.options import inherited_dependencies
 from gke_tpu_serving.ray.cluster_args import args_cluster_spec, check_common_args, check_ray_version, head_service_name
-from gke_tpu_serving.ray.spec import (
-    SERVE_PORT,
+from gke_tpu_serving.ray.groups import (
     TPU_RAY_RESOURCE,
     CpuWorkerGroupArgs,
     GpuWorkerGroupArgs,
     Head,
-    RayAuthMode,
     RayHeadArgs,
-    ServeApplicationArgs,
     TpuWorkerGroupArgs,
     WorkerGroup,
-    check_autopilot_ray_cluster,
-    check_ray_name,
-    check_serve_applications,
-    serve_config_v2,
 )
+from gke_tpu_serving.ray.serve import SERVE_PORT, ServeApplicationArgs, check_serve_applications, serve_config_v2
+from gke_tpu_serving.ray.spec import RayAuthMode, check_autopilot_ray_cluster, check_ray_name
 
 
 class RayServiceUpgradeStrategy(Enum):
@@ -192,7 +187,7 @@ class RayService(pulumi.ComponentResource):
     def __init__(self, name: str, args: RayServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:RayService", name, None, opts)
         with component_errors("RayService", name):
-            check_ray_name(("name",), name)
+            check_ray_name((), name)
             settings = check_ray_service_args(args)
             check_autopilot_ray_service(args, settings)
         namespace = args["namespace"]

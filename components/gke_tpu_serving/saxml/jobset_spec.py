@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gke_tpu_serving.catalog import TpuGeneration, TpuSlice
+from gke_tpu_serving.errors import ArgError
 from gke_tpu_serving.k8s.accelerator_pods import AcceleratorPodPlacement
 from gke_tpu_serving.k8s.pod_security import restricted_container_security_context, restricted_pod_security_context
 
@@ -41,27 +42,29 @@ _POD_SUFFIX = "-abcde"
 
 
 def saxml_chip(shape: TpuSlice) -> str:
-    """Saxml's --platform_chip for a slice's generation. ValueError for a generation Saxml does not know."""
+    """Saxml's --platform_chip for a slice's generation. ArgError at `generation` for one Saxml does not know."""
     chip = SAXML_CHIPS.get(shape.generation)
     if chip is None:
         allowed = ", ".join(generation.value for generation in SAXML_CHIPS)
-        raise ValueError(
+        raise ArgError(
+            ("generation",),
             f"TPU {shape.generation.value} is not a chip Saxml knows (its model server would register an unknown "
-            f"chip type); allowed: {allowed}"
+            f"chip type); allowed: {allowed}",
         )
     return chip
 
 
 def check_jobset_names(name: str, replicated_job: str, replicas: int, completions: int) -> None:
     """The webhook's limit: the longest Job name (`<name>-<job>-<last index>`) and pod name (plus the pod's random
-    suffix) must be DNS-1035 labels of at most 63 characters. ValueError otherwise."""
+    suffix) must be DNS-1035 labels of at most 63 characters. ArgError (judging the name: no path) otherwise."""
     longest_pod = f"{name}-{replicated_job}-{replicas - 1}-{completions - 1}{_POD_SUFFIX}"
     if not _DNS_1035_LABEL.match(longest_pod) or len(longest_pod) > _DNS_LABEL_MAX:
         budget = _DNS_LABEL_MAX - len(longest_pod) + len(name)
-        raise ValueError(
+        raise ArgError(
+            (),
             f"{name!r} makes pod names such as {longest_pod!r}, which are not DNS-1035 labels of at most "
             f"{_DNS_LABEL_MAX} characters; allowed: at most {budget} characters of lowercase letters, digits and "
-            "'-', starting with a letter"
+            "'-', starting with a letter",
         )
 
 

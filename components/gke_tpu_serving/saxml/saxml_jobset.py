@@ -8,7 +8,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from gke_tpu_serving.catalog import CatalogError, ClusterMode, TpuGeneration, TpuSlice, tpu_slice
+from gke_tpu_serving.catalog import TPU_SLICE_ARGS, ClusterMode, TpuGeneration, TpuSlice, tpu_slice_of_args
 from gke_tpu_serving.catalog.versions import SAXML_ADMIN_SERVER_IMAGE, SAXML_MODEL_SERVER_IMAGE
 from gke_tpu_serving.errors import ArgError, component_errors, require_enum, require_int
 from gke_tpu_serving.k8s.accelerator_pods import (
@@ -112,10 +112,7 @@ class _Settings:
 
 
 def _tpu(args: SaxmlJobSetArgs) -> TpuSlice:
-    try:
-        shape = tpu_slice(args.get("tpu_generation"), args.get("tpu_machine_type"), args.get("tpu_topology"))
-    except CatalogError as error:
-        raise ArgError(("tpu_topology",), str(error)) from None
+    shape = tpu_slice_of_args(args)
     if not shape.multi_host:
         raise ArgError(
             ("tpu_topology",),
@@ -124,8 +121,8 @@ def _tpu(args: SaxmlJobSetArgs) -> TpuSlice:
         )
     try:
         saxml_chip(shape)
-    except ValueError as error:
-        raise ArgError(("tpu_generation",), str(error)) from None
+    except ArgError as error:
+        raise error.renamed(TPU_SLICE_ARGS) from None
     return shape
 
 
@@ -140,10 +137,7 @@ def check_saxml_args(args: SaxmlJobSetArgs) -> _Settings:
         ("model_server_image", check_pinned_image, SAXML_MODEL_SERVER_IMAGE),
     )
     for key, check, default in checks:
-        try:
-            check(args.get(key, default))  # type: ignore[arg-type]
-        except ValueError as error:
-            raise ArgError((key,), str(error)) from None
+        check(args.get(key, default), at=(key,))  # type: ignore[call-arg, arg-type]
     shape = _tpu(args)
     slices = require_int(("slices",), args.get("slices"), minimum=1)
     cell = check_cell(args.get("cell", DEFAULT_CELL))

@@ -107,15 +107,24 @@ def models_document(cell: str, models: Sequence[SaxmlModelArgs], max_replicas: i
 
 def _validate(args: SaxmlModelsArgs) -> dict[str, Any]:
     for key, check in (("namespace", check_dns_label), ("image", check_pinned_image)):
-        try:
-            check(args.get(key))  # type: ignore[arg-type]
-        except ValueError as error:
-            raise ArgError((key,), str(error)) from None
+        check(args.get(key), at=(key,))
     url = args.get("server_url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ArgError(("server_url",), f"{url!r} is not allowed; allowed: an http:// or https:// URL")
     require_int(("timeout_minutes",), args.get("timeout_minutes", 30), minimum=1)
     return models_document(check_cell(args.get("cell", DEFAULT_CELL)), args.get("models"))
+
+
+def sync_job_name(name: str, models_json: str, image: str, server_url: str) -> str:
+    """`<name>-sync-<hash of the models, the image and the server>`: any change replaces the Job, so `pulumi up` runs it
+    again. ArgError (judging the resource name: no path) when that is not a DNS-1123 label."""
+    digest = hashlib.sha256(json.dumps([models_json, image, server_url]).encode()).hexdigest()[:10]
+    job_name = f"{name}-sync-{digest}"
+    try:
+        check_dns_label(job_name)
+    except ArgError as error:
+        raise ArgError((), f"{error.reason} (the Job's name, with its hash)") from None
+    return job_name
 
 
 class SaxmlModels(pulumi.ComponentResource):
@@ -134,16 +143,10 @@ class SaxmlModels(pulumi.ComponentResource):
         super().__init__("gke-tpu-serving:index:SaxmlModels", name, None, opts)
         with component_errors("SaxmlModels", name):
             check_dns_label(name)
-            document = _validate(args)
+            models_json = json.dumps(_validate(args), indent=2, sort_keys=True)
+            job_name = sync_job_name(name, models_json, args["image"], args["server_url"])
         namespace, image, url = args["namespace"], args["image"], args["server_url"]
         timeout = args.get("timeout_minutes", 30)
-        models_json = json.dumps(document, indent=2, sort_keys=True)
-        digest = hashlib.sha256(json.dumps([models_json, image, url]).encode()).hexdigest()[:10]
-        job_name = f"{name}-sync-{digest}"
-        try:
-            check_dns_label(job_name)
-        except ValueError as error:
-            raise ValueError(f"SaxmlModels '{name}': name: {error} (the Job's name, with its hash)") from None
         labels = {"app.kubernetes.io/name": "saxml", "app.kubernetes.io/component": "model-sync"}
         after = inherited_dependencies(opts)
         config_map = k8s.core.v1.ConfigMap(

@@ -80,10 +80,7 @@ def check_notebook_args(args: NotebookArgs) -> None:
     names = ["namespace", "ray_cluster"] + (["ray_auth_token_secret"] if "ray_auth_token_secret" in args else [])
     for key in names:
         dns_label_at((key,), args.get(key))
-    try:
-        check_pinned_image(args.get("image"))
-    except ValueError as error:
-        raise ArgError(("image",), str(error)) from None
+    check_pinned_image(args.get("image"), at=("image",))
     cluster_version = args.get("ray_version")
     if not isinstance(cluster_version, str) or not re.fullmatch(r"\d+\.\d+\.\d+", cluster_version):
         raise ArgError(("ray_version",), f"{cluster_version!r} is not a Ray version; allowed: e.g. '2.49.1'")
@@ -102,10 +99,7 @@ def check_notebook_args(args: NotebookArgs) -> None:
             f"{args['ray_cluster']!r}; allowed: {cluster_version} (the Ray client needs the same version)",
         )
     for key, default in DEFAULTS.items():
-        try:
-            parse_quantity(args.get(key, default))
-        except ValueError as error:
-            raise ArgError((key,), str(error)) from None
+        parse_quantity(args.get(key, default), at=(key,))
     base_url = args.get("base_url", "/notebook/")
     if not re.fullmatch(r"/([a-z0-9-]+/)*", base_url):
         raise ArgError(("base_url",), f"{base_url!r} is not allowed; allowed: a path such as /notebook/ ending in /")

@@ -35,14 +35,15 @@ _SUFFIXES = {
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 
 
-def check_member(value: object) -> tuple[str, str]:
+def check_member(value: object, *, at: Sequence[PathPart] = ()) -> tuple[str, str]:
     """`group:team@example.com` or `user:alice@example.com` -> ("Group", email) or ("User", email), the RBAC subject
     kind GKE matches: users by their Google account email, groups through Google Groups for RBAC."""
     prefix, _, email = value.partition(":") if isinstance(value, str) else ("", "", "")
     if prefix not in MEMBER_PREFIXES or not _EMAIL.match(email):
-        raise ValueError(
+        raise ArgError(
+            at,
             f"{value!r} is not a member; allowed: group:GROUP_EMAIL (a Google Group under Google Groups for RBAC) or "
-            "user:USER_EMAIL"
+            "user:USER_EMAIL",
         )
     return prefix.capitalize(), email
 
@@ -51,26 +52,27 @@ def check_member(value: object) -> tuple[str, str]:
 RBAC_SECURITY_GROUP_NAME = "gke-security-groups"
 
 
-def check_rbac_security_group(value: object) -> str:
+def check_rbac_security_group(value: object, *, at: Sequence[PathPart] = ()) -> str:
     """The Google Group a cluster names for Google Groups for RBAC: gke-security-groups@DOMAIN."""
     name, _, _ = value.partition("@") if isinstance(value, str) else ("", "", "")
     if name != RBAC_SECURITY_GROUP_NAME or not _EMAIL.match(str(value)):
-        raise ValueError(
+        raise ArgError(
+            at,
             f"{value!r} is not allowed; allowed: {RBAC_SECURITY_GROUP_NAME}@YOUR_DOMAIN (Google Groups for RBAC "
-            "reads only a group of exactly that name, whose members are the groups used in RBAC)"
+            "reads only a group of exactly that name, whose members are the groups used in RBAC)",
         )
     return str(value)
 
 
-def parse_quantity(value: object) -> Decimal:
+def parse_quantity(value: object, *, at: Sequence[PathPart] = ()) -> Decimal:
     """A Kubernetes quantity such as "500m", "4", "256Gi" as a number of units (cores, bytes)."""
     match = _QUANTITY.match(value) if isinstance(value, str) else None
     if match is None:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity; allowed: e.g. '500m', '4', '16Gi', '1G'")
+        raise ArgError(at, f"{value!r} is not a Kubernetes quantity; allowed: e.g. '500m', '4', '16Gi', '1G'")
     try:
         return Decimal(match.group(1)) * _SUFFIXES[match.group(2) or ""]
     except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
-        raise ValueError(f"{value!r} is not a Kubernetes quantity") from None
+        raise ArgError(at, f"{value!r} is not a Kubernetes quantity") from None
 
 
 @dataclass(frozen=True)

@@ -119,10 +119,7 @@ class TenantSettings:
 
 
 def _quantity(path: tuple[str, ...], value: object) -> Decimal:
-    try:
-        return parse_quantity(value)
-    except ValueError as error:
-        raise ArgError(path, str(error)) from None
+    return parse_quantity(value, at=path)
 
 
 def check_tenant_args(args: TenantArgs) -> TenantSettings:
@@ -135,10 +132,7 @@ def check_tenant_args(args: TenantArgs) -> TenantSettings:
     seen: set[str] = set()
     for index, entry in enumerate(members):
         member, role = entry.get("member"), entry.get("role")
-        try:
-            subject = check_member(member)
-        except ValueError as error:
-            raise ArgError(("members", index, "member"), str(error)) from None
+        subject = check_member(member, at=("members", index, "member"))
         if not isinstance(role, TenantRole):
             allowed = ", ".join(r.value for r in TenantRole)
             raise ArgError(("members", index, "role"), f"{role!r} is not allowed; allowed: {allowed}")

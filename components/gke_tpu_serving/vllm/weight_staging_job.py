@@ -49,10 +49,7 @@ def _validate(args: WeightStagingJobArgs) -> None:
         ("bucket", check_bucket_name),
     )
     for key, check in checks:
-        try:
-            check(args.get(key))  # type: ignore[arg-type]
-        except ValueError as error:
-            raise ArgError((key,), str(error)) from None
+        check(args.get(key), at=(key,))
     repo = args.get("hf_repo")
     if not isinstance(repo, str) or repo.count("/") != 1 or not all(repo.split("/")):
         raise ArgError(("hf_repo",), f"{repo!r} is not a Hugging Face repository; allowed: ORG/NAME")

@@ -1,0 +1,312 @@
+"""VllmDeploymentWithHpa's args, their checks (pure: the stack config runs them at load) and the server's pod template,
+built from typed pulumi_kubernetes `*Args` without creating any resource."""
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from gke_tpu_serving.catalog import ClusterMode, TpuGeneration, TpuSlice, tpu_slice_of_args
+from gke_tpu_serving.errors import ArgError, require_enum, require_int
+from gke_tpu_serving.k8s.accelerator_pods import (
+    AUTOPILOT_EPHEMERAL_STORAGE,
+    AcceleratorPodPlacement,
+    check_capacity,
+    check_cluster_mode,
+    tpu_pod_placement,
+)
+from gke_tpu_serving.k8s.gcsfuse import FileCache, gcs_fuse_mount
+from gke_tpu_serving.k8s.pods import (
+    Exposure,
+    restricted_container_security_context,
+    restricted_pod_security_context,
+)
+from gke_tpu_serving.names import check_bucket_name, check_dns_label, check_pinned_image
+
+PORT = 8000
+WEIGHTS_MOUNT = "/data"
+COMPILE_CACHE_DIR = "/var/cache/xla"
+# vLLM's queue length as Managed Prometheus exports it to Cloud Monitoring; the adapter serves it to the HPA.
+QUEUE_METRIC = "prometheus.googleapis.com|vllm:num_requests_waiting|gauge"
+
+
+class WeightsSource(Enum):
+    """Where the server gets the weights."""
+
+    STAGED = "staged"
+    """Already in the bucket (put there by the weight-staging job): read-only mount, no Hugging Face token."""
+    HUGGING_FACE = "hugging-face"
+    """Downloaded from Hugging Face by vLLM into the bucket on first start: needs hf_token and a writable mount."""
+
+
+class VllmDeploymentWithHpaArgs(TypedDict):
+    """Arguments of VllmDeploymentWithHpa."""
+
+    namespace: str
+    """Namespace of every object (it must exist, e.g. WorkloadIdentity's)."""
+    service_account_name: pulumi.Input[str]
+    """Kubernetes ServiceAccount of the pods, with read access to the weights bucket (WorkloadIdentity)."""
+    image: str
+    """The server image (workloads/llama, built on the pinned vllm/vllm-tpu image), pinned by tag or digest."""
+    model: str
+    """The model's Hugging Face id; it is also the served model name, e.g. meta-llama/Llama-3.1-70B-Instruct."""
+    weights_bucket: str
+    """Bucket that holds the weights."""
+    weights_path: NotRequired[str]
+    """Folder of the weights inside the bucket (staged weights). Default: models/<model id>."""
+    weights_source: NotRequired[WeightsSource]
+    """staged (default) or hugging-face."""
+    hf_token: NotRequired[pulumi.Input[str]]
+    """Hugging Face token (a Pulumi secret); required for hugging-face, optional for staged weights."""
+    compile_cache_bucket: NotRequired[str]
+    """Bucket where the XLA compile cache is saved and seeded from (the pods need write access to it). The cache
+    itself lives on local disk. Default: none (every new pod compiles from scratch)."""
+    tpu_generation: TpuGeneration
+    """TPU generation of the pool the server runs on."""
+    tpu_machine_type: str
+    """Its machine type, e.g. ct6e-standard-8t."""
+    tpu_topology: str
+    """Its single-host topology, e.g. 2x4."""
+    pool_max_nodes: int
+    """The TPU pool's maximum node count: every replica takes one host, so max_replicas cannot exceed it."""
+    cluster_mode: NotRequired[ClusterMode]
+    """The cluster's mode, standard (default) or autopilot. On Autopilot the pod's TPU selectors and request make
+    GKE provision the host, tpu_spot, tpu_reservation and tpu_zone become node selectors, and the container asks
+    for ephemeral storage for the compile cache."""
+    tpu_spot: NotRequired[bool]
+    """Autopilot: run on Spot TPU capacity. Standard ignores it (the node pool decides). Default: false."""
+    tpu_reservation: NotRequired[str]
+    """Autopilot: consume this specific reservation. Standard ignores it (the node pool consumes it). Default:
+    none."""
+    tpu_zone: NotRequired[str]
+    """Autopilot: pin the pods to this zone. Standard ignores it (the node pool's zone applies). Default: a zone
+    GKE chooses."""
+    ephemeral_storage: NotRequired[str]
+    """Ephemeral-storage request (and limit) of the server container, which keeps the XLA compile cache on local
+    disk. Default: none on Standard (the node's boot disk), "50Gi" on Autopilot."""
+    tensor_parallel_size: NotRequired[int]
+    """Must equal the chips on the host. Default: the chips on the host."""
+    max_model_len: NotRequired[int]
+    """Context length in tokens. Default: 4096."""
+    max_num_seqs: NotRequired[int]
+    """Sequences batched together per step. Default: 256."""
+    max_num_batched_tokens: NotRequired[int]
+    """Tokens per engine step. Default: vLLM's."""
+    min_replicas: NotRequired[int]
+    """HPA lower bound. Default: 1."""
+    max_replicas: NotRequired[int]
+    """HPA upper bound (at most pool_max_nodes). Default: pool_max_nodes."""
+    target_queue_length: NotRequired[int]
+    """HPA target: average vllm:num_requests_waiting per pod. Default: 10 (the seed's)."""
+    scale_down_stabilization_seconds: NotRequired[int]
+    """How long load must stay low before a replica (and its TPU host) is removed. Default: 300."""
+    startup_timeout_seconds: NotRequired[int]
+    """How long the server may take to load weights and compile before it is restarted. Default: 1800 (the seed
+    logged 203 s for decode compilation alone, and 140 GB of weights come through GCS FUSE first)."""
+    exposure: NotRequired[Exposure]
+    """cluster-ip (default), internal-load-balancer or public-load-balancer."""
+    api_key: NotRequired[pulumi.Input[str]]
+    """Require this key on every request (vLLM's --api-key), a Pulumi secret. Default: none."""
+    cpu: NotRequired[str]
+    """CPU request of the server container. Default: "32"."""
+    memory: NotRequired[str]
+    """Memory request of the server container. Default: "256Gi"."""
+    memory_limit: NotRequired[str]
+    """Memory limit of the server container (a leak then restarts the container instead of starving the TPU host's
+    GCS FUSE sidecar and kubelet). Default: "1000Gi", well above the request: loading ~140 GB of weights through the
+    page cache counts against it, and a ct6e-standard-8t host has ~1.4 TiB. There is deliberately no CPU limit: CFS
+    throttling would stall vLLM's host-side scheduling and tokenization while the TPU waits."""
+    file_cache_size: NotRequired[str]
+    """Size limit of the RAM-backed GCS FUSE file cache. Default: "200Gi" (70B bf16 weights are ~140 GB)."""
+
+
+def _tpu(args: VllmDeploymentWithHpaArgs) -> TpuSlice:
+    shape = tpu_slice_of_args(args)
+    if shape.multi_host:
+        raise ArgError(
+            ("tpu_topology",),
+            f"{shape.topology} on {shape.machine_type} spans {shape.hosts} hosts; allowed: a single-host topology "
+            "(vLLM on TPU serves from one host)",
+        )
+    return shape
+
+
+def _positive(args: VllmDeploymentWithHpaArgs, key: str, default: int | None) -> int | None:
+    value = args.get(key, default)
+    return None if value is None else require_int((key,), value, minimum=1)
+
+
+@dataclass(frozen=True)
+class VllmSettings:
+    """The args with every default resolved."""
+
+    shape: TpuSlice
+    placement: AcceleratorPodPlacement
+    ephemeral_storage: str | None
+    source: WeightsSource
+    exposure: Exposure
+    min_replicas: int
+    max_replicas: int
+    max_model_len: int
+    max_num_seqs: int
+    max_num_batched_tokens: int | None
+    target_queue_length: int
+    scale_down_seconds: int
+    startup_timeout_seconds: int
+
+
+def check_vllm_args(args: VllmDeploymentWithHpaArgs) -> VllmSettings:
+    """Check the args (pure: the stack config calls it at load); returns them with defaults resolved. Raises
+    ArgError."""
+    check_dns_label(args.get("namespace"), at=("namespace",))
+    check_pinned_image(args.get("image"), at=("image",))
+    for key in ("weights_bucket", "compile_cache_bucket"):
+        if key in args or key == "weights_bucket":
+            check_bucket_name(args.get(key), at=(key,))
+    shape = _tpu(args)
+    tensor_parallel = _positive(args, "tensor_parallel_size", shape.chips)
+    if tensor_parallel != shape.chips:
+        raise ArgError(
+            ("tensor_parallel_size",),
+            f"{tensor_parallel} does not match the {shape.chips} chips of {shape.machine_type}; allowed: {shape.chips}",
+        )
+    pool_max = _positive(args, "pool_max_nodes", None)
+    if pool_max is None:
+        raise ArgError(("pool_max_nodes",), "missing; required: the TPU pool's maximum node count")
+    min_replicas = _positive(args, "min_replicas", 1)
+    max_replicas = _positive(args, "max_replicas", pool_max)
+    assert min_replicas is not None and max_replicas is not None
+    if min_replicas > max_replicas:
+        raise ArgError(
+            ("min_replicas",), f"{min_replicas} is more than max_replicas {max_replicas}; allowed: 1 to {max_replicas}"
+        )
+    if max_replicas > pool_max:
+        raise ArgError(
+            ("max_replicas",),
+            f"{max_replicas} is more than the TPU pool's maximum of {pool_max} nodes (each replica takes one "
+            f"{shape.machine_type} host); allowed: 1 to {pool_max}",
+        )
+    source = require_enum(("weights_source",), args.get("weights_source", WeightsSource.STAGED), WeightsSource)
+    exposure = require_enum(("exposure",), args.get("exposure", Exposure.CLUSTER_IP), Exposure)
+    mode = check_cluster_mode(args)
+    capacity = check_capacity(args, spot="tpu_spot", reservation="tpu_reservation", zone="tpu_zone")
+    autopilot = mode is ClusterMode.AUTOPILOT
+    if source is WeightsSource.HUGGING_FACE and args.get("hf_token") is None:
+        raise ArgError(("hf_token",), "missing; required with weights_source hugging-face (the download needs it)")
+    return VllmSettings(
+        shape=shape,
+        placement=tpu_pod_placement(shape, mode, **capacity),
+        ephemeral_storage=args.get("ephemeral_storage", AUTOPILOT_EPHEMERAL_STORAGE if autopilot else None),
+        source=source,
+        exposure=exposure,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        max_model_len=_positive(args, "max_model_len", 4096) or 4096,
+        max_num_seqs=_positive(args, "max_num_seqs", 256) or 256,
+        max_num_batched_tokens=_positive(args, "max_num_batched_tokens", None),
+        target_queue_length=_positive(args, "target_queue_length", 10) or 10,
+        scale_down_seconds=_positive(args, "scale_down_stabilization_seconds", 300) or 300,
+        startup_timeout_seconds=_positive(args, "startup_timeout_seconds", 1800) or 1800,
+    )
+
+
+def pod_template(
+    name: str,
+    labels: dict[str, str],
+    args: VllmDeploymentWithHpaArgs,
+    settings: VllmSettings,
+    secret_env: list[k8s.core.v1.EnvVarArgs],
+) -> k8s.core.v1.PodTemplateSpecArgs:
+    """The server's pod: vLLM on every chip of one host, weights through GCS FUSE, the compile cache on local disk,
+    probes sized for weight loading and compilation."""
+    shape = settings.shape
+    placement = settings.placement
+    staged = settings.source is WeightsSource.STAGED
+    weights = gcs_fuse_mount(
+        args["weights_bucket"],
+        volume_name="weights",
+        read_only=staged,
+        file_cache=FileCache(size_limit=args.get("file_cache_size", "200Gi")),
+    )
+    weights_path = args.get("weights_path", "models/" + args["model"])
+    env = {
+        "MODEL": f"{WEIGHTS_MOUNT}/{weights_path}" if staged else args["model"],
+        "SERVED_MODEL_NAME": args["model"],
+        "TENSOR_PARALLEL_SIZE": str(shape.chips),
+        "MAX_MODEL_LEN": str(settings.max_model_len),
+        "MAX_NUM_SEQS": str(settings.max_num_seqs),
+        "PORT": str(PORT),
+        "COMPILE_CACHE_DIR": COMPILE_CACHE_DIR,
+    }
+    if settings.max_num_batched_tokens is not None:
+        env["MAX_NUM_BATCHED_TOKENS"] = str(settings.max_num_batched_tokens)
+    if not staged:
+        env["DOWNLOAD_DIR"] = WEIGHTS_MOUNT
+    if "compile_cache_bucket" in args:
+        env["COMPILE_CACHE_BUCKET"] = args["compile_cache_bucket"]
+        # One folder per shape: a new context length or host type compiles other programs.
+        env["COMPILE_CACHE_PREFIX"] = (
+            f"xla-cache/{name}/{shape.machine_type}-tp{shape.chips}-len{settings.max_model_len}"
+        )
+    health = k8s.core.v1.HTTPGetActionArgs(path="/health", port="http")
+    # Kubernetes JSON (the mount helper's form, shared with custom resources); the provider takes it as is.
+    volumes: list[Any] = [
+        *weights.volumes,
+        {"name": "dshm", "emptyDir": {"medium": "Memory"}},
+        # Local disk, not the FUSE mount: XLA's cache writes many small files that FUSE handles badly.
+        {"name": "compile-cache", "emptyDir": {}},
+    ]
+    volume_mounts: list[Any] = [
+        weights.volume_mount(WEIGHTS_MOUNT),
+        {"name": "dshm", "mountPath": "/dev/shm"},
+        {"name": "compile-cache", "mountPath": COMPILE_CACHE_DIR},
+    ]
+    local_disk = {"ephemeral-storage": settings.ephemeral_storage} if settings.ephemeral_storage else {}
+    return k8s.core.v1.PodTemplateSpecArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=weights.pod_annotations),
+        spec=k8s.core.v1.PodSpecArgs(
+            service_account_name=args["service_account_name"],
+            node_selector=placement.node_selector,
+            tolerations=[
+                k8s.core.v1.TolerationArgs(key=t["key"], operator=t["operator"], value=t["value"], effect=t["effect"])
+                for t in placement.tolerations
+            ]
+            or None,
+            termination_grace_period_seconds=60,  # time to save the compile cache on the way out
+            containers=[
+                k8s.core.v1.ContainerArgs(
+                    name="vllm",
+                    image=args["image"],
+                    ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT)],
+                    env=[k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in env.items()] + secret_env,
+                    resources=k8s.core.v1.ResourceRequirementsArgs(
+                        requests={
+                            "cpu": args.get("cpu", "32"),
+                            "memory": args.get("memory", "256Gi"),
+                            **local_disk,
+                            **placement.resources,
+                        },
+                        limits={"memory": args.get("memory_limit", "1000Gi"), **local_disk, **placement.resources},
+                    ),
+                    startup_probe=k8s.core.v1.ProbeArgs(
+                        http_get=health, period_seconds=10, failure_threshold=settings.startup_timeout_seconds // 10
+                    ),
+                    readiness_probe=k8s.core.v1.ProbeArgs(
+                        http_get=health, period_seconds=5, timeout_seconds=5, failure_threshold=3
+                    ),
+                    liveness_probe=k8s.core.v1.ProbeArgs(
+                        http_get=health, period_seconds=15, timeout_seconds=5, failure_threshold=4
+                    ),
+                    volume_mounts=volume_mounts,
+                    security_context=restricted_container_security_context(),
+                )
+            ],
+            volumes=volumes,
+            security_context=restricted_pod_security_context(),
+            # The server never calls the Kubernetes API. Workload Identity (the GKE metadata server) and the GCS
+            # FUSE CSI driver (kubelet's token request) work without a token in the pod.
+            automount_service_account_token=False,
+        ),
+    )
