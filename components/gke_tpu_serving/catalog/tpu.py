@@ -3,7 +3,7 @@ derived from them (chips, hosts, node selectors, placement). Pure and stdlib-onl
 
 The facts come from GKE's TPU documentation ("TPUs in GKE", "Plan TPUs in GKE", the per-generation availability
 tables), as of late 2026: when GKE adds zones, machine types or topologies, update `TPU_GENERATIONS` and the
-table-driven tests in tests/catalog/test_catalog.py with it. Over 400 lines because the table is most of it: the
+table-driven tests in tests/catalog/test_catalog.py with it. Longer than 400 lines because the table is most of it: the
 entries are validated by the dataclasses above them, and splitting them apart would separate a fact from its check."""
 
 import math

@@ -5,7 +5,7 @@
 the plan; the stack config calls the same function while it loads, so a bad cluster is reported with
 its config key before any resource of any cluster is registered.
 
-Somewhat over 400 lines on purpose: the plan types and the one function that builds them change together (a new
+Longer than 400 lines because the plan types and the one function that builds them change together (a new
 pool setting is a field here and a check here), and their derived facts (max size, chips, pool names) sit on the
 types so that no caller recomputes them.
 """
