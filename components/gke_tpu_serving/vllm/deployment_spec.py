@@ -1,6 +1,7 @@
 """VllmDeploymentWithHpa's args, their checks (pure: the stack config runs them at load) and the server's pod template,
 built from typed pulumi_kubernetes `*Args` without creating any resource."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NotRequired, TypedDict
@@ -212,6 +213,24 @@ def check_vllm_args(args: VllmDeploymentWithHpaArgs) -> VllmSettings:
     )
 
 
+def _volume_args(volume: Mapping[str, Any]) -> k8s.core.v1.VolumeArgs:
+    """A GCS FUSE mount's volume (Kubernetes JSON, the form custom resources share) as typed Args."""
+    csi, empty_dir = volume.get("csi"), volume.get("emptyDir")
+    return k8s.core.v1.VolumeArgs(
+        name=volume["name"],
+        csi=k8s.core.v1.CSIVolumeSourceArgs(
+            driver=csi["driver"], read_only=csi["readOnly"], volume_attributes=csi["volumeAttributes"]
+        )
+        if csi is not None
+        else None,
+        empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+            medium=empty_dir.get("medium"), size_limit=empty_dir.get("sizeLimit")
+        )
+        if empty_dir is not None
+        else None,
+    )
+
+
 def pod_template(
     name: str,
     labels: dict[str, str],
@@ -251,17 +270,16 @@ def pod_template(
             f"xla-cache/{name}/{shape.machine_type}-tp{shape.chips}-len{settings.max_model_len}"
         )
     health = k8s.core.v1.HTTPGetActionArgs(path="/health", port="http")
-    # Kubernetes JSON (the mount helper's form, shared with custom resources); the provider takes it as is.
-    volumes: list[Any] = [
-        *weights.volumes,
-        {"name": "dshm", "emptyDir": {"medium": "Memory"}},
+    volumes = [
+        *(_volume_args(volume) for volume in weights.volumes),
+        k8s.core.v1.VolumeArgs(name="dshm", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory")),
         # Local disk, not the FUSE mount: XLA's cache writes many small files that FUSE handles badly.
-        {"name": "compile-cache", "emptyDir": {}},
+        k8s.core.v1.VolumeArgs(name="compile-cache", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
     ]
-    volume_mounts: list[Any] = [
-        weights.volume_mount(WEIGHTS_MOUNT),
-        {"name": "dshm", "mountPath": "/dev/shm"},
-        {"name": "compile-cache", "mountPath": COMPILE_CACHE_DIR},
+    volume_mounts = [
+        k8s.core.v1.VolumeMountArgs(name=weights.volume_name, mount_path=WEIGHTS_MOUNT, read_only=weights.read_only),
+        k8s.core.v1.VolumeMountArgs(name="dshm", mount_path="/dev/shm"),
+        k8s.core.v1.VolumeMountArgs(name="compile-cache", mount_path=COMPILE_CACHE_DIR),
     ]
     local_disk = {"ephemeral-storage": settings.ephemeral_storage} if settings.ephemeral_storage else {}
     return k8s.core.v1.PodTemplateSpecArgs(
