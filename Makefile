@@ -11,9 +11,15 @@ STACK ?= dev
 
 .PHONY: preview test lint static unit clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+# Two stages in one virtualenv: the preview needs only requirements.txt (the Pulumi SDKs and the program), the tests
+# add requirements-dev.txt on top, so `make preview` on a fresh clone does not install the development tools.
+$(VENV)/.preview-installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24,<27"
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.preview-installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -30,7 +36,7 @@ $(SD_VENV)/.installed: workloads/stable_diffusion/requirements.txt workloads/sta
 	touch $@
 
 ## The offline preview of a stack (default: dev): Pulumi's in-process mocks, no CLI, cloud or credentials.
-preview: $(VENV)/.installed
+preview: $(VENV)/.preview-installed
 	$(PY) -m gke_tpu_serving.offline preview --stack $(STACK)
 
 ## Linters, type checks, checkov and the whole test suite.
