@@ -18,7 +18,8 @@ against this server instead. It speaks the parts of vLLM's HTTP interface they u
 - Auth as vLLM does it: with `--api-key KEY` (or env VLLM_API_KEY) the /v1 routes need `Authorization: Bearer KEY`.
 - At most `--max-num-seqs` requests generate at once; the rest wait, as `vllm:num_requests_waiting` shows.
 
-Endpoints: GET /health, GET /test/argv (test-only), GET /metrics, GET /v1/models, POST /v1/completions,
+Endpoints: GET /health, GET /test/argv and GET /test/peers (test-only: the client ports seen on /v1, so a test can
+tell whether a client reuses its connections), GET /metrics, GET /v1/models, POST /v1/completions,
 POST /v1/chat/completions (both with `stream: true` as SSE and `stream_options.include_usage`).
 Errors are OpenAI-style bodies: `{"error": {"message", "type", "param", "code"}}`.
 """
@@ -172,9 +173,23 @@ def _fake_token(index: int) -> str:
     return " " + _FAKE_WORDS[index % len(_FAKE_WORDS)]
 
 
+class _PeerRecorder:
+    """Pure ASGI middleware: records the client port of every /v1 request (no wrapping of streamed bodies)."""
+
+    def __init__(self, app: Any, peers: set[int]) -> None:
+        self.app, self.peers = app, peers
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/") and scope.get("client"):
+            self.peers.add(scope["client"][1])
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: ServerSettings, environ: dict[str, str]) -> FastAPI:
     app = FastAPI(title="openai-test-server (stand-in for vLLM)")
     counters = _Counters()
+    peers: set[int] = set()
+    app.add_middleware(_PeerRecorder, peers=peers)
     slots = asyncio.Semaphore(settings.max_num_seqs)
 
     @app.exception_handler(RequestValidationError)
@@ -302,6 +317,10 @@ def create_app(settings: ServerSettings, environ: dict[str, str]) -> FastAPI:
             "served_model_name": settings.served_model_name,
             "env": recorded_env,
         }
+
+    @app.get("/test/peers")
+    async def test_peers() -> dict[str, Any]:
+        return {"client_ports": sorted(peers)}
 
     @app.get("/metrics")
     async def metrics() -> PlainTextResponse:

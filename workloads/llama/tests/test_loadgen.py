@@ -103,6 +103,14 @@ def test_sse_decoder_yields_each_events_data_at_its_blank_line() -> None:
     assert [decoder.feed(line) for line in lines] == [None, None, None, '{"a": 1}', None, None, "[DONE]"]
 
 
+def test_sse_decoder_splits_raw_bytes_cut_anywhere_into_the_same_events() -> None:
+    stream = b': keep-alive\r\n\r\ndata: {"text": "caf\xc3\xa9"}\n\ndata: first\ndata: second\n\ndata: [DONE]\n\n'
+    for cut in range(1, len(stream)):
+        decoder = SseDecoder()
+        events = decoder.feed_bytes(stream[:cut]) + decoder.feed_bytes(stream[cut:])
+        assert events == ['{"text": "café"}', "first\nsecond", "[DONE]"], cut
+
+
 def test_sse_decoder_joins_multi_line_data_and_flushes_an_unterminated_event() -> None:
     decoder = SseDecoder()
     assert decoder.feed("data: first") is None
@@ -268,6 +276,18 @@ def test_broken_streams_are_bad_responses(body: str, detail: str) -> None:
 
 
 # Against the test double.
+
+
+def test_each_worker_keeps_its_connection_alive_across_requests(start_test_server: StartTestServer) -> None:
+    with start_test_server() as (_, url):
+        report = asyncio.run(
+            loadgen.run_load(
+                LoadConfig(url=url, model=SERVED_MODEL, concurrency=2, max_requests=10, progress=False, max_tokens=4)
+            )
+        )
+        assert report.requests_succeeded == 10
+        # Ten requests from two workers over two connections: the stream is read to its end, past [DONE].
+        assert len(httpx.get(f"{url}/test/peers").json()["client_ports"]) == 2
 
 
 @pytest.mark.workload
