@@ -145,7 +145,13 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
     return (
         placement_outputs(placement)
         | storage_outputs(identity, bucket)
-        | {"cell": cell.cell, "url": cell.http_url, "jobSet": cell.jobset_name}
+        | {
+            "cell": cell.cell,
+            "url": cell.http_url,
+            "jobSet": cell.jobset_name,
+            # `pulumi up` does not wait for a custom resource to run: this shows the model servers' progress.
+            "watch": pulumi.Output.concat("kubectl -n ", args["namespace"], " get jobset ", cell.jobset_name, " -w"),
+        }
     )
 
 

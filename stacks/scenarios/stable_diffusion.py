@@ -315,8 +315,9 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
         needs.append(context.addons.kuberay_operator())
     args = _service_args(placement, stack)
     args["service_account_name"] = identity.service_account_name
+    name = placement.physical(SERVICE_NAME)
     service = RayService(
-        placement.physical(SERVICE_NAME),
+        name,
         args,
         opts=pulumi.ResourceOptions(provider=context.cluster.kubernetes_provider, depends_on=needs),
     )
@@ -328,6 +329,8 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
             "url": service.url,
             "serveService": service.service_name,
             "dashboardService": service.dashboard_service_name,
+            # `pulumi up` does not wait for a custom resource to serve: this shows KubeRay's progress.
+            "watch": f"kubectl -n {args['namespace']} get rayservice {name} -w",
         }
     )
 

@@ -205,6 +205,10 @@ def _review_options(request: Any) -> dict[str, Any]:
     if request.provider:
         # A provider reference is "<urn>::<id>".
         options["provider"] = request.provider.rsplit("::", 1)[0]
+    # How long the engine waits for each operation (e.g. "40m"): a reviewer checks it fits the workload's start-up.
+    timeouts = {field.name: value for field, value in request.customTimeouts.ListFields() if value}
+    if timeouts:
+        options["customTimeouts"] = timeouts
     return options
 
 

@@ -31,6 +31,11 @@ WEIGHTS_MOUNT = "/data"
 COMPILE_CACHE_DIR = "/var/cache/xla"
 # vLLM's queue length as Managed Prometheus exports it to Cloud Monitoring; the adapter serves it to the HPA.
 QUEUE_METRIC = "prometheus.googleapis.com|vllm:num_requests_waiting|gauge"
+STARTUP_PROBE_PERIOD_SECONDS = 10
+POD_START_ALLOWANCE_SECONDS = 15 * 60
+"""What a replica may take before its startup probe's clock starts: scheduling onto a TPU host (the autoscaler adds
+the host of a second replica) and pulling the server image. This project's budget, not a measured figure: raise it if
+`pulumi up` times out while a pod is still Pending or ContainerCreating."""
 
 
 class WeightsSource(Enum):
@@ -156,6 +161,29 @@ class VllmSettings:
     target_queue_length: int
     scale_down_seconds: int
     startup_timeout_seconds: int
+
+    @property
+    def startup_probe_failure_threshold(self) -> int:
+        """Failed startup probes allowed: all of startup_timeout_seconds, rounded up to whole probe periods."""
+        return -(-self.startup_timeout_seconds // STARTUP_PROBE_PERIOD_SECONDS)
+
+    @property
+    def replica_start_seconds(self) -> int:
+        """The longest one replica may take from creation to ready: the allowance before its container starts, then
+        the startup probe's whole budget (the kubelet restarts the container after that)."""
+        return POD_START_ALLOWANCE_SECONDS + self.startup_probe_failure_threshold * STARTUP_PROBE_PERIOD_SECONDS
+
+    @property
+    def await_create_minutes(self) -> int:
+        """How long `pulumi up` waits for a new Deployment to be ready (pulumi-kubernetes' default is 10 minutes):
+        its first replicas start side by side, so one replica's start."""
+        return -(-self.replica_start_seconds // 60)
+
+    @property
+    def await_update_minutes(self) -> int:
+        """How long `pulumi up` waits for a changed Deployment to roll out: with maxSurge 0 and maxUnavailable 1 the
+        replicas restart one after another, up to max_replicas of them (the HPA may have scaled out)."""
+        return self.max_replicas * self.await_create_minutes
 
 
 def check_vllm_args(args: VllmDeploymentWithHpaArgs) -> VllmSettings:
@@ -309,7 +337,9 @@ def pod_template(
                         limits={"memory": args.get("memory_limit", "1000Gi"), **local_disk, **placement.resources},
                     ),
                     startup_probe=k8s.core.v1.ProbeArgs(
-                        http_get=health, period_seconds=10, failure_threshold=settings.startup_timeout_seconds // 10
+                        http_get=health,
+                        period_seconds=STARTUP_PROBE_PERIOD_SECONDS,
+                        failure_threshold=settings.startup_probe_failure_threshold,
                     ),
                     readiness_probe=k8s.core.v1.ProbeArgs(
                         http_get=health, period_seconds=5, timeout_seconds=5, failure_threshold=3

@@ -61,7 +61,16 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
                 ),
                 template=pod_template(name, labels, args, settings, secret_env),
             ),
-            opts=child,
+            # pulumi-kubernetes waits for the rollout, 10 minutes by default; loading and compiling may take the
+            # startup probe's whole budget.
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(
+                    custom_timeouts=pulumi.CustomTimeouts(
+                        create=f"{settings.await_create_minutes}m", update=f"{settings.await_update_minutes}m"
+                    )
+                ),
+            ),
         )
         service_type, service_annotations = service_exposure(settings.exposure)
         service = k8s.core.v1.Service(
