@@ -20,10 +20,10 @@ from gke_tpu_serving import (
     ServeDeploymentArgs,
     WorkloadIdentityMode,
 )
-from gke_tpu_serving.catalog import machine_shape
 from gke_tpu_serving.cluster.plan import GpuPoolPlan
 from gke_tpu_serving.errors import ArgError, PathPart, format_path, require_int
 from gke_tpu_serving.ray.cluster_args import max_requests
+from gke_tpu_serving.ray.groups import worker_defaults
 from gke_tpu_serving.ray.ray_service import (
     RayServiceUpgradeStrategy,
     check_autopilot_ray_service,
@@ -64,7 +64,7 @@ DEFAULT_MODEL = "stabilityai/stable-diffusion-2-1"
 WEIGHTS_MOUNT = "/data/weights"
 COMPILE_CACHE_DIR = "/var/cache/jax"
 # The catalog has no sourced shape for TPU v4's ct4p-hightpu-4t, so nothing derives the worker's requests there: they
-# are set here, explicitly. Every other host's are derived from its machine shape (ray/groups.py).
+# are set here, explicitly. Every other host's are derived from its machine shape (ray/groups.py, worker_defaults).
 TPU_WORKER_CPU, TPU_WORKER_MEMORY = "32", "128Gi"
 # Each batch shape costs tens of seconds of XLA compile before the server is ready (DESIGN: ~45 s per shape for SD 2.1
 # on one H100): a project bound, not a platform one, on how many shapes and how large a per-device batch.
@@ -168,11 +168,7 @@ def _service_args(placement: Placement, stack: StackInfo) -> RayServiceArgs:
                 "tpu_machine_type": shape.machine_type,
                 "tpu_topology": shape.topology,
                 "replicas": replicas,
-                **(
-                    {"cpu": TPU_WORKER_CPU, "memory": TPU_WORKER_MEMORY}
-                    if machine_shape(shape.machine_type) is None
-                    else {}
-                ),
+                **(worker_defaults(shape.machine_type) or {"cpu": TPU_WORKER_CPU, "memory": TPU_WORKER_MEMORY}),
                 **tpu_capacity_args(placement),
             }
         ]
@@ -186,6 +182,8 @@ def _service_args(placement: Placement, stack: StackInfo) -> RayServiceArgs:
                 "accelerator_type": pool.accelerator_type,
                 "machine_type": pool.machine.name,
                 "max_replicas": settings.get("max_workers", pool.max_nodes),
+                # Each worker takes every GPU of its node, so the whole node's budget.
+                **worker_defaults(pool.machine.name),
                 **gpu_capacity_args(placement, pool),
             }
         ]

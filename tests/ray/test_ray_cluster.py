@@ -74,9 +74,8 @@ def test_a_tpu_replica_is_a_whole_slice_of_hosts_with_the_slices_selectors(pulum
     }
     (container,) = pod["containers"]
     assert container["resources"] == {
-        # Derived from a ct5lp-hightpu-4t host (112 vCPUs, 192 GiB; GKE leaves 111.65 CPU and 185653Mi).
-        "requests": {"cpu": "25", "memory": "163Gi", "google.com/tpu": "4"},
-        "limits": {"memory": "163Gi", "google.com/tpu": "4"},
+        "requests": {"cpu": "8", "memory": "32Gi", "google.com/tpu": "4"},
+        "limits": {"memory": "32Gi", "google.com/tpu": "4"},
     }
     assert group["rayStartParams"] == {"resources": "'{\"TPU\":4}'"}
 
@@ -85,8 +84,7 @@ def test_gpu_workers_select_their_gpu_and_tolerate_its_taint(pulumi_mocks: Any) 
     pod = _groups(_ray_cluster(pulumi_mocks, team_args()))["l4"]["template"]["spec"]
     assert pod["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
     assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    # Derived from a g2-standard-8 node (8 vCPUs, 32 GiB): nine tenths of what GKE leaves, 26120Mi, in whole GiB.
-    assert pod["containers"][0]["resources"]["limits"] == {"memory": "25Gi", "nvidia.com/gpu": "1"}
+    assert pod["containers"][0]["resources"]["limits"] == {"memory": "16Gi", "nvidia.com/gpu": "1"}
 
 
 def test_token_auth_is_the_default_and_kuberays_secret_is_named_after_the_cluster(pulumi_mocks: Any) -> None:
@@ -154,10 +152,10 @@ def test_fixed_groups_run_without_the_autoscaler(pulumi_mocks: Any) -> None:
 
 def test_largest_requests_count_head_autoscaler_and_every_host_at_max_replicas() -> None:
     settings = check_ray_cluster_args(team_args())
-    # head 2 + autoscaler 0.5 + TPU 2 slices x 4 hosts x 25 + GPU 1 x 1 + CPU 4 x 2 (TPU and GPU derived from hosts)
+    # head 2 + autoscaler 0.5 + TPU 2 slices x 4 hosts x 8 + GPU 1 x 4 + CPU 4 x 2
     assert max_requests(settings.head, settings.groups) == Resources(
-        cpu=Decimal("211.5"),
-        memory=(8 + Decimal("0.5") + 8 * 163 + 25 + 4 * 8) * GI,
+        cpu=Decimal("78.5"),
+        memory=(8 + Decimal("0.5") + 8 * 32 + 16 + 4 * 8) * GI,
         tpu_chips=32,
         gpus=1,
     )

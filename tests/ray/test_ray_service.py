@@ -102,7 +102,7 @@ def test_gpu_variant_autoscales_gpu_workers_from_zero(pulumi_mocks: Any) -> None
     group = _groups(manifest)["gpu"]
     assert (group["replicas"], group["minReplicas"], group["maxReplicas"]) == (0, 0, 2)
     (container,) = group["template"]["spec"]["containers"]
-    assert container["resources"]["limits"] == {"memory": "25Gi", "nvidia.com/gpu": "1"}
+    assert container["resources"]["limits"] == {"memory": "16Gi", "nvidia.com/gpu": "1"}
     assert group["template"]["spec"]["tolerations"] == [
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     ]

@@ -168,9 +168,8 @@ def test_gpu_group_scales_from_zero_with_gpu_limits_selector_and_toleration() ->
     assert pod["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
     assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     (container,) = pod["containers"]
-    # Derived from a g2-standard-8 node (8 vCPUs, 32 GiB; GKE leaves 7.91 CPU and 29022Mi, nine tenths usable).
-    assert container["resources"]["limits"] == {"memory": "25Gi", "nvidia.com/gpu": "1"}
-    assert container["resources"]["requests"] == {"cpu": "1", "memory": "25Gi", "nvidia.com/gpu": "1"}
+    assert container["resources"]["limits"] == {"memory": "16Gi", "nvidia.com/gpu": "1"}
+    assert container["resources"]["requests"] == {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}
     # A pod with GPUs keeps NVIDIA_VISIBLE_DEVICES as the device plugin sets it.
     assert container["env"] == []
 

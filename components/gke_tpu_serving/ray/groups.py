@@ -66,11 +66,10 @@ class TpuWorkerGroupArgs(TypedDict):
     max_replicas: NotRequired[int]
     """Most slices the autoscaler adds. Default: replicas."""
     cpu: NotRequired[str]
-    """CPU request of each pod. Default: a quarter of what the TPU host leaves allocatable beside a 10% headroom for
-    DaemonSets and the GCS FUSE sidecar; "8" on a machine type whose shape the catalog lacks."""
+    """CPU request of each pod. Default: "8". Refused if more than the TPU host leaves allocatable."""
     memory: NotRequired[str]
-    """Memory request and limit of each pod. Default: what the host leaves allocatable beside that headroom; "32Gi"
-    on a machine type whose shape the catalog lacks."""
+    """Memory request and limit of each pod. Default: "32Gi". Refused if more than the TPU host leaves
+    allocatable."""
     ephemeral_storage: NotRequired[str]
     """Ephemeral-storage request (and limit) of each pod, for the local compile cache and the GCS FUSE file cache.
     Default: none on Standard (the node's boot disk), "50Gi" on Autopilot (which gives 1 GiB unless asked)."""
@@ -102,11 +101,10 @@ class GpuWorkerGroupArgs(TypedDict):
     max_replicas: NotRequired[int]
     """Most workers the autoscaler adds. Default: 1."""
     cpu: NotRequired[str]
-    """CPU request of each worker. Default: a quarter of its part of the node (gpus / the machine's GPUs) beside a 10%
-    headroom for DaemonSets and the GCS FUSE sidecar; "4" on a machine type whose shape the catalog lacks."""
+    """CPU request of each worker. Default: "4". Refused if more than its part of the node (gpus / the machine's
+    GPUs) leaves allocatable."""
     memory: NotRequired[str]
-    """Memory request and limit of each worker. Default: its part of the node beside that headroom; "16Gi" on a
-    machine type whose shape the catalog lacks."""
+    """Memory request and limit of each worker. Default: "16Gi". Refused likewise."""
     ephemeral_storage: NotRequired[str]
     """Ephemeral-storage request (and limit) of each pod, for the local compile cache and the GCS FUSE file cache.
     Default: none on Standard (the node's boot disk), "50Gi" on Autopilot (which gives 1 GiB unless asked)."""
@@ -207,13 +205,11 @@ def _replicas(args: Mapping[str, Any], *, fixed: bool) -> tuple[int, int, int]:
 def _group(
     args: Mapping[str, Any], *, fixed: bool, cpu: str, memory: str, budget: HostBudget | None = None, **shape: Any
 ) -> WorkerGroup:
-    """The parts every group shares: name, replica bounds, CPU and memory. `cpu`, `memory`: the defaults where the
-    host's shape is unknown; with a `budget` (the pod's part of its host) they derive from it, and the pod must fit.
-    Ray pods ask for their memory as request and limit alike, so the default is what the host leaves usable."""
+    """The parts every group shares: name, replica bounds, CPU and memory (`cpu`, `memory`: the defaults). With a
+    `budget` (the pod's part of its host, where the catalog knows the host's shape) the pod must fit it; serving
+    scenarios derive their workers' requests from the same budget (`worker_defaults`)."""
     name = dns_label_at(("group_name",), args.get("group_name"))
     replicas, minimum, maximum = _replicas(args, fixed=fixed)
-    if budget is not None:
-        cpu, memory = budget.default_cpu(), budget.default_memory_limit()
     group = WorkerGroup(
         name=name,
         replicas=replicas,
@@ -232,6 +228,13 @@ def _ephemeral_storage(args: Mapping[str, Any], mode: ClusterMode) -> str | None
     default = AUTOPILOT_EPHEMERAL_STORAGE if mode is ClusterMode.AUTOPILOT else None
     value = args.get("ephemeral_storage", default)
     return None if value is None else check_quantity(("ephemeral_storage",), value)
+
+
+def worker_defaults(machine_type: str, share: Fraction = Fraction(1)) -> dict[str, str]:
+    """A serving worker's cpu and memory args derived from its host (empty where the catalog lacks the host's shape):
+    a quarter of the usable CPU, and, since Ray pods ask for memory as request and limit alike, all usable memory."""
+    budget = host_budget(machine_type, share)
+    return {} if budget is None else {"cpu": budget.default_cpu(), "memory": budget.default_memory_limit()}
 
 
 def tpu_worker_group(args: TpuWorkerGroupArgs, mode: ClusterMode = ClusterMode.STANDARD) -> WorkerGroup:
