@@ -71,6 +71,16 @@ class Config(StorageScenarioConfig):
     """HPA target, average vllm:num_requests_waiting per pod. Default: 10."""
     exposure: NotRequired[Exposure]
     """cluster-ip (default), internal-load-balancer or public-load-balancer."""
+    cpu: NotRequired[str]
+    """CPU request of the server. Default: derived from the pool's machine type (a quarter of what GKE leaves
+    allocatable, less a tenth of headroom); required where the catalog has no shape for it."""
+    memory: NotRequired[str]
+    """Memory request of the server. Default: derived from the pool's machine type, as cpu."""
+    memory_limit: NotRequired[str]
+    """Memory limit of the server. Default: what the host's allocatable memory leaves beside the file cache."""
+    file_cache_size: NotRequired[str]
+    """Size of the RAM-backed GCS FUSE file cache (it counts against the host's memory). Default: 200Gi (70B
+    weights)."""
     stage_weights: NotRequired[bool]
     """Copy `model` from Hugging Face into the bucket with a Job (needs the hfToken secret) before the server starts.
     Default: false (the weights are staged already)."""

@@ -23,6 +23,7 @@ from gke_tpu_serving import (
 from gke_tpu_serving.cluster.plan import GpuPoolPlan
 from gke_tpu_serving.errors import ArgError, PathPart, format_path, require_int
 from gke_tpu_serving.ray.cluster_args import max_requests
+from gke_tpu_serving.ray.groups import worker_defaults
 from gke_tpu_serving.ray.ray_service import (
     RayServiceUpgradeStrategy,
     check_autopilot_ray_service,
@@ -62,8 +63,12 @@ IMPORT_PATH = "sd_serve.app:build_app"
 DEFAULT_MODEL = "stabilityai/stable-diffusion-2-1"
 WEIGHTS_MOUNT = "/data/weights"
 COMPILE_CACHE_DIR = "/var/cache/jax"
-# A v4 host has 240 vCPUs and 407 GB: room for the pipeline's host-side work and the weights in memory.
+# The catalog has no sourced shape for TPU v4's ct4p-hightpu-4t, so nothing derives the worker's requests there: they
+# are set here, explicitly. Every other host's are derived from its machine shape (ray/groups.py, worker_defaults).
 TPU_WORKER_CPU, TPU_WORKER_MEMORY = "32", "128Gi"
+# Each batch shape costs tens of seconds of XLA compile before the server is ready (DESIGN: ~45 s per shape for SD 2.1
+# on one H100): a project bound, not a platform one, on how many shapes and how large a per-device batch.
+MAX_BATCH_SIZES, MAX_BATCH_SIZE = 8, 64
 
 
 class RayOperator(Enum):
@@ -163,8 +168,7 @@ def _service_args(placement: Placement, stack: StackInfo) -> RayServiceArgs:
                 "tpu_machine_type": shape.machine_type,
                 "tpu_topology": shape.topology,
                 "replicas": replicas,
-                "cpu": TPU_WORKER_CPU,
-                "memory": TPU_WORKER_MEMORY,
+                **(worker_defaults(shape.machine_type) or {"cpu": TPU_WORKER_CPU, "memory": TPU_WORKER_MEMORY}),
                 **tpu_capacity_args(placement),
             }
         ]
@@ -178,6 +182,8 @@ def _service_args(placement: Placement, stack: StackInfo) -> RayServiceArgs:
                 "accelerator_type": pool.accelerator_type,
                 "machine_type": pool.machine.name,
                 "max_replicas": settings.get("max_workers", pool.max_nodes),
+                # Each worker takes every GPU of its node, so the whole node's budget.
+                **worker_defaults(pool.machine.name),
                 **gpu_capacity_args(placement, pool),
             }
         ]
@@ -234,10 +240,7 @@ def _check_app_settings(placement: Placement) -> None:
             raise ArgError(
                 ("resolution",), f"{settings['resolution']} is not allowed; allowed: a multiple of 8, e.g. 512 or 768"
             )
-        for index, size in enumerate(settings.get("batch_sizes", [1])):
-            require_int(("batch_sizes", index), size, minimum=1)
-        if not settings.get("batch_sizes", [1]):
-            raise ArgError(("batch_sizes",), "[] is not allowed; allowed: a non-empty list of batch sizes")
+        _check_batch_sizes(settings.get("batch_sizes", [1]))
         if settings.get("batch_wait_timeout_seconds", 0) < 0:
             raise ArgError(
                 ("batch_wait_timeout_seconds",),
@@ -247,9 +250,39 @@ def _check_app_settings(placement: Placement) -> None:
         raise config_error(placement.at(*error.path), error.reason) from None
 
 
+def _check_batch_sizes(sizes: list[Any]) -> None:
+    """The per-device batch shapes the server compiles: order is irrelevant (it sorts them), a repeat is a mistake."""
+    if not sizes or len(sizes) > MAX_BATCH_SIZES:
+        raise ArgError(
+            ("batch_sizes",),
+            f"{sizes!r} is not allowed; allowed: 1 to {MAX_BATCH_SIZES} batch sizes (each compiles before the server "
+            "is ready)",
+        )
+    seen: set[int] = set()
+    for index, size in enumerate(sizes):
+        require_int(("batch_sizes", index), size, minimum=1)
+        if size > MAX_BATCH_SIZE:
+            raise ArgError(
+                ("batch_sizes", index), f"{size} is more than {MAX_BATCH_SIZE}; allowed: 1 to {MAX_BATCH_SIZE}"
+            )
+        if size in seen:
+            raise ArgError(("batch_sizes", index), f"{size} is listed twice; allowed: distinct batch sizes")
+        seen.add(size)
+
+
 def _check_capacity(placement: Placement) -> None:
     """Each model replica takes a whole TPU host or GPU worker: more than the pool can hold would never schedule."""
     replicas = placement.settings.get("replicas", 1)
+    if "max_workers" in placement.settings and not placement.tpu_pools:
+        # Each worker takes every GPU of a node: more workers than the pool has nodes would never schedule.
+        pool = _gpu_pool(placement)
+        if placement.settings["max_workers"] > pool.max_nodes:
+            raise config_error(
+                placement.at("max_workers"),
+                f"{placement.settings['max_workers']} is more than pool {placement.pool!r}'s maxNodes "
+                f"{pool.max_nodes} (each worker takes one node's {pool.machine.gpus_per_vm} GPUs); allowed: 1 to "
+                f"{pool.max_nodes}",
+            )
     if placement.tpu_pools:
         hosts = placement.tpu_pools[0].max_size
         what = f"the {hosts} hosts of pool {placement.pool!r}"

@@ -270,9 +270,10 @@ def test_sd_gpu_worker_on_autopilot_selects_type_spot_and_zone(rendered: dict[st
         "topology.kubernetes.io/zone": "us-central1-a",
     }
     assert pod["tolerations"] == [SPOT_TOLERATION, GPU_TOLERATION]
+    # Derived from the pool entry's g2-standard-8 in both modes (Autopilot sizes the node it creates from them).
     assert pod["containers"][0]["resources"]["requests"] == {
-        "cpu": "4",
-        "memory": "16Gi",
+        "cpu": "1",
+        "memory": "25Gi",
         "nvidia.com/gpu": "1",
         "ephemeral-storage": "50Gi",
     }

@@ -151,7 +151,7 @@ def test_gpu_variant_scales_l4_workers_from_zero_to_the_pools_max(gpu: PreviewRe
     assert (group["replicas"], group["minReplicas"], group["maxReplicas"]) == (0, 0, 2)
     pod = group["template"]["spec"]
     assert pod["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
-    assert pod["containers"][0]["resources"]["limits"] == {"memory": "16Gi", "nvidia.com/gpu": "1"}
+    assert pod["containers"][0]["resources"]["limits"] == {"memory": "25Gi", "nvidia.com/gpu": "1"}
     head = cluster["headGroupSpec"]["template"]["spec"]["containers"][0]
     assert {"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"} in head["env"]
     assert manifest["spec"]["upgradeStrategy"] == {"type": "NewCluster"}
@@ -284,8 +284,8 @@ BAD_CONFIGS: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "empty_batch_sizes",
         "dev",
         lambda raw: raw["stableDiffusion"].__setitem__("batchSizes", []),
-        "config key gke-tpu-serving:stableDiffusion.batchSizes: [] is not allowed; allowed: a non-empty list of "
-        "batch sizes",
+        "config key gke-tpu-serving:stableDiffusion.batchSizes: [] is not allowed; allowed: 1 to 8 batch sizes (each "
+        "compiles before the server is ready)",
     ),
     (
         "resolution_not_a_multiple_of_8",

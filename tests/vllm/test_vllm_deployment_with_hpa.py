@@ -67,9 +67,29 @@ def test_server_arguments_come_from_typed_config_and_the_catalog(pulumi_mocks: A
         "cloud.google.com/gke-tpu-accelerator": "tpu-v6e-slice",
         "cloud.google.com/gke-tpu-topology": "2x4",
     }
-    assert container["resources"]["limits"] == {"memory": "1000Gi", "google.com/tpu": "8"}
-    assert container["resources"]["requests"] == {"cpu": "32", "memory": "256Gi", "google.com/tpu": "8"}
+    # Derived from a ct6e-standard-8t node (360 vCPUs, 1440 GiB; GKE leaves 359.03 CPU and 1438046Mi): a quarter of
+    # nine tenths as requests, and the limit is what the 200Gi RAM file cache leaves of those nine tenths.
+    assert container["resources"]["limits"] == {"memory": "1063Gi", "google.com/tpu": "8"}
+    assert container["resources"]["requests"] == {"cpu": "80", "memory": "315Gi", "google.com/tpu": "8"}
     assert pod["spec"]["serviceAccountName"] == "vllm"
+
+
+def test_requests_that_fit_a_small_host_render(pulumi_mocks: Any) -> None:
+    VllmDeploymentWithHpa(
+        "vllm-llama",
+        args(
+            tpu_generation=TpuGeneration.V5E,
+            tpu_machine_type="ct5lp-hightpu-1t",
+            tpu_topology="1x1",
+            file_cache_size="20Gi",
+            memory="8Gi",
+        ),
+    )
+    pod = _manifests(pulumi_mocks.settle())["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    # 24 vCPUs and 48 GiB: GKE leaves 23.87 CPU and 44423Mi; the limit is what nine tenths leave beside the cache.
+    assert container["resources"]["requests"] == {"cpu": "5", "memory": "8Gi", "google.com/tpu": "1"}
+    assert container["resources"]["limits"] == {"memory": "19Gi", "google.com/tpu": "1"}
 
 
 def test_memory_is_limited_and_cpu_is_not(pulumi_mocks: Any) -> None:
@@ -279,6 +299,62 @@ BAD_ARGS = [
         "max_model_len: 0 is not allowed; allowed: an integer >= 1",
     ),
     (
+        {"max_model_len": 1000000000},
+        "max_model_len: 1000000000 is more than meta-llama/Llama-3.1-70B-Instruct's context of 131072 tokens; "
+        "allowed: 1 to 131072",
+    ),
+    (
+        {"max_num_batched_tokens": 100},
+        "max_num_batched_tokens: 100 is not allowed with max_num_seqs 256 and max_model_len 4096; allowed: 256 "
+        "(max_num_seqs) to 1048576 (max_num_seqs x max_model_len)",
+    ),
+    (
+        {"max_num_batched_tokens": 1000000000},
+        "max_num_batched_tokens: 1000000000 is not allowed with max_num_seqs 256 and max_model_len 4096; allowed: 256 "
+        "(max_num_seqs) to 1048576 (max_num_seqs x max_model_len)",
+    ),
+    (
+        {"target_queue_length": 1000000000},
+        "target_queue_length: 1000000000 is more than max_num_seqs 256; allowed: 1 to 256 (a waiting queue longer "
+        "than one batch means the HPA scales too late)",
+    ),
+    (
+        # The default 200Gi RAM file cache is sized for 70B weights; a one-chip v5e host has 48 GiB.
+        {
+            "tpu_generation": TpuGeneration.V5E,
+            "tpu_machine_type": "ct5lp-hightpu-1t",
+            "tpu_topology": "1x1",
+            "tensor_parallel_size": 1,
+        },
+        "file_cache_size: 200Gi (RAM-backed, counted as memory) leaves no memory for the server: a ct5lp-hightpu-1t "
+        "node leaves 23870m CPU and 44423Mi memory allocatable; allowed: less than 44423Mi",
+    ),
+    (
+        {"cpu": "400"},
+        "cpu: 400 CPU does not fit: a ct6e-standard-8t node leaves 359030m CPU and 1438046Mi memory allocatable; "
+        "allowed: at most 359030m",
+    ),
+    (
+        {"memory": "1500Gi"},
+        "memory: 1500Gi of memory beside 200Gi of RAM-backed volumes does not fit: a ct6e-standard-8t node leaves "
+        "359030m CPU and 1438046Mi memory allocatable; allowed: at most 1233246Mi",
+    ),
+    (
+        {"memory_limit": "1300Gi"},
+        "memory_limit: 1300Gi of memory beside 200Gi of RAM-backed volumes does not fit: a ct6e-standard-8t node "
+        "leaves 359030m CPU and 1438046Mi memory allocatable; allowed: at most 1233246Mi",
+    ),
+    (
+        {"memory": "500Gi", "memory_limit": "400Gi"},
+        "memory: 500Gi is more than memory_limit 400Gi; allowed: at most the limit",
+    ),
+    (
+        # No sourced shape for the v4 VM: nothing to derive requests from, so they must be given.
+        {"tpu_generation": TpuGeneration.V4, "tpu_machine_type": "ct4p-hightpu-4t", "tpu_topology": "2x2x1"},
+        "cpu: missing; required on ct4p-hightpu-4t, whose vCPUs and memory the catalog does not have (no default can "
+        "be derived); allowed: a Kubernetes quantity that fits the host",
+    ),
+    (
         {"namespace": "Llama"},
         "namespace: 'Llama' is not a valid DNS-1123 label; allowed: 1-63 characters of lowercase letters, digits and '-', starting and ending with a letter or digit",
     ),
@@ -327,12 +403,12 @@ def test_autopilot_pod_selects_spot_reservation_and_zone_and_asks_for_local_disk
     ]
     (container,) = pod["containers"]
     assert container["resources"]["requests"] == {
-        "cpu": "32",
-        "memory": "256Gi",
+        "cpu": "80",
+        "memory": "315Gi",
         "ephemeral-storage": "50Gi",
         "google.com/tpu": "8",
     }
-    assert container["resources"]["limits"] == {"memory": "1000Gi", "ephemeral-storage": "50Gi", "google.com/tpu": "8"}
+    assert container["resources"]["limits"] == {"memory": "1063Gi", "ephemeral-storage": "50Gi", "google.com/tpu": "8"}
 
 
 def test_standard_pod_leaves_spot_reservation_and_zone_to_the_node_pool(pulumi_mocks: Any) -> None:

@@ -2,8 +2,9 @@
 
 Pure and stdlib-only (no Pulumi import), so every component, the sizing planner and the tests share one source of
 truth and can check a configuration before any resource exists. The modules: `tpu` (the TPU table and slice
-arithmetic), `gpu` (the GPU table), `gke` (zones, GKE versions, cluster mode), `autopilot` (TPU generations on
-Autopilot); this package re-exports their public names.
+arithmetic), `gpu` (the GPU table), `gke` (zones, GKE versions, cluster mode, pool size limit), `autopilot` (TPU
+generations on Autopilot), `machines` (machine shapes and GKE's allocatable), `models` (context lengths); this package
+re-exports their public names.
 
 The facts come from GKE's TPU and GPU documentation as of late 2026. They are a snapshot: when GKE adds zones,
 machine types or topologies, update the tables (`TPU_GENERATIONS`, `GPU_ACCELERATORS`) and the table-driven tests in
@@ -17,6 +18,7 @@ what is allowed. Callers know where that field sits in their args (e.g. a compon
 
 from gke_tpu_serving.catalog.autopilot import AUTOPILOT_TPU_MIN_GKE_VERSION, check_autopilot_tpu_version
 from gke_tpu_serving.catalog.gke import (
+    MAX_NODES_PER_POOL_ZONE,
     MIN_GKE_VERSION_RAY_ADDON,
     ClusterMode,
     check_min_gke_version,
@@ -32,6 +34,14 @@ from gke_tpu_serving.catalog.gpu import (
     gpu_accelerator,
     gpu_machine,
 )
+from gke_tpu_serving.catalog.machines import (
+    MACHINE_SHAPES,
+    Allocatable,
+    MachineShape,
+    gke_allocatable,
+    machine_shape,
+)
+from gke_tpu_serving.catalog.models import MODEL_CONTEXT_LENGTHS, model_context_length
 from gke_tpu_serving.catalog.tpu import (
     TPU_GENERATIONS,
     TPU_SLICE_ARGS,
@@ -52,13 +62,18 @@ from gke_tpu_serving.catalog.tpu import (
 __all__ = [
     "AUTOPILOT_TPU_MIN_GKE_VERSION",
     "GPU_ACCELERATORS",
+    "MACHINE_SHAPES",
+    "MAX_NODES_PER_POOL_ZONE",
     "MIN_GKE_VERSION_RAY_ADDON",
+    "MODEL_CONTEXT_LENGTHS",
     "TPU_GENERATIONS",
     "TPU_SLICE_ARGS",
+    "Allocatable",
     "ClusterMode",
     "GpuAcceleratorSpec",
     "GpuAcceleratorType",
     "GpuMachineType",
+    "MachineShape",
     "TpuGeneration",
     "TpuGenerationSpec",
     "TpuMachineType",
@@ -66,9 +81,12 @@ __all__ = [
     "check_autopilot_tpu_version",
     "check_min_gke_version",
     "check_tpu_zone",
+    "gke_allocatable",
     "gpu_accelerator",
     "gpu_machine",
     "is_zone",
+    "machine_shape",
+    "model_context_length",
     "parse_gke_version",
     "region_of_zone",
     "topology_chips",

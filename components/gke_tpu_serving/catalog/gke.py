@@ -70,3 +70,8 @@ class ClusterMode(Enum):
     """Node pools that the cluster declares: one per TPU slice, one per GPU shape, and a CPU system pool."""
     AUTOPILOT = "autopilot"
     """No node pools: GKE provisions a node for each pending pod from its node selectors and resource requests."""
+
+
+MAX_NODES_PER_POOL_ZONE = 1000
+"""GKE's limit of nodes per node pool zone (Standard clusters): "Quotas and limits", cloud.google.com/kubernetes-engine/
+quotas, read 2026-12-02. Every pool here runs in one zone, so it bounds a pool's maxNodes."""

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 from gke_tpu_serving.catalog import (
+    MAX_NODES_PER_POOL_ZONE,
     MIN_GKE_VERSION_RAY_ADDON,
     ClusterMode,
     GpuAcceleratorType,
@@ -171,6 +172,12 @@ def _node_bounds(at: tuple[PathPart, ...], min_nodes: Any, max_nodes: Any) -> tu
     """Autoscaling bounds of a pool: min defaults to 0 (scale to zero), max to 1 or min."""
     min_nodes = require_int((*at, "min_nodes"), 0 if min_nodes is None else min_nodes, minimum=0)
     max_nodes = require_int((*at, "max_nodes"), max(min_nodes, 1) if max_nodes is None else max_nodes, minimum=1)
+    if max_nodes > MAX_NODES_PER_POOL_ZONE:
+        raise ArgError(
+            (*at, "max_nodes"),
+            f"{max_nodes} is more than GKE's {MAX_NODES_PER_POOL_ZONE} nodes per node pool zone; allowed: "
+            f"{max(min_nodes, 1)} to {MAX_NODES_PER_POOL_ZONE}",
+        )
     if min_nodes > max_nodes:
         raise ArgError(
             (*at, "min_nodes"),

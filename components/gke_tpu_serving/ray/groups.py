@@ -5,6 +5,7 @@ that spec.py renders. Pure: imports nothing from Pulumi."""
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, NotRequired, TypedDict
 
 from gke_tpu_serving.catalog import (
@@ -22,6 +23,7 @@ from gke_tpu_serving.k8s.accelerator_pods import (
     gpu_pod_placement,
     tpu_pod_placement,
 )
+from gke_tpu_serving.k8s.host_fit import HostBudget, check_pod_fits, host_budget
 from gke_tpu_serving.names import dns_label_at
 
 TPU_WEBHOOK_REASON = "Number of workers in worker group not equal to specified topology"
@@ -64,9 +66,10 @@ class TpuWorkerGroupArgs(TypedDict):
     max_replicas: NotRequired[int]
     """Most slices the autoscaler adds. Default: replicas."""
     cpu: NotRequired[str]
-    """CPU request of each pod. Default: "8"."""
+    """CPU request of each pod. Default: "8". Refused if more than the TPU host leaves allocatable."""
     memory: NotRequired[str]
-    """Memory request and limit of each pod. Default: "32Gi"."""
+    """Memory request and limit of each pod. Default: "32Gi". Refused if more than the TPU host leaves
+    allocatable."""
     ephemeral_storage: NotRequired[str]
     """Ephemeral-storage request (and limit) of each pod, for the local compile cache and the GCS FUSE file cache.
     Default: none on Standard (the node's boot disk), "50Gi" on Autopilot (which gives 1 GiB unless asked)."""
@@ -98,9 +101,10 @@ class GpuWorkerGroupArgs(TypedDict):
     max_replicas: NotRequired[int]
     """Most workers the autoscaler adds. Default: 1."""
     cpu: NotRequired[str]
-    """CPU request of each worker. Default: "4"."""
+    """CPU request of each worker. Default: "4". Refused if more than its part of the node (gpus / the machine's
+    GPUs) leaves allocatable."""
     memory: NotRequired[str]
-    """Memory request and limit of each worker. Default: "16Gi"."""
+    """Memory request and limit of each worker. Default: "16Gi". Refused likewise."""
     ephemeral_storage: NotRequired[str]
     """Ephemeral-storage request (and limit) of each pod, for the local compile cache and the GCS FUSE file cache.
     Default: none on Standard (the node's boot disk), "50Gi" on Autopilot (which gives 1 GiB unless asked)."""
@@ -198,11 +202,15 @@ def _replicas(args: Mapping[str, Any], *, fixed: bool) -> tuple[int, int, int]:
     return replicas, minimum, maximum
 
 
-def _group(args: Mapping[str, Any], *, fixed: bool, cpu: str, memory: str, **shape: Any) -> WorkerGroup:
-    """The parts every group shares: name, replica bounds, CPU and memory (`cpu`, `memory`: the defaults)."""
+def _group(
+    args: Mapping[str, Any], *, fixed: bool, cpu: str, memory: str, budget: HostBudget | None = None, **shape: Any
+) -> WorkerGroup:
+    """The parts every group shares: name, replica bounds, CPU and memory (`cpu`, `memory`: the defaults). With a
+    `budget` (the pod's part of its host, where the catalog knows the host's shape) the pod must fit it; serving
+    scenarios derive their workers' requests from the same budget (`worker_defaults`)."""
     name = dns_label_at(("group_name",), args.get("group_name"))
     replicas, minimum, maximum = _replicas(args, fixed=fixed)
-    return WorkerGroup(
+    group = WorkerGroup(
         name=name,
         replicas=replicas,
         min_replicas=minimum,
@@ -211,12 +219,22 @@ def _group(args: Mapping[str, Any], *, fixed: bool, cpu: str, memory: str, **sha
         memory=check_quantity(("memory",), args.get("memory", memory)),
         **shape,
     )
+    if budget is not None:
+        check_pod_fits(budget, cpu=("cpu", group.cpu), memory=("memory", group.memory))
+    return group
 
 
 def _ephemeral_storage(args: Mapping[str, Any], mode: ClusterMode) -> str | None:
     default = AUTOPILOT_EPHEMERAL_STORAGE if mode is ClusterMode.AUTOPILOT else None
     value = args.get("ephemeral_storage", default)
     return None if value is None else check_quantity(("ephemeral_storage",), value)
+
+
+def worker_defaults(machine_type: str, share: Fraction = Fraction(1)) -> dict[str, str]:
+    """A serving worker's cpu and memory args derived from its host (empty where the catalog lacks the host's shape):
+    a quarter of the usable CPU, and, since Ray pods ask for memory as request and limit alike, all usable memory."""
+    budget = host_budget(machine_type, share)
+    return {} if budget is None else {"cpu": budget.default_cpu(), "memory": budget.default_memory_limit()}
 
 
 def tpu_worker_group(args: TpuWorkerGroupArgs, mode: ClusterMode = ClusterMode.STANDARD) -> WorkerGroup:
@@ -239,6 +257,7 @@ def tpu_worker_group(args: TpuWorkerGroupArgs, mode: ClusterMode = ClusterMode.S
         fixed=True,
         cpu="8",
         memory="32Gi",
+        budget=host_budget(shape.machine_type),
         num_of_hosts=hosts,
         accelerator_resources=shape.accelerator_resources,
         ray_resources={TPU_RAY_RESOURCE: shape.chips_per_vm},
@@ -268,6 +287,8 @@ def gpu_worker_group(args: GpuWorkerGroupArgs, mode: ClusterMode = ClusterMode.S
         fixed=False,
         cpu="4",
         memory="16Gi",
+        # A worker with some of the machine's GPUs shares the node with others: it gets that part of it.
+        budget=host_budget(machine.name, Fraction(gpus, machine.gpus_per_vm)),
         accelerator_resources={GPU_RESOURCE: gpus},
         node_selector=placement.node_selector,
         # GKE taints GPU nodes so that pods without GPUs stay off them. Its admission controller adds this toleration

@@ -25,6 +25,7 @@ from gke_tpu_serving.k8s.pods import (
     restricted_pod_security_context,
 )
 from gke_tpu_serving.names import check_bucket_name, check_dns_label, check_pinned_image
+from gke_tpu_serving.vllm.server_limits import check_engine_bounds, server_resources
 
 PORT = 8000
 WEIGHTS_MOUNT = "/data"
@@ -116,16 +117,21 @@ class VllmDeploymentWithHpaArgs(TypedDict):
     api_key: NotRequired[pulumi.Input[str]]
     """Require this key on every request (vLLM's --api-key), a Pulumi secret. Default: none."""
     cpu: NotRequired[str]
-    """CPU request of the server container. Default: "32"."""
+    """CPU request of the server container. Default: a quarter of what the TPU host's allocatable CPU leaves beside a
+    10% headroom for DaemonSets and the GCS FUSE sidecar (80 on ct6e-standard-8t); required on a machine type whose
+    shape the catalog lacks. There is deliberately no CPU limit: CFS throttling would stall vLLM's host-side
+    scheduling and tokenization while the TPU waits."""
     memory: NotRequired[str]
-    """Memory request of the server container. Default: "256Gi"."""
+    """Memory request of the server container. Default: a quarter of the host's allocatable memory beside the same
+    headroom (315Gi on ct6e-standard-8t); required on a machine type whose shape the catalog lacks."""
     memory_limit: NotRequired[str]
     """Memory limit of the server container (a leak then restarts the container instead of starving the TPU host's
-    GCS FUSE sidecar and kubelet). Default: "1000Gi", well above the request: loading ~140 GB of weights through the
-    page cache counts against it, and a ct6e-standard-8t host has ~1.4 TiB. There is deliberately no CPU limit: CFS
-    throttling would stall vLLM's host-side scheduling and tokenization while the TPU waits."""
+    GCS FUSE sidecar and kubelet). Default: what the host's allocatable memory leaves beside the headroom and the
+    RAM file cache (1063Gi on ct6e-standard-8t): loading the weights through the page cache counts against it.
+    Default on a machine type the catalog lacks: the memory request."""
     file_cache_size: NotRequired[str]
-    """Size limit of the RAM-backed GCS FUSE file cache. Default: "200Gi" (70B bf16 weights are ~140 GB)."""
+    """Size limit of the RAM-backed GCS FUSE file cache (it counts against the host's memory). Default: "200Gi"
+    (70B bf16 weights are ~140 GB)."""
 
 
 def _tpu(args: VllmDeploymentWithHpaArgs) -> TpuSlice:
@@ -161,6 +167,10 @@ class VllmSettings:
     target_queue_length: int
     scale_down_seconds: int
     startup_timeout_seconds: int
+    cpu: str
+    memory: str
+    memory_limit: str
+    file_cache_size: str
 
     @property
     def startup_probe_failure_threshold(self) -> int:
@@ -224,6 +234,12 @@ def check_vllm_args(args: VllmDeploymentWithHpaArgs) -> VllmSettings:
     autopilot = mode is ClusterMode.AUTOPILOT
     if source is WeightsSource.HUGGING_FACE and args.get("hf_token") is None:
         raise ArgError(("hf_token",), "missing; required with weights_source hugging-face (the download needs it)")
+    max_model_len = _positive(args, "max_model_len", 4096) or 4096
+    max_num_seqs = _positive(args, "max_num_seqs", 256) or 256
+    max_num_batched_tokens = _positive(args, "max_num_batched_tokens", None)
+    target_queue_length = _positive(args, "target_queue_length", 10) or 10
+    check_engine_bounds(args.get("model"), max_model_len, max_num_seqs, max_num_batched_tokens, target_queue_length)
+    resources = server_resources(args, shape)
     return VllmSettings(
         shape=shape,
         placement=tpu_pod_placement(shape, mode, **capacity),
@@ -232,12 +248,13 @@ def check_vllm_args(args: VllmDeploymentWithHpaArgs) -> VllmSettings:
         exposure=exposure,
         min_replicas=min_replicas,
         max_replicas=max_replicas,
-        max_model_len=_positive(args, "max_model_len", 4096) or 4096,
-        max_num_seqs=_positive(args, "max_num_seqs", 256) or 256,
-        max_num_batched_tokens=_positive(args, "max_num_batched_tokens", None),
-        target_queue_length=_positive(args, "target_queue_length", 10) or 10,
+        max_model_len=max_model_len,
+        max_num_seqs=max_num_seqs,
+        max_num_batched_tokens=max_num_batched_tokens,
+        target_queue_length=target_queue_length,
         scale_down_seconds=_positive(args, "scale_down_stabilization_seconds", 300) or 300,
         startup_timeout_seconds=_positive(args, "startup_timeout_seconds", 1800) or 1800,
+        **resources,
     )
 
 
@@ -275,7 +292,7 @@ def pod_template(
         args["weights_bucket"],
         volume_name="weights",
         read_only=staged,
-        file_cache=FileCache(size_limit=args.get("file_cache_size", "200Gi")),
+        file_cache=FileCache(size_limit=settings.file_cache_size),
     )
     weights_path = args.get("weights_path", "models/" + args["model"])
     env = {
@@ -329,12 +346,12 @@ def pod_template(
                     env=[k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in env.items()] + secret_env,
                     resources=k8s.core.v1.ResourceRequirementsArgs(
                         requests={
-                            "cpu": args.get("cpu", "32"),
-                            "memory": args.get("memory", "256Gi"),
+                            "cpu": settings.cpu,
+                            "memory": settings.memory,
                             **local_disk,
                             **placement.resources,
                         },
-                        limits={"memory": args.get("memory_limit", "1000Gi"), **local_disk, **placement.resources},
+                        limits={"memory": settings.memory_limit, **local_disk, **placement.resources},
                     ),
                     startup_probe=k8s.core.v1.ProbeArgs(
                         http_get=health,
