@@ -2,7 +2,7 @@
 
 from pulumi_policy import Policy
 
-from . import gke_rules, iam_rules, kubernetes_rules, ray_rules, storage_rules
+from . import gke_rules, iam_rules, integrity_rules, kubernetes_rules, ray_rules, storage_rules
 
 ALL_POLICIES: list[Policy] = [
     *gke_rules.POLICIES,
@@ -10,5 +10,6 @@ ALL_POLICIES: list[Policy] = [
     *storage_rules.POLICIES,
     *kubernetes_rules.POLICIES,
     *ray_rules.POLICIES,
+    *integrity_rules.POLICIES,
 ]
 """A list, as `PolicyPack(policies=...)` requires."""
