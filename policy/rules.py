@@ -1,6 +1,6 @@
 """Every policy of the pack, in the order the CLI reports them. Importing this builds no `PolicyPack`."""
 
-from pulumi_policy import Policy
+from pulumi_policy import Policy, ResourceValidationPolicy
 
 from . import gke_rules, iam_rules, integrity_rules, kubernetes_rules, ray_rules, storage_rules
 
@@ -13,3 +13,7 @@ ALL_POLICIES: list[Policy] = [
     *integrity_rules.POLICIES,
 ]
 """A list, as `PolicyPack(policies=...)` requires."""
+
+RESOURCE_POLICIES: list[Policy] = [policy for policy in ALL_POLICIES if isinstance(policy, ResourceValidationPolicy)]
+"""The per-resource policies: what a component's own resources must pass, without the plan around them that the
+stack policy (plan-integrity) looks at."""

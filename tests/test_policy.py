@@ -69,10 +69,9 @@ from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 from gke_tpu_serving.offline import PreviewResult, RecordedResource, run_program
 from policy.adapter import Violation, stack_validation_args, validation_args, violations
 from policy.integrity_rules import PLAN_INTEGRITY
-from policy.rules import ALL_POLICIES
+from policy.rules import ALL_POLICIES, RESOURCE_POLICIES
 
 ROOT = Path(__file__).resolve().parents[1]
-RESOURCE_POLICIES = [policy for policy in ALL_POLICIES if isinstance(policy, ResourceValidationPolicy)]
 POLICY_DIR = ROOT / "policy"
 STACKS = sorted(path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in ROOT.glob("Pulumi.*.yaml"))
 
