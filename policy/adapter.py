@@ -4,7 +4,8 @@ For each recorded resource this builds what the pack's analyzer server builds fr
 inputs go through a protobuf Struct and `json_format.MessageToDict` (so every number becomes a float, as it does
 under the CLI), secrets are wrapped in the engine's secret signature and unwrapped by `deserialize_properties`,
 unknowns become the engine's unknown sentinel, and `unknown_checking_proxy` wraps the result. Each policy's
-`validate` then gets real `ResourceValidationArgs` and `PolicyResourceOptions` objects.
+`validate` then gets real `ResourceValidationArgs` and `PolicyResourceOptions` objects; each stack policy gets the
+`StackValidationArgs` the analyzer's AnalyzeStack builds: every resource as a `PolicyResource`, parents linked.
 
 One difference: the CLI reports a rule that reads an unknown value as an advisory "can't run policy during
 preview"; here the `UnknownValueError` propagates, because the rules are written never to raise it.
@@ -20,9 +21,12 @@ from pulumi_policy import (
     Policy,
     PolicyCustomTimeouts,
     PolicyProviderResource,
+    PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY, deserialize_properties
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
@@ -96,9 +100,40 @@ def check(args: ResourceValidationArgs, policies: Iterable[Policy] = ALL_POLICIE
     return found
 
 
+def stack_validation_args(result: PreviewResult) -> StackValidationArgs:
+    """The `StackValidationArgs` the pack's analyzer would build for the whole stack."""
+    resources: dict[str, PolicyResource] = {}
+    for recorded in result.resources:
+        args = validation_args(recorded, result)
+        resources[recorded.urn] = PolicyResource(
+            args.resource_type, args.props, args.urn, args.name, args.opts, args.provider, None, [], {}
+        )
+    for recorded in result.resources:
+        if recorded.parent in resources:
+            resources[recorded.urn].parent = resources[recorded.parent]
+    return StackValidationArgs(list(resources.values()))
+
+
+def check_stack(result: PreviewResult, policies: Iterable[Policy] = ALL_POLICIES) -> list[Violation]:
+    """Every violation the stack policies report for the whole preview."""
+    found: list[Violation] = []
+    args = stack_validation_args(result)
+    for policy in policies:
+        if not isinstance(policy, StackValidationPolicy):
+            continue
+
+        def report(message: str, urn: str | None = None, policy_name: str = policy.name) -> None:
+            found.append(Violation(policy_name, urn or "", message))
+
+        if isawaitable(policy.validate(args, report)):
+            raise TypeError(f"policy {policy.name} is asynchronous; the pack's policies are plain functions")
+    return found
+
+
 def violations(result: PreviewResult, policies: Iterable[Policy] = ALL_POLICIES) -> list[Violation]:
-    """Every violation of every policy, over every resource of an offline preview, in preview order."""
+    """Every violation of every policy: resource policies over every resource of an offline preview, in preview
+    order, then stack policies."""
     policies = list(policies)
     return [
         violation for resource in result.resources for violation in check(validation_args(resource, result), policies)
-    ]
+    ] + check_stack(result, policies)

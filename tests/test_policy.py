@@ -64,11 +64,12 @@ from policy_fixtures import (
     recorded,
     workload,
 )
-from pulumi_policy import ResourceValidationPolicy
+from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
 from gke_tpu_serving.offline import PreviewResult, RecordedResource, run_program
-from policy.adapter import Violation, validation_args, violations
-from policy.rules import ALL_POLICIES
+from policy.adapter import Violation, stack_validation_args, validation_args, violations
+from policy.integrity_rules import PLAN_INTEGRITY
+from policy.rules import ALL_POLICIES, RESOURCE_POLICIES
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY_DIR = ROOT / "policy"
@@ -929,12 +930,12 @@ def test_rule(rule: Case) -> None:
     assert _messages(rule.policy, rule.resource) == rule.messages
 
 
-def test_every_policy_has_a_passing_and_a_failing_case() -> None:
+def test_every_resource_policy_has_a_passing_and_a_failing_case() -> None:
     cases: list[Case] = [param.values[0] for param in CASES]
-    for policy in ALL_POLICIES:
+    for policy in RESOURCE_POLICIES:
         outcomes = {bool(c.messages) for c in cases if c.policy == policy.name}
         assert outcomes == {True, False}, policy.name
-    assert {c.policy for c in cases} == {policy.name for policy in ALL_POLICIES}
+    assert {c.policy for c in cases} == {policy.name for policy in RESOURCE_POLICIES}
 
 
 def test_case_resources_fit_their_kubernetes_schemas() -> None:
@@ -965,8 +966,8 @@ def test_unknown_values_pass_without_raising(resource: RecordedResource) -> None
     # read around them instead, whether single values or whole objects are unknown.
     every_leaf = RecordedResource(**{**vars(resource), "inputs": all_unknown(resource.inputs)})
     every_field = RecordedResource(**{**vars(resource), "inputs": dict.fromkeys(resource.inputs, "[unknown]")})
-    assert violations(preview(every_leaf)) == []
-    assert violations(preview(every_field)) == []
+    assert violations(preview(every_leaf), RESOURCE_POLICIES) == []
+    assert violations(preview(every_field), RESOURCE_POLICIES) == []
 
 
 def test_numbers_reach_the_rules_as_floats_as_under_the_cli() -> None:
@@ -1038,12 +1039,14 @@ def test_violations_planted_through_stack_config_are_reported_by_name(tmp_path: 
     assert service["spec"]["type"] == "LoadBalancer"
 
 
-def test_all_policies_are_resource_policies_with_unique_names() -> None:
+def test_policies_have_unique_names_and_the_stack_policy_is_plan_integrity() -> None:
     names = [policy.name for policy in ALL_POLICIES]
     assert len(names) >= 15
     assert len(set(names)) == len(names)
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name) for name in names)
-    assert all(isinstance(policy, ResourceValidationPolicy) and policy.description for policy in ALL_POLICIES)
+    assert all(policy.description for policy in ALL_POLICIES)
+    assert [p for p in ALL_POLICIES if not isinstance(p, ResourceValidationPolicy)] == [PLAN_INTEGRITY]
+    assert isinstance(PLAN_INTEGRITY, StackValidationPolicy)
     assert isinstance(ALL_POLICIES, list)  # PolicyPack(policies=...) takes only a list
 
 
@@ -1111,3 +1114,35 @@ def test_the_pinned_third_party_adapter_is_exempt_from_the_probe_rule_only() -> 
     assert _messages("kubernetes-probes", recorded(DEPLOYMENT, "server", without_probes)) != []
     unpinned = edited(adapter, {"spec.template.spec.containers": [batch_container("adapter", image="adapter:latest")]})
     assert _messages("kubernetes-pinned-images", recorded(DEPLOYMENT, "adapter", unpinned)) != []
+
+
+def _integrity(*resources: RecordedResource) -> list[str]:
+    return [v.message for v in violations(preview(*resources)) if v.policy == "plan-integrity"]
+
+
+def test_plan_integrity_passes_a_service_that_selects_the_plans_pods() -> None:
+    namespace = R("kubernetes:core/v1:Namespace", "serving", {"metadata": {"name": "serving"}})
+    assert _integrity(namespace, R(DEPLOYMENT, "server", GOOD_DEPLOYMENT), R(SERVICE, "server", GOOD_SERVICE)) == []
+
+
+def test_plan_integrity_reports_a_service_that_selects_nothing_at_the_service() -> None:
+    namespace = R("kubernetes:core/v1:Namespace", "serving", {"metadata": {"name": "serving"}})
+    service = R(SERVICE, "server", edited(GOOD_SERVICE, {"spec.selector": {"app": "sever"}}))
+    found = [v for v in violations(preview(namespace, R(DEPLOYMENT, "server", GOOD_DEPLOYMENT), service))]
+    assert found == [
+        Violation(
+            "plan-integrity",
+            service.urn,
+            "Service serving/server selects pods labelled app=sever, but no workload of the plan in namespace "
+            "'serving' has pods with those labels (integrity-selectors)",
+        )
+    ]
+
+
+def test_plan_integrity_reads_unknown_values_through_the_analyzers_proxies() -> None:
+    # Under the CLI props are proxies that raise on unknown values; the stack policy reads around them.
+    service = R(SERVICE, "server", edited(GOOD_SERVICE, {"spec.selector": {"app": "[unknown]"}}))
+    namespace = R("kubernetes:core/v1:Namespace", "serving", {"metadata": {"name": "serving"}})
+    assert _integrity(namespace, R(DEPLOYMENT, "server", GOOD_DEPLOYMENT), service) == []
+    args = stack_validation_args(preview(namespace, service))
+    assert [r.name for r in args.resources] == ["serving", "server"]

@@ -324,7 +324,28 @@ def parse(
             raise config_error(error.path, error.reason) from None
     if not settings.get("allow_overcommit", False):
         _check_capacity(parsed)
+    with_scenarios = {placement.tenant for placement in instances if placement.tenant is not None}
+    for tenant in parsed:
+        _check_route_services(tenant, tenant.config["name"] in with_scenarios)
     return Tenancy(tuple(parsed), settings)
+
+
+def _check_route_services(tenant: ParsedTenant, has_scenarios: bool) -> None:
+    """A configured route must reach a Service the stack creates: a route to nothing is a dangling HTTPRoute (and an
+    IAP policy on nothing). There is deliberately no key for a Service made outside the stack: the plan's integrity
+    checks would refuse its route anyway. The Services of scenario instances in the team's namespace are named by
+    their scenario; the preview's integrity checks (gke_tpu_serving.k8s.integrity) hold those routes to them."""
+    if has_scenarios:
+        return
+    created = [route["service"] for route in tenant.routes[: len(tenant.routes) - len(tenant.config.get("routes", []))]]
+    for index, route in enumerate(tenant.config.get("routes", [])):
+        if route["service"] not in created:
+            allowed = ", ".join(created) or "none (the team has no rayCluster or notebook)"
+            raise config_error(
+                ("tenants", tenant.index, "routes", index, "service"),
+                f"{route['service']!r} is not a Service this stack creates in namespace {tenant.args['namespace']!r};"
+                f" allowed: {allowed}, or a Service of a scenario instance with tenant: {tenant.config['name']}",
+            )
 
 
 def _check_access(

@@ -14,6 +14,7 @@ from helpers import ROOT
 from manifest_validation import validate_manifest
 
 from gke_tpu_serving.offline import PreviewResult, kubernetes_manifests, run_program
+from gke_tpu_serving.offline.plan_checks import integrity_violations
 from policy.adapter import violations
 from stacks.config import ConfigError, parse
 from stacks.tenancy.deploy import notebook_token
@@ -47,6 +48,8 @@ def tenanted_config() -> dict[str, Any]:
     team_a, team_b = config[f"{PREFIX}tenants"]
     team_a["quota"]["tpuChips"] = 48
     team_b["rayCluster"]["workerGroups"][1]["maxReplicas"] = 3
+    # The route the shipped stack cannot have: Stable Diffusion in team-b renders the Serve Service it reaches.
+    team_b["routes"] = [{"path": "/serve/", "service": "stable-diffusion-serve-svc", "port": 8000}]
     config[f"{PREFIX}saxml"] = {
         "cluster": "teams",
         "pool": "v5e-4x8",
@@ -155,20 +158,19 @@ def test_the_gateway_routes_each_team_hostname_behind_iap(teams: PreviewResult) 
     routes = _objects(teams, "HTTPRoute")
     assert routes[("team-b", "teams-tenants")]["spec"]["hostnames"] == ["team-b.ml.example.com"]
     paths = [r["matches"][0]["path"]["value"] for r in routes[("team-b", "teams-tenants")]["spec"]["rules"]]
-    assert paths == ["/ray/", "/notebook/", "/serve/"]
+    assert paths == ["/ray/", "/notebook/"]
     protected = sorted(key for key in _objects(teams, "GCPBackendPolicy"))
     assert protected == [
         ("team-a", "team-a-head-svc-iap"),
         ("team-a", "team-a-notebook-iap"),
         ("team-b", "team-b-head-svc-iap"),
         ("team-b", "team-b-notebook-iap"),
-        ("team-b", "team-b-serve-svc-iap"),
     ]
 
 
 def test_every_manifest_validates(teams: PreviewResult) -> None:
     manifests = kubernetes_manifests(teams)
-    assert len(manifests) == 56
+    assert len(manifests) == 54
     for manifest in manifests:
         validate_manifest(manifest)
 
@@ -379,6 +381,13 @@ BAD = [
         "ending in /",
     ),
     (
+        "route_to_a_service_the_stack_does_not_create",
+        _tenant(1, "routes", [{"path": "/serve/", "service": "team-b-serve-svc", "port": 8000}]),
+        "config key gke-tpu-serving:tenants[1].routes[0].service: 'team-b-serve-svc' is not a Service this stack "
+        "creates in namespace 'team-b'; allowed: team-b-head-svc, team-b-notebook, or a Service of a scenario "
+        "instance with tenant: team-b",
+    ),
+    (
         "misspelt_quota_key",
         _tenant(0, "quota", {"cpu": "96", "memory": "512Gi", "tpus": 16}),
         "config key gke-tpu-serving:tenants[0].quota.tpus: unknown key; allowed: cpu, memory, tpuChips, gpus, "
@@ -530,6 +539,12 @@ def test_every_pod_in_a_team_namespace_passes_pod_security_restricted(tenanted: 
         ("RayService", "stable-diffusion"): 2,
     }
     assert {key: v for key, specs in pods.items() for spec in specs if (v := _restricted_violations(spec))} == {}
+
+
+def test_a_route_to_a_tenanted_scenarios_service_reaches_it(tenanted: PreviewResult) -> None:
+    rules = _objects(tenanted, "HTTPRoute")[("team-b", "teams-tenants")]["spec"]["rules"]
+    assert rules[-1]["backendRefs"] == [{"name": "stable-diffusion-serve-svc", "port": 8000}]
+    assert integrity_violations(tenanted) == []
 
 
 def test_every_tenanted_manifest_validates(tenanted: PreviewResult) -> None:

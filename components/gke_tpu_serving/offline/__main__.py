@@ -1,7 +1,8 @@
 """`python -m gke_tpu_serving.offline preview --stack STACK ...`: a `pulumi preview` without the CLI.
 
-Exit status: 0 on success, 2 for bad config or input (the message alone on stderr), 1 for anything else
-(with its traceback), including an invoke no mock answers.
+Exit status: 0 on success, 2 for bad config or input (the message alone on stderr) and for a plan that fails
+the integrity checks (gke_tpu_serving.k8s.integrity: one line per violation on stderr, after the tree and the
+files asked for), 1 for anything else (with its traceback), including an invoke no mock answers.
 """
 
 import argparse
@@ -11,6 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from .plan_checks import integrity_violations
 from .render import render_diff, render_tree, write_manifests
 from .runner import input_error_message, run_program
 
@@ -58,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     if old is not None:
         print(f"\nChanges since {args.diff}:")
         print(render_diff(old, result.to_json()), end="")
-    return 0
+    violations = integrity_violations(result)
+    for violation in violations:
+        print(f"plan integrity ({violation.rule}): {violation.message}", file=sys.stderr)
+    return 2 if violations else 0
 
 
 if __name__ == "__main__":

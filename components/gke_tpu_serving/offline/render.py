@@ -8,17 +8,9 @@ from typing import Any
 
 import yaml
 
-from .model import SECRET, UNKNOWN, PreviewResult, RecordedResource
+from gke_tpu_serving.k8s.integrity import PROVIDER_SIDE_KUBERNETES_TYPES
 
-# Kubernetes resources whose objects the provider renders itself (from files, charts or an inline list):
-# under mocks they are one opaque resource, so there is no manifest to write for them.
-PROVIDER_SIDE_KUBERNETES_TYPES = {
-    "kubernetes:yaml/v2:ConfigGroup",
-    "kubernetes:yaml/v2:ConfigFile",
-    "kubernetes:helm.sh/v4:Chart",
-    "kubernetes:helm.sh/v3:Release",
-    "kubernetes:kustomize/v2:Directory",
-}
+from .model import SECRET, UNKNOWN, PreviewResult, RecordedResource
 
 _MANIFEST_MARKER = "# Pulumi resource: "
 _README = "README.txt"
