@@ -28,8 +28,11 @@ DEFAULT_MAX_CHARS = 60_000
 # Pulumi stack names; anything else in a file name is not rendered (nor echoed into the comment as is).
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _SUMMARY = re.compile(
-    r"^Resources: (\d+) added, (\d+) removed, (\d+) changed, (\d+) unchanged; outputs: (\d+) changed$", re.MULTILINE
+    r"^Resources: (\d+) added, (\d+) removed, (\d+) changed \((\d+) replaced, (\d+) update or replace\), "
+    r"(\d+) unchanged; outputs: (\d+) changed$",
+    re.MULTILINE,
 )
+_ACCELERATORS = re.compile(r"^Accelerators: (.*)$", re.MULTILINE)
 _CHANGES_HEADER = re.compile(r"^Changes since .*:$", re.MULTILINE)
 _SHA = re.compile(r"[0-9a-f]{7,40}")
 _EMPTY_PREVIEW: dict[str, object] = {"resources": [], "outputs": {}}
@@ -44,10 +47,37 @@ class DiffSummary:
     changed: int
     unchanged: int
     outputs_changed: int
+    replaced: int = 0
+    """Of the changed resources, those the providers replace."""
+    maybe_replaced: int = 0
+    """Of the changed resources, those no provider table covers ("update or replace")."""
+    accelerators: str = ""
+    """The change in accelerators (and price, where known), e.g. `+64 chips at max`."""
 
     @property
     def any_change(self) -> bool:
         return bool(self.added or self.removed or self.changed or self.outputs_changed)
+
+    def verdict(self) -> str:
+        """One line: the most destructive kind of change first."""
+        parts = []
+        if self.removed:
+            parts.append(f"DELETES {self.removed}")
+        if self.replaced:
+            parts.append(f"REPLACEMENTS {self.replaced}")
+        if self.maybe_replaced:
+            parts.append(f"{self.maybe_replaced} update or replace")
+        updates = self.changed - self.replaced - self.maybe_replaced
+        if updates:
+            parts.append(f"{updates} update{'s' if updates != 1 else ''}")
+        if self.added:
+            parts.append(f"{self.added} to create")
+        if self.outputs_changed and not parts:
+            parts.append("outputs only")
+        text = ", ".join(parts) or "no change"
+        if self.accelerators and self.any_change:
+            text += f"; {self.accelerators}"
+        return text
 
 
 @dataclass
@@ -76,8 +106,14 @@ def parse_diff(stdout: str) -> tuple[str, DiffSummary]:
     found = list(_SUMMARY.finditer(diff))
     if not found:
         raise ValueError("the offline preview's diff has no 'Resources: ...' summary line")
-    summary = DiffSummary(*(int(count) for count in found[-1].groups()))
-    return diff[: found[-1].start()].rstrip("\n"), summary
+    added, removed, changed, replaced, maybe, unchanged, outputs = (int(count) for count in found[-1].groups())
+    accelerators = _ACCELERATORS.findall(diff)
+    summary = DiffSummary(
+        added, removed, changed, unchanged, outputs, replaced, maybe, accelerators[-1] if accelerators else ""
+    )
+    body = diff[: found[-1].start()].rstrip("\n")
+    # The accelerators line goes into the verdict; the details keep the resources.
+    return _ACCELERATORS.sub("", body).rstrip("\n"), summary
 
 
 def _preview(python: Path, checkout: Path, stack: str, json_out: Path, diff_with: Path | None) -> str:
@@ -208,8 +244,8 @@ def _section(report: StackReport) -> _Section:
     if summary is None or not summary.any_change:
         return _Section(before + "No changes.\n", "", "", "")
     title = (
-        f"Diff: {summary.added} added, {summary.removed} removed, {summary.changed} changed, "
-        f"{summary.outputs_changed} outputs changed"
+        f"Diff: {summary.added} added, {summary.removed} removed, {summary.changed} changed "
+        f"({summary.replaced} replaced), {summary.outputs_changed} outputs changed"
     )
     return _Section(before + f"<details><summary>{title}</summary>\n\n", report.diff, "diff", "\n\n</details>\n")
 
@@ -229,6 +265,15 @@ def comment_markdown(
     lines = [
         MARKER,
         "## Offline preview",
+        "",
+    ]
+    for report in reports:
+        if report.error is not None:
+            verdict = "DOES NOT RENDER"
+        else:
+            verdict = report.summary.verdict() if report.summary is not None else "no change"
+        lines.append(f"- `{report.stack}`: {verdict}")
+    lines += [
         "",
         f"The Pulumi program{refs} run under Pulumi's in-process mocks (no cloud, no credentials): the resources and "
         "inputs `pulumi preview` would register; values that providers compute are unknown offline.",

@@ -14,6 +14,8 @@ from typing import Any, TypedDict
 
 import pulumi
 
+from gke_tpu_serving.catalog.prices import CONFIG_KEY as PRICES_KEY
+from gke_tpu_serving.catalog.prices import parse_prices
 from gke_tpu_serving.cluster.gke_tpu_cluster import GkeTpuClusterArgs, ReleaseChannel
 from gke_tpu_serving.cluster.plan import plan_cluster
 from gke_tpu_serving.errors import ArgError, PathPart, format_path
@@ -212,10 +214,11 @@ def parse(
             f"config key gcp:project: {gcp_project!r} is not a GCP project id; allowed: 6-30 characters of "
             "lowercase letters, digits and '-', starting with a letter"
         )
-    known = (*DEFAULTS, *IMAGE_DEFAULTS, "clusters", *SCENARIOS, "tenants", "tenancy", *SECRET_KEYS)
+    known = (*DEFAULTS, *IMAGE_DEFAULTS, "clusters", *SCENARIOS, "tenants", "tenancy", *SECRET_KEYS, PRICES_KEY)
     for key in raw:
         if key not in known:
             raise config_error((key,), f"unknown key; allowed: {', '.join(known)}")
+    _check_prices(raw)
 
     raw_clusters = raw.get("clusters")
     if not isinstance(raw_clusters, list) or not raw_clusters:
@@ -299,3 +302,13 @@ def load() -> StackConfig:
             raw[key] = text  # a plain string where structure is expected is reported by parse()
     parsed = parse(raw, pulumi.Config("gcp").get("project"), frozenset(secrets), pulumi.get_stack())
     return dataclasses.replace(parsed, secrets=secrets)
+
+
+def _check_prices(raw: Mapping[str, Any]) -> None:
+    """The `prices` key only prices the preview's node pools (gke_tpu_serving.catalog.prices); checked here so a
+    typo fails before anything is registered."""
+    if PRICES_KEY in raw:
+        try:
+            parse_prices(raw[PRICES_KEY])
+        except ValueError as error:
+            raise config_error((PRICES_KEY,), str(error)) from None

@@ -305,15 +305,16 @@ def _edited(document: Mapping[str, Any]) -> dict[str, Any]:
 def test_diff_lists_added_removed_and_changed_paths(preview: PreviewResult) -> None:
     old = preview.to_json()
     assert render_diff(old, _edited(old)) == (
-        "+ urn:pulumi:test::mini::kubernetes:core/v1:ConfigMap::extra\n"
-        "- urn:pulumi:test::mini::kubernetes:core/v1:Namespace::apps\n"
-        "~ urn:pulumi:test::mini::kubernetes:apps/v1:Deployment::web\n"
+        "+ kubernetes:core/v1:ConfigMap extra\n"
+        "- kubernetes:core/v1:Namespace apps\n"
+        "~ kubernetes:apps/v1:Deployment web\n"
         "    inputs.spec.replicas: 2 -> 3\n"
-        '    inputs.spec.template.spec.containers[0].image: "nginx:1.27" -> "nginx:1.28"\n'
-        "~ urn:pulumi:test::mini::mini:index:Site$gcp:serviceaccount/account:Account::site-sa\n"
+        '    inputs.spec.template.spec.containers[web].image: "nginx:1.27" -> "nginx:1.28"\n'
+        "~ gcp:serviceaccount/account:Account site-sa\n"
         "    options.protect: false -> true\n"
         "~ outputs.replicas: 2 -> 3\n"
-        "Resources: 1 added, 1 removed, 2 changed, 8 unchanged; outputs: 1 changed\n"
+        "Accelerators: +0 chips at max\n"
+        "Resources: 1 added, 1 removed, 2 changed (0 replaced, 0 update or replace), 8 unchanged; outputs: 1 changed\n"
     )
 
 
@@ -420,10 +421,15 @@ def test_cli_prints_the_tree_and_writes_json_manifests_and_diff(tmp_path: Path, 
     plan, manifests = tmp_path / "plan.json", tmp_path / "manifests"
     done = _run_cli("--stack", "test", "--project-dir", MINI, "--json", plan, "--manifests", manifests, "--diff", old)
     assert (done.returncode, done.stderr) == (0, "")
-    assert done.stdout.startswith(EXPECTED_TREE)
+    # With --diff the tree marks what the diff does, and its summary counts that, not "to create".
+    assert done.stdout.startswith(EXPECTED_TREE.split("\n", 3)[0])
+    assert " ~   ├─ kubernetes:apps/v1:Deployment" in done.stdout
+    assert "Resources:\n    + 1 to create\n    ~ 2 to update\n    - 1 to delete\n    8 unchanged\n" in done.stdout
     assert f"Wrote 5 Kubernetes manifests to {manifests}\n" in done.stdout
-    assert "Resources: 1 added, 1 removed, 2 changed, 8 unchanged; outputs: 1 changed\n" in done.stdout
-    assert json.loads(plan.read_text()) == preview.to_json()
+    assert "Resources: 1 added, 1 removed, 2 changed (0 replaced, 0 update or replace), 8 unchanged;" in done.stdout
+    # The mini program has no node pools: no cost section, an empty cost list.
+    assert "Accelerators and cost" not in done.stdout
+    assert json.loads(plan.read_text()) == {**preview.to_json(), "cost": []}
     assert sorted(p.name for p in manifests.iterdir()) == [
         "README.txt",
         "deployment-apps-web.yaml",

@@ -384,18 +384,31 @@ def test_comment_starts_with_the_marker_and_counts_every_stack(pull_request: Pul
     assert "| `broken` | does not render | - | - | - | - | - |" in comment
 
 
+def test_comment_leads_with_one_verdict_per_stack(pull_request: PullRequest) -> None:
+    outputs = len(json.loads((pull_request.out / "head" / "dev.json").read_text())["outputs"])
+    resources = len(json.loads((pull_request.out / "head" / "dev.json").read_text())["resources"])
+    verdicts = pull_request.comment.split("## Offline preview\n\n", 1)[1].split("\n\n", 1)[0]
+    assert verdicts.splitlines() == [
+        "- `broken`: DOES NOT RENDER",
+        "- `dev`: 1 update; +0 chips at max",
+        f"- `gone`: DELETES {resources}",
+        f"- `new`: {resources} to create; +84 chips at max",
+    ]
+    # The new stack's outputs count by top-level key.
+    assert re.search(rf"\| `new` \| changes \| {resources} \| 0 \| 0 \| 0 \| {outputs} \|", pull_request.comment)
+
+
 def test_comment_shows_the_changed_property_in_a_collapsible_diff(pull_request: PullRequest) -> None:
     dev = _section(pull_request.comment, "dev")
-    assert "<details><summary>Diff: 0 added, 0 removed, 1 changed, 0 outputs changed</summary>" in dev
-    assert "```diff\n~ urn:pulumi:dev::gke-tpu-serving::" in dev
-    assert "kubernetes:autoscaling/v2:HorizontalPodAutoscaler::vllm-llama\n" in dev
+    assert "<details><summary>Diff: 0 added, 0 removed, 1 changed (0 replaced), 0 outputs changed</summary>" in dev
+    assert "```diff\n~ kubernetes:autoscaling/v2:HorizontalPodAutoscaler vllm-llama\n" in dev
     assert '    inputs.spec.metrics[0].pods.target.averageValue: "5" -> "10"\n```\n\n</details>' in dev
 
 
 def test_a_stack_missing_on_the_base_counts_as_all_added(pull_request: PullRequest) -> None:
     new = _section(pull_request.comment, "new")
     assert new.startswith("\nNew stack: not on the base, so every resource counts as added.")
-    assert "+ urn:pulumi:new::gke-tpu-serving::gke-tpu-serving:index:VllmDeploymentWithHpa::vllm-llama" in new
+    assert "+ gke-tpu-serving:index:VllmDeploymentWithHpa vllm-llama\n" in new
 
 
 def test_a_stack_missing_on_the_head_is_listed_as_removed(pull_request: PullRequest) -> None:
@@ -420,7 +433,7 @@ def test_previews_and_diffs_are_kept_for_the_artifact(pull_request: PullRequest)
         "new.json",
     }
     assert {path.name for path in (pull_request.out / "head").iterdir()} == {"dev.json", "new.json"}
-    assert (pull_request.out / "dev.diff").read_text().startswith("~ urn:pulumi:dev::")
+    assert (pull_request.out / "dev.diff").read_text().startswith("~ kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
 
 
 def test_diff_of_the_dev_preview_against_a_modified_copy(pull_request: PullRequest, tmp_path: Path) -> None:
@@ -438,9 +451,9 @@ def test_diff_of_the_dev_preview_against_a_modified_copy(pull_request: PullReque
     )
     assert (summary.added, summary.removed, summary.changed) == (1, 1, 1)
     comment = comment_markdown([StackReport("dev", summary, diff)])
-    assert f"+ {missing['urn']}" in comment
-    assert f"- {extra['urn']}" in comment
-    assert "kubernetes:apps/v1:Deployment::vllm-llama\n    inputs.spec.replicas: 3 -> 1" in comment
+    assert "+ kubernetes:policy/v1:PodDisruptionBudget vllm-llama\n" in comment
+    assert "- kubernetes:policy/v1:PodDisruptionBudget vllm-old\n" in comment
+    assert "~ kubernetes:apps/v1:Deployment vllm-llama\n    inputs.spec.replicas: 3 -> 1" in comment
 
 
 def test_a_long_diff_is_cut_to_fit_one_comment() -> None:
@@ -462,7 +475,12 @@ def test_values_cannot_close_the_code_fence() -> None:
 
 
 def test_parse_diff_reads_the_summary_line() -> None:
-    stdout = "tree\n\nChanges since old.json:\n+ urn:a\nResources: 1 added, 0 removed, 0 changed, 4 unchanged; outputs: 2 changed\n"
-    assert parse_diff(stdout) == ("+ urn:a", DiffSummary(1, 0, 0, 4, 2))
+    stdout = (
+        "tree\n\nChanges since old.json:\n+ urn:a\nAccelerators: +64 chips at max\n"
+        "Resources: 1 added, 0 removed, 3 changed (2 replaced, 0 update or replace), 4 unchanged; outputs: 2 changed\n"
+    )
+    summary = DiffSummary(1, 0, 3, 4, 2, replaced=2, accelerators="+64 chips at max")
+    assert parse_diff(stdout) == ("+ urn:a", summary)
+    assert summary.verdict() == "REPLACEMENTS 2, 1 update, 1 to create; +64 chips at max"
     with pytest.raises(ValueError, match="no 'Changes since' section"):
         parse_diff("tree only\n")

@@ -177,7 +177,12 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "unknown_top_level_key",
         _set(_root, "cluster", []),
-        "config key gke-tpu-serving:cluster: unknown key; allowed: releaseChannel, deletionProtection, imageRegistryLocation, ciServiceAccount, clusters, stableDiffusion, saxml, llama, tenants, tenancy, hfToken, apiKey, iapClientSecret, notebookSecret",
+        "config key gke-tpu-serving:cluster: unknown key; allowed: releaseChannel, deletionProtection, imageRegistryLocation, ciServiceAccount, clusters, stableDiffusion, saxml, llama, tenants, tenancy, hfToken, apiKey, iapClientSecret, notebookSecret, prices",
+    ),
+    (
+        "prices_not_positive",
+        _set(_root, "prices", {"ct6e-standard-8t": 0}),
+        "config key gke-tpu-serving:prices: ct6e-standard-8t: 0 is not allowed; allowed: a positive number (USD per node-hour)",
     ),
     (
         "clusters_empty",

@@ -145,24 +145,30 @@ def test_removing_a_model_unpublishes_it_in_the_plan(cell: PreviewResult, tmp_pa
     diff = render_diff(cell.to_json(), without.to_json())
     old_job = cell.one(JOB, "saxml-models-sync").inputs["metadata"]["name"]
     new_job = without.one(JOB, "saxml-models-sync").inputs["metadata"]["name"]
-    base = "urn:pulumi:saxml::gke-tpu-serving::gke-tpu-serving:index:SaxmlJobSet$gke-tpu-serving:index:SaxmlModels$"
-    old_file = json.dumps({"cell": "/sax/test", "models": [SPMD]}, indent=2, sort_keys=True)
-    new_file = json.dumps({"cell": "/sax/test", "models": []}, indent=2, sort_keys=True)
     # The desired models lose /sax/test/spmd, and the publishing Job gets a new name: the Kubernetes provider
-    # replaces a Job whose name changes, so `pulumi up` runs the sync again, which unpublishes the model.
-    assert diff == (
-        f"~ {base}kubernetes:batch/v1:Job::saxml-models-sync\n"
-        f"    inputs.metadata.name: {json.dumps(old_job)} -> {json.dumps(new_job)}\n"
-        f"~ {base}kubernetes:core/v1:ConfigMap::saxml-models-config\n"
-        f'    inputs.data["models.json"]: {json.dumps(old_file)} -> {json.dumps(new_file)}\n'
-        f"Resources: 0 added, 0 removed, 2 changed, {len(cell.resources) - 2} unchanged; outputs: 0 changed\n"
+    # replaces a Job whose name changes (create-before-delete, the names differ), so `pulumi up` runs the sync again,
+    # which unpublishes the model. The ConfigMap keeps its name, so it is deleted before it is recreated.
+    lines = diff.splitlines()
+    assert lines[:3] == [
+        "+- kubernetes:batch/v1:Job saxml-models-sync  (replace, create-before-delete: metadata.name)",
+        f"    inputs.metadata.name: {json.dumps(old_job)} -> {json.dumps(new_job)}",
+        "-+ kubernetes:core/v1:ConfigMap saxml-models-config  (replace, delete-before-create: "
+        'data["models.json"]{json}.models, '
+        + ", ".join(f'data["models.json"]{{json}}.models[0].{key}' for key in sorted(SPMD))
+        + ")",
+    ]
+    assert '    inputs.data["models.json"]{json}.models: (absent) -> []' in lines
+    assert lines[-1] == (
+        f"Resources: 0 added, 0 removed, 2 changed (2 replaced, 0 update or replace), {len(cell.resources) - 2} "
+        "unchanged; outputs: 0 changed"
     )
 
 
 def test_an_unchanged_config_plans_no_change(cell: PreviewResult, tmp_path: Path) -> None:
     again = preview(tmp_path)
     assert render_diff(cell.to_json(), again.to_json()).endswith(
-        f"Resources: 0 added, 0 removed, 0 changed, {len(cell.resources)} unchanged; outputs: 0 changed\n"
+        f"Resources: 0 added, 0 removed, 0 changed (0 replaced, 0 update or replace), {len(cell.resources)} unchanged;"
+        " outputs: 0 changed\n"
     )
 
 

@@ -12,9 +12,11 @@ import sys
 import traceback
 from pathlib import Path
 
+from ..catalog.prices import CONFIG_KEY, parse_prices
+from .cost import pool_costs, render_cost
 from .plan_checks import integrity_violations
-from .render import render_diff, render_tree, write_manifests
-from .runner import input_error_message, run_program
+from .render import diff_plans, render_diff, render_tree, write_manifests
+from .runner import input_error_message, load_stack_config, run_program
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,15 +53,26 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr)
         return 2
 
-    print(render_tree(result), end="")
+    document = result.to_json()
+    if old is None:
+        print(render_tree(result), end="")
+    else:
+        plan = diff_plans(old, document)
+        print(render_tree(result, plan.actions(), deleted=plan.count("delete")), end="")
+    # The program has validated the key (stacks/config.py); here it only prices the pools.
+    raw_prices = load_stack_config(args.project_dir, args.stack).values.get(f"{result.project}:{CONFIG_KEY}")
+    costs = pool_costs(document, parse_prices(json.loads(raw_prices)) if raw_prices else None)
+    if costs:
+        print("\n" + render_cost(costs), end="")
     if args.json_file:
-        args.json_file.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        document["cost"] = [pool.to_json() for pool in costs]
+        args.json_file.write_text(json.dumps(document, indent=2) + "\n")
     if args.manifests:
         written = write_manifests(result, args.manifests)
         print(f"\nWrote {len(written)} Kubernetes manifests to {args.manifests}")
     if old is not None:
         print(f"\nChanges since {args.diff}:")
-        print(render_diff(old, result.to_json()), end="")
+        print(render_diff(old, document), end="")
     violations = integrity_violations(result)
     for violation in violations:
         print(f"plan integrity ({violation.rule}): {violation.message}", file=sys.stderr)

@@ -3,6 +3,7 @@
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,9 @@ import yaml
 
 from gke_tpu_serving.k8s.integrity import PROVIDER_SIDE_KUBERNETES_TYPES
 
+from .cost import CostDelta, cost_delta, pool_costs
 from .model import SECRET, UNKNOWN, PreviewResult, RecordedResource
+from .replacements import Action, classify
 
 _MANIFEST_MARKER = "# Pulumi resource: "
 _README = "README.txt"
@@ -26,25 +29,39 @@ def _option_notes(resource: RecordedResource) -> str:
     return ", ".join(key for key in ("protect", "retainOnDelete") if resource.options.get(key))
 
 
-def render_tree(result: PreviewResult) -> str:
-    """The resource tree and summary as `pulumi preview` prints them for a first deployment."""
+_TREE_PLAN = {
+    "create": (" +  ", "create"),
+    "update": (" ~  ", "update"),
+    "replace": (" +- ", "replace"),
+    "update or replace": (" ~? ", "update?"),
+    None: ("    ", ""),
+}
+
+
+def render_tree(result: PreviewResult, actions: Mapping[str, str] | None = None, deleted: int = 0) -> str:
+    """The resource tree and summary as `pulumi preview` prints them: for a first deployment, or, given each
+    changed resource's action (URN -> create/update/replace/"update or replace") from a diff, for that diff
+    (`deleted` resources are not in the tree; the summary counts them)."""
     known = {r.urn for r in result.resources}
     children: dict[str | None, list[RecordedResource]] = {}
     for resource in result.resources:
         parent = resource.parent if resource.parent in known else None
         children.setdefault(parent, []).append(resource)
 
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, str, str, str | None]] = []
+
+    def action(resource: RecordedResource) -> str | None:
+        return "create" if actions is None else actions.get(resource.urn)
 
     def walk(parent: str, prefix: str) -> None:
         kids = children.get(parent, [])
         for index, kid in enumerate(kids):
             last = index == len(kids) - 1
-            rows.append((f"{prefix}{'└─ ' if last else '├─ '}{kid.type}", kid.name, _option_notes(kid)))
+            rows.append((f"{prefix}{'└─ ' if last else '├─ '}{kid.type}", kid.name, _option_notes(kid), action(kid)))
             walk(kid.urn, prefix + ("   " if last else "│  "))
 
     for root in children.get(None, []):
-        rows.append((root.type, root.name, _option_notes(root)))
+        rows.append((root.type, root.name, _option_notes(root), action(root)))
         walk(root.urn, "")
 
     type_width = max([len("Type"), *(len(row[0]) for row in rows)])
@@ -55,13 +72,24 @@ def render_tree(result: PreviewResult) -> str:
         f"     {'Type':<{type_width}}  {'Name':<{name_width}}  Plan    Info",
     ]
     lines += [
-        f" +   {kind:<{type_width}}  {name:<{name_width}}  create  {notes}".rstrip() for kind, name, notes in rows
+        f"{_TREE_PLAN[plan][0]} {kind:<{type_width}}  {name:<{name_width}}  {_TREE_PLAN[plan][1]:<7} {notes}".rstrip()
+        for kind, name, notes, plan in rows
     ]
     if result.outputs:
         key_width = max(len(key) for key in result.outputs)
         lines += ["", "Outputs:"]
         lines += [f"    {key:<{key_width}}: {_show(value)}" for key, value in result.outputs.items()]
-    lines += ["", "Resources:", f"    + {len(result.resources)} to create"]
+    lines += ["", "Resources:"]
+    if actions is None:
+        lines.append(f"    + {len(result.resources)} to create")
+    else:
+        counts = [(plan, sum(1 for row in rows if row[3] == plan)) for plan in ("create", "update", "replace")]
+        counts.append(("update or replace", sum(1 for row in rows if row[3] == "update or replace")))
+        symbols = {"create": "+", "update": "~", "replace": "+-", "update or replace": "~?"}
+        lines += [f"    {symbols[plan]} {count} to {plan}" for plan, count in counts if count]
+        if deleted:
+            lines.append(f"    - {deleted} to delete")
+        lines.append(f"    {sum(1 for row in rows if row[3] is None)} unchanged")
     return "\n".join(lines) + "\n"
 
 
@@ -163,6 +191,32 @@ _ABSENT = object()
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Options are recorded only when set; for a diff their unset value is the engine's default.
 _OPTION_DEFAULTS = {"protect": False, "retainOnDelete": False}
+# Embedded documents worth diffing field by field: a ConfigMap's models.json, a RayService's serveConfigV2.
+_EMBEDDED_MIN_LENGTH = 2
+
+
+def _embedded(value: str) -> tuple[str, Any] | None:
+    """A JSON or YAML mapping/list inside a string, with its kind; None for plain strings."""
+    text = value.strip()
+    if len(text) < _EMBEDDED_MIN_LENGTH:
+        return None
+    if text[0] in "{[":
+        try:
+            return "json", json.loads(text)
+        except ValueError:
+            return None
+    if "\n" in text and ":" in text:
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return None
+        if isinstance(document, dict | list):
+            return "yaml", document
+    return None
+
+
+def _item_key(item: Any) -> str | None:
+    return item.get("name") if isinstance(item, dict) and isinstance(item.get("name"), str) else None
 
 
 def _flatten(value: Any, path: str, into: dict[str, Any], *, root: bool = False) -> dict[str, Any]:
@@ -172,8 +226,14 @@ def _flatten(value: Any, path: str, into: dict[str, Any], *, root: bool = False)
             step = f".{key}" if _IDENTIFIER.fullmatch(key) else f"[{json.dumps(key)}]"
             _flatten(item, f"{path}{step}", into)
     elif isinstance(value, list) and any(isinstance(item, dict) for item in value):
+        names = [_item_key(item) for item in value]
+        # Named items (env vars, containers, ports, volumes) by name, so inserting one changes one path.
+        by_name = None not in names and len(set(names)) == len(names)
         for index, item in enumerate(value):
-            _flatten(item, f"{path}[{index}]", into)
+            _flatten(item, f"{path}[{names[index] if by_name else index}]", into)
+    elif isinstance(value, str) and (document := _embedded(value)) is not None:
+        kind, parsed = document
+        _flatten(parsed, f"{path}{{{kind}}}", into, root=True)
     else:
         # Lists of scalars (args, ports, URNs) read better whole.
         into[path] = value
@@ -183,44 +243,145 @@ def _flatten(value: Any, path: str, into: dict[str, Any], *, root: bool = False)
 def _resource_leaves(resource: Mapping[str, Any]) -> dict[str, Any]:
     leaves: dict[str, Any] = {"parent": resource.get("parent")}
     _flatten(resource.get("inputs") or {}, "inputs", leaves, root=True)
-    _flatten({**_OPTION_DEFAULTS, **(resource.get("options") or {})}, "options", leaves, root=True)
+    options = {**_OPTION_DEFAULTS, **(resource.get("options") or {})}
+    options.pop("dependsOn", None)
+    _flatten(options, "options", leaves, root=True)
     return leaves
 
 
-def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def _shown(value: Any, short: Mapping[str, str]) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    # A URN (a parent, a provider) reads as the resource's short name.
+    if isinstance(value, str) and value in short:
+        return short[value]
+    return json.dumps(value, sort_keys=True)
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any], short: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(path, "before -> after") for every leaf that differs."""
     lines = []
     for path in sorted(old.keys() | new.keys()):
         before, after = old.get(path, _ABSENT), new.get(path, _ABSENT)
         if before != after:
-            shown = ["(absent)" if v is _ABSENT else json.dumps(v, sort_keys=True) for v in (before, after)]
-            lines.append(f"{path}: {shown[0]} -> {shown[1]}")
+            shown = [_shown(value, short or {}) for value in (before, after)]
+            lines.append((path, f"{shown[0]} -> {shown[1]}"))
     return lines
 
 
-def render_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
-    """Added, removed and changed resources (by URN) between two `--json` documents, then stack outputs."""
+def short_names(*documents: Mapping[str, Any]) -> dict[str, str]:
+    """URN -> `Type name`, or the URN itself where two resources would read the same."""
+    seen: dict[str, set[str]] = {}
+    for document in documents:
+        for resource in document.get("resources", []):
+            label = f"{resource.get('type')} {resource.get('name')}" if "type" in resource else resource["urn"]
+            seen.setdefault(label, set()).add(resource["urn"])
+    return {urn: label if len(urns) == 1 else urn for label, urns in seen.items() for urn in urns}
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """One resource the plan touches."""
+
+    urn: str
+    label: str
+    action: str
+    """create, delete, update, replace or "update or replace"."""
+    symbol: str
+    note: str = ""
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlanDiff:
+    changes: tuple[ResourceChange, ...]
+    unchanged: int
+    output_lines: tuple[str, ...]
+    outputs_changed: tuple[str, ...]
+    """The top-level output keys that were added, removed or changed."""
+    cost: CostDelta
+
+    def count(self, *actions: str) -> int:
+        return sum(1 for change in self.changes if change.action in actions)
+
+    def actions(self) -> dict[str, str]:
+        """URN -> action, for the tree."""
+        return {change.urn: change.action for change in self.changes}
+
+
+_REPLACE_SYMBOL = {True: "-+", False: "+-", None: "+-"}
+
+
+def _edges(old: Mapping[str, Any], new: Mapping[str, Any], short: Mapping[str, str]) -> list[str]:
+    before = set((old.get("options") or {}).get("dependsOn") or [])
+    after = set((new.get("options") or {}).get("dependsOn") or [])
+    lines = [f"dependsOn + {short.get(urn, urn)}" for urn in sorted(after - before)]
+    lines += [f"dependsOn - {short.get(urn, urn)}" for urn in sorted(before - after)]
+    return lines
+
+
+def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
+    """Every resource the new `--json` document adds, deletes, updates or replaces against the old one."""
     old_resources = {r["urn"]: r for r in old.get("resources", [])}
     new_resources = {r["urn"]: r for r in new.get("resources", [])}
-    added = sorted(new_resources.keys() - old_resources.keys())
-    removed = sorted(old_resources.keys() - new_resources.keys())
-    changed: list[tuple[str, list[str]]] = []
+    short = short_names(old, new)
+    changes = [ResourceChange(urn, short[urn], "create", "+") for urn in new_resources if urn not in old_resources]
+    changes += [ResourceChange(urn, short[urn], "delete", "-") for urn in old_resources if urn not in new_resources]
+    unchanged = 0
     for urn in sorted(old_resources.keys() & new_resources.keys()):
-        lines = _changes(_resource_leaves(old_resources[urn]), _resource_leaves(new_resources[urn]))
-        if lines:
-            changed.append((urn, lines))
-    output_changes = _changes(
-        _flatten(old.get("outputs") or {}, "outputs", {}, root=True),
-        _flatten(new.get("outputs") or {}, "outputs", {}, root=True),
+        before, after = old_resources[urn], new_resources[urn]
+        leaves = _changes(_resource_leaves(before), _resource_leaves(after), short)
+        edges = _edges(before, after, short)
+        if not leaves and not edges:
+            unchanged += 1
+            continue
+        verdict = classify(
+            str(after.get("type", "")),
+            [path for path, _ in leaves if path.startswith("inputs.")],
+            before.get("inputs") or {},
+            after.get("inputs") or {},
+        )
+        if verdict.action == Action.REPLACE:
+            symbol = _REPLACE_SYMBOL[verdict.delete_first]
+        else:
+            symbol = "~?" if verdict.action == Action.UNKNOWN else "~"
+        note = verdict.describe() if verdict.action != Action.UPDATE else ""
+        lines = tuple(f"{path}: {change}" for path, change in leaves) + tuple(edges)
+        changes.append(ResourceChange(urn, short[urn], verdict.action, symbol, note, lines))
+    old_outputs = old.get("outputs") or {}
+    new_outputs = new.get("outputs") or {}
+    output_lines = tuple(
+        f"{path}: {change}"
+        for path, change in _changes(
+            _flatten(old_outputs, "outputs", {}, root=True), _flatten(new_outputs, "outputs", {}, root=True)
+        )
     )
+    changed_keys = tuple(
+        sorted(
+            key
+            for key in old_outputs.keys() | new_outputs.keys()
+            if old_outputs.get(key, _ABSENT) != new_outputs.get(key, _ABSENT)
+        )
+    )
+    return PlanDiff(tuple(changes), unchanged, output_lines, changed_keys, cost_delta(pool_costs(old), pool_costs(new)))
 
-    report = [f"+ {urn}" for urn in added] + [f"- {urn}" for urn in removed]
-    for urn, lines in changed:
-        report.append(f"~ {urn}")
-        report += [f"    {line}" for line in lines]
-    report += [f"~ {line}" for line in output_changes]
-    unchanged = len(old_resources.keys() & new_resources.keys()) - len(changed)
+
+def render_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """Created, deleted, updated and replaced resources between two `--json` documents, then stack outputs,
+    the change in accelerators, and a summary. Symbols as in `pulumi preview`: `+` create, `-` delete, `~` update,
+    `+-` replace (create the new one first), `-+` replace (delete the old one first), `~?` update or replace."""
+    plan = diff_plans(old, new)
+    report = []
+    for change in plan.changes:
+        head = f"{change.symbol} {change.label}"
+        report.append(f"{head}  ({change.note})" if change.note else head)
+        report += [f"    {line}" for line in change.lines]
+    report += [f"~ {line}" for line in plan.output_lines]
+    report.append(f"Accelerators: {plan.cost.describe()}")
     report.append(
-        f"Resources: {len(added)} added, {len(removed)} removed, {len(changed)} changed, {unchanged} unchanged;"
-        f" outputs: {len(output_changes)} changed"
+        f"Resources: {plan.count('create')} added, {plan.count('delete')} removed, "
+        f"{plan.count('update', 'replace', Action.UNKNOWN)} changed ({plan.count('replace')} replaced, "
+        f"{plan.count(Action.UNKNOWN)} update or replace), {plan.unchanged} unchanged;"
+        f" outputs: {len(plan.outputs_changed)} changed"
     )
     return "\n".join(report) + "\n"
