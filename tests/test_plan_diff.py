@@ -36,10 +36,12 @@ def _pool(document: dict[str, Any], name: str, edit: Callable[[dict[str, Any]], 
     return _edited(document, NODE_POOL, name, lambda resource: edit(resource["inputs"]))
 
 
-def test_spot_on_a_tpu_pool_is_a_replacement(dev: dict[str, Any]) -> None:
+def test_spot_on_a_tpu_pool_is_a_replacement_that_deletes_the_old_pool_first(dev: dict[str, Any]) -> None:
+    # Pools carry deleteBeforeReplace: GKE would refuse a second pool of the same name.
+    assert next(r for r in dev["resources"] if r["type"] == NODE_POOL)["options"]["deleteBeforeReplace"] is True
     head = _pool(dev, "llm-us-central1-v5e-4x8-0", lambda inputs: inputs["nodeConfig"].update(spot=True))
     assert render_diff(dev, head).splitlines()[:2] == [
-        "+- gcp:container/nodePool:NodePool llm-us-central1-v5e-4x8-0  (replace, create-before-delete: nodeConfig.spot)",
+        "-+ gcp:container/nodePool:NodePool llm-us-central1-v5e-4x8-0  (replace, delete-before-create: nodeConfig.spot)",
         "    inputs.nodeConfig.spot: false -> true",
     ]
 

@@ -253,7 +253,10 @@ class _NodePoolFactory:
                 management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
                 **pool_args,
             ),
-            opts=pulumi.ResourceOptions(parent=self.parent),
+            # A pool has a fixed name in its cluster: Pulumi's default create-before-delete replacement would ask
+            # GKE for a second pool of the same name and fail, so the old pool goes first (its slice is down
+            # during the replacement either way: the diff shows it as `-+`).
+            opts=pulumi.ResourceOptions(parent=self.parent, delete_before_replace=True),
         )
 
     def system(self, plan: ClusterPlan) -> NodePool:

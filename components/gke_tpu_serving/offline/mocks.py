@@ -196,6 +196,8 @@ def _review_options(request: Any) -> dict[str, Any]:
         options["protect"] = True
     if request.retainOnDelete:
         options["retainOnDelete"] = True
+    if request.deleteBeforeReplace:
+        options["deleteBeforeReplace"] = True
     # `dependencies` holds explicit depends_on and every input's dependencies; what no input explains was
     # explicit (components in depends_on arrive expanded to their custom children, as the engine sees them).
     implicit = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}

@@ -1,5 +1,6 @@
 """Human-readable views of a preview: the `pulumi preview` tree, Kubernetes manifests, and a diff."""
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -341,6 +342,9 @@ def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
             before.get("inputs") or {},
             after.get("inputs") or {},
         )
+        if verdict.action == Action.REPLACE and (after.get("options") or {}).get("deleteBeforeReplace"):
+            # The program asked for it (a resource with a fixed name cannot exist twice).
+            verdict = dataclasses.replace(verdict, delete_first=True)
         if verdict.action == Action.REPLACE:
             symbol = _REPLACE_SYMBOL[verdict.delete_first]
         else:
