@@ -64,9 +64,21 @@ def _get_project(args: Mapping[str, Any]) -> Mapping[str, Any]:
     }
 
 
+OFFLINE_ACCESS_TOKEN = "offline-access-token"
+"""What getClientConfig answers for the caller's OAuth access token offline: no credentials exist here."""
+
+
+def _get_client_config(args: Mapping[str, Any]) -> Mapping[str, Any]:
+    project_id = pulumi.runtime.get_config("gcp:project") or ""
+    return {"id": "offline", "project": project_id, "accessToken": OFFLINE_ACCESS_TOKEN, "defaultLabels": {}}
+
+
 def default_invokes() -> dict[str, InvokeHandler]:
     """The invokes every offline run answers; callers add their own on top."""
-    return {"gcp:organizations/getProject:getProject": _get_project}
+    return {
+        "gcp:organizations/getProject:getProject": _get_project,
+        "gcp:organizations/getClientConfig:getClientConfig": _get_client_config,
+    }
 
 
 def plain_value(value: Any) -> Any:
