@@ -44,6 +44,8 @@ ACCESS_TOKEN_USER = "oauth2accesstoken"
 TAG_PREFIX = "build-"
 """Tags of built images: `build-<hash of the build's inputs>`; the image repository's tags are immutable."""
 
+BUILD_SETTINGS = {"platforms": [PLATFORM.value], "cache": {"mode": "max", "imageManifest": True}}
+"""The build settings below that are not in ImageBuild: part of the tag's hash, so changing them pushes a new tag."""
 _PLACEHOLDER_WORDS = re.compile(r"placeholder|set-from|changeme|change-me|example|your-project", re.IGNORECASE)
 
 
@@ -102,18 +104,18 @@ def check_prebuilt_image(value: object) -> str:
     return value
 
 
-def build_inputs_hash(build: ImageBuild, settings: Mapping[str, Any]) -> str:
+def build_inputs_hash(build: ImageBuild, settings: Mapping[str, Any], root: Path = ROOT) -> str:
     """A hash of everything the build reads: every file of the context (with its mode) and the Dockerfile, the build
     args and the build settings. It names the pushed tag; the repository's tags are immutable, so whenever the
     provider rebuilds (its own hash of the context, after .dockerignore, changed) this hash has changed too."""
     digest = hashlib.sha256(json.dumps({"build": build.__dict__, "settings": settings}, sort_keys=True).encode())
-    paths = [ROOT / build.dockerfile]
-    for directory, _, files in os.walk(ROOT / build.context):
+    paths = [root / build.dockerfile]
+    for directory, _, files in os.walk(root / build.context):
         paths.extend(Path(directory) / name for name in files)
     for path in sorted(set(paths)):
         info = path.lstat()
         content = os.readlink(path).encode() if stat.S_ISLNK(info.st_mode) else path.read_bytes()
-        digest.update(f"{path.relative_to(ROOT)}\0{stat.S_IMODE(info.st_mode):o}\0".encode())
+        digest.update(f"{path.relative_to(root)}\0{stat.S_IMODE(info.st_mode):o}\0".encode())
         digest.update(hashlib.sha256(content).digest())
     return digest.hexdigest()
 
@@ -175,7 +177,7 @@ class StackImages:
         """The digest reference (REPOSITORY/NAME@sha256:...) of `build`, built and pushed by `pulumi up`."""
         if build.name not in self._built:
             cache = pulumi.Output.concat(self._cache(), "/", build.name, ":", CACHE_TAG)
-            settings = {"platforms": [PLATFORM.value], "cache": {"mode": "max", "imageManifest": True}}
+            settings = BUILD_SETTINGS
             tag = f"{TAG_PREFIX}{build_inputs_hash(build, settings)[:20]}"
             image = docker_build.Image(
                 f"image-{build.name}",

@@ -1,23 +1,30 @@
 """The workload images: `pulumi up` builds and pushes them unless the stack config names prebuilt ones, and the
 servers run the build's digest reference."""
 
-import hashlib
 import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from helpers import ROOT, program_with_stacks
-from pulumi.runtime import mocks as pulumi_mocks
 
 from gke_tpu_serving.offline import PreviewResult, run_program
+from gke_tpu_serving.offline.mocks import offline_image_digest
 from stacks.config import ConfigError, parse
-from stacks.images import LLAMA, SAXML_HTTP_SERVER, STABLE_DIFFUSION, STABLE_DIFFUSION_CUDA, check_prebuilt_image
+from stacks.images import (
+    BUILD_SETTINGS,
+    LLAMA,
+    SAXML_HTTP_SERVER,
+    STABLE_DIFFUSION,
+    STABLE_DIFFUSION_CUDA,
+    build_inputs_hash,
+    check_prebuilt_image,
+)
 
 IMAGE = "docker-build:index:Image"
 REPOSITORY = "us-central1-docker.pkg.dev/your-project-id/gke-tpu-serving-dev"
@@ -36,19 +43,14 @@ def _image(result: PreviewResult, name: str) -> dict[str, Any]:
     return image.inputs
 
 
-def _pushed_digest(args: pulumi_mocks.MockResourceArgs) -> Mapping[str, Any]:
-    """What `pulumi up` learns from the build: a digest (here a hash of the build's tag)."""
-    return {"digest": "sha256:" + hashlib.sha256(str(args.inputs["tags"]).encode()).hexdigest()}
-
-
 def _digest_of(result: PreviewResult, name: str) -> str:
-    return "sha256:" + hashlib.sha256(str(_image(result, name)["tags"]).encode()).hexdigest()
+    """The digest the offline mocks give a build (a stand-in for the one `pulumi up` learns when it pushes)."""
+    return offline_image_digest(_image(result, name)["tags"])
 
 
 @pytest.fixture(scope="module")
-def built_dev() -> PreviewResult:
-    """The dev stack as `pulumi up` sees it once the images are pushed (their digests known)."""
-    return run_program(ROOT, "dev", computed={IMAGE: _pushed_digest})
+def built_dev(shipped_stack: Callable[[str], PreviewResult]) -> PreviewResult:
+    return shipped_stack("dev")
 
 
 def _containers(result: PreviewResult, kind: str, name: str) -> list[dict[str, Any]]:
@@ -76,7 +78,7 @@ def _containers(result: PreviewResult, kind: str, name: str) -> list[dict[str, A
 def test_the_dev_stack_builds_each_workload_image_into_its_repository_with_a_registry_cache(
     shipped_stack: Callable[[str], PreviewResult], name: str, context: str, dockerfile: str
 ) -> None:
-    inputs = _image(shipped_stack("dev"), name)
+    inputs = dict(_image(shipped_stack("dev"), name))
     (tag,) = inputs.pop("tags")
     assert tag.startswith(f"{REPOSITORY}/{name}:build-") and len(tag.rsplit(":", 1)[1]) == len("build-") + 20
     assert inputs == {
@@ -129,11 +131,18 @@ def test_the_gpu_stack_builds_the_cuda_variant_with_the_build_args_images_yml_us
     assert inputs["tags"][0].startswith("us-central1-docker.pkg.dev/your-project-id/gke-tpu-serving-gpu/")
 
 
-def test_a_preview_shows_the_servers_image_as_unknown_until_the_build_has_a_digest(
-    shipped_stack: Callable[[str], PreviewResult],
-) -> None:
-    (container,) = _containers(shipped_stack("dev"), "Deployment", "vllm-llama")
-    assert container["image"] == "[unknown]"
+def test_a_workload_change_retags_its_image_only(tmp_path: Path) -> None:
+    """The tag (and so the digest the servers run) changes with the files of its own context, mode included."""
+    shutil.copytree(ROOT / "workloads", tmp_path / "workloads", ignore=shutil.ignore_patterns("__pycache__", ".*cache"))
+    builds = (LLAMA, STABLE_DIFFUSION, STABLE_DIFFUSION_CUDA, SAXML_HTTP_SERVER)
+    before = [build_inputs_hash(build, BUILD_SETTINGS, root=tmp_path) for build in builds]
+    launcher = tmp_path / "workloads/llama/launcher.py"
+    launcher.write_text(launcher.read_text() + "\n# a code change\n")
+    edited = [build_inputs_hash(build, BUILD_SETTINGS, root=tmp_path) for build in builds]
+    assert edited[0] != before[0] and edited[1:] == before[1:]
+    launcher.chmod(0o755)
+    assert build_inputs_hash(LLAMA, BUILD_SETTINGS, root=tmp_path) != edited[0]
+    assert build_inputs_hash(STABLE_DIFFUSION_CUDA, BUILD_SETTINGS, root=tmp_path) != before[1]  # its build args
 
 
 @pytest.mark.parametrize(
