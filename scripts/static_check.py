@@ -84,7 +84,9 @@ def _copy_program(project_dir: Path, into: Path) -> None:
     shutil.copy2(project_dir / "Pulumi.yaml", into / "Pulumi.yaml")
     for module in project_dir.glob("*.py"):
         shutil.copy2(module, into / module.name)
-    shutil.copytree(project_dir / "stacks", into / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
+    # workloads/ too: the program builds the workload images from it.
+    for folder in ("stacks", "workloads"):
+        shutil.copytree(project_dir / folder, into / folder, ignore=shutil.ignore_patterns("__pycache__", ".*cache"))
 
 
 def stack_sources(project_dir: Path, scratch: Path) -> list[StackSource]:

@@ -1,5 +1,5 @@
-"""The stack: one GkeTpuCluster per configured cluster, the image repository, the tenants, then every scenario
-instance on its cluster."""
+"""The stack: one GkeTpuCluster per configured cluster, the image repository (and the images `pulumi up` builds into
+it), the tenants, then every scenario instance on its cluster."""
 
 from typing import Any
 
@@ -9,6 +9,7 @@ from gke_tpu_serving import GkeTpuCluster, ImageRepository, Tenant
 
 from .cluster_addons import ClusterAddons
 from .config import StackConfig
+from .images import StackImages
 from .model import DeployContext
 from .naming import DNS_LABEL_MAX, derived_name
 from .tenancy import deploy as tenants
@@ -45,12 +46,20 @@ def build(config: StackConfig) -> dict[str, Any]:
     if config.tenancy is not None:
         tenant_components, outputs["tenants"] = tenants.deploy(config.tenancy, clusters, config.secrets)
     addons = {name: ClusterAddons(cluster, config.gcp_project) for name, cluster in clusters.items()}
+    # Built on first use: a stack whose scenarios all name prebuilt images registers no build and no cache.
+    builds = StackImages(
+        project=config.gcp_project,
+        location=config.image_registry_location,
+        repository=images,
+        cache_repository_id=derived_name(REPOSITORY_PREFIX, config.stack, "cache", limit=DNS_LABEL_MAX),
+    )
     for instance in config.instances:
         context = DeployContext(
             stack=config.info,
             secrets=config.secrets,
             cluster=clusters[instance.cluster.name],
             addons=addons[instance.cluster.name],
+            images=builds,
             tenant=tenant_components[instance.tenant] if instance.tenant is not None else None,
         )
         instance_outputs = instance.scenario.deploy(instance, context)

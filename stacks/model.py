@@ -18,6 +18,7 @@ from gke_tpu_serving.errors import PathPart, format_path
 from gke_tpu_serving.tenancy.quota import Resources
 
 from .cluster_addons import ClusterAddons
+from .images import StackImages
 from .naming import BUCKET_NAME_MAX, SERVICE_ACCOUNT_ID_MAX, derived_name
 
 PROJECT = "gke-tpu-serving"
@@ -151,12 +152,14 @@ class Placement:
 @dataclass(frozen=True)
 class DeployContext:
     """What an instance's deploy gets, explicitly: the stack, its secrets, the cluster it runs on, that cluster's
-    shared add-ons, and the Tenant component it deploys into (if any)."""
+    shared add-ons, the stack's image builds, and the Tenant component it deploys into (if any)."""
 
     stack: StackInfo
     secrets: Mapping[str, Any]
     cluster: GkeTpuCluster
     addons: ClusterAddons
+    images: StackImages
+    """The images `pulumi up` builds, shared by every instance."""
     tenant: Tenant | None = None
 
     @property

@@ -2,10 +2,13 @@
 
 from typing import Any
 
+import pulumi
+
 from gke_tpu_serving.cluster.plan import GpuPoolPlan
 from gke_tpu_serving.errors import ArgError, format_path
 
-from .model import ConfigError, Placement, config_error
+from .images import ImageBuild, check_prebuilt_image
+from .model import ConfigError, DeployContext, Placement, config_error
 
 
 def placement_outputs(placement: Placement) -> dict[str, Any]:
@@ -68,3 +71,28 @@ def autopilot_refusal(placement: Placement, error: ArgError) -> ConfigError:
         f"autopilot, but Autopilot would refuse {format_path(placement.path, camel=True)}'s pods: "
         f"{format_path(error.path)}: {error.reason}",
     )
+
+
+def check_prebuilt(placement: Placement, key: str) -> str | None:
+    """At config load: the prebuilt image the instance's `key` names, checked (refused at `key` when unpinned or a
+    placeholder); None when unset."""
+    value = placement.settings.get(key)
+    if value is None:
+        return None
+    try:
+        return check_prebuilt_image(value)
+    except ValueError as error:
+        raise config_error(placement.at(key), str(error)) from None
+
+
+def check_image(placement: Placement, key: str, build: ImageBuild) -> str:
+    """At config load: the prebuilt image `key` names (checked), else a stand-in for the digest reference of the
+    image `pulumi up` builds (`build`), for the components' own checks."""
+    return check_prebuilt(placement, key) or build.stand_in_reference()
+
+
+def deployed_image(placement: Placement, context: DeployContext, key: str, build: ImageBuild) -> pulumi.Input[str]:
+    """The image the instance's servers run: the prebuilt one its `key` names, else the digest reference of the image
+    `pulumi up` builds and pushes (a new digest rolls the pods; an unchanged one leaves them)."""
+    value = placement.settings.get(key)
+    return str(value) if value is not None else context.images.reference(build)

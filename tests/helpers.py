@@ -21,6 +21,10 @@ def program_with_stacks(directory: Path, stacks: dict[str, str]) -> Path:
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(ROOT / name, directory / name)
     shutil.copytree(ROOT / "stacks", directory / "stacks")
+    # The program builds the workload images from workloads/ (their contexts and Dockerfiles).
+    shutil.copytree(
+        ROOT / "workloads", directory / "workloads", ignore=shutil.ignore_patterns("__pycache__", ".*cache")
+    )
     for stack, text in stacks.items():
         (directory / f"Pulumi.{stack}.yaml").write_text(text)
     return directory

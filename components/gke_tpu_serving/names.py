@@ -7,6 +7,8 @@ caller asks it to judge (none by default: the message is then the reason alone).
 import re
 from collections.abc import Sequence
 
+import pulumi
+
 from gke_tpu_serving.errors import ArgError, PathPart
 
 # DNS-1123 label: what Kubernetes accepts for namespaces, Services and most object names.
@@ -92,7 +94,10 @@ _IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 def check_pinned_image(value: object, *, at: Sequence[PathPart] = ()) -> None:
     """An image reference pinned to a digest, or to a tag other than "latest" (a moving tag makes two rollouts of
-    the same config run different code)."""
+    the same config run different code). An Output (the digest reference of an image the program builds) is pinned
+    by whatever produced it, and is not known before `pulumi up`: it passes."""
+    if isinstance(value, pulumi.Output):
+        return
     if not isinstance(value, str) or not value or any(c.isspace() for c in value):
         raise ArgError(at, f"{value!r} is not an image reference; allowed: REPOSITORY:TAG or REPOSITORY@sha256:DIGEST")
     if _IMAGE_DIGEST.search(value):

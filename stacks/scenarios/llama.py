@@ -22,8 +22,9 @@ from gke_tpu_serving.errors import ArgError
 from gke_tpu_serving.tenancy.quota import Resources
 from gke_tpu_serving.vllm.vllm_deployment_with_hpa import check_vllm_args
 
+from ..images import LLAMA
 from ..model import DeployContext, Placement, Scenario, StackInfo, StorageScenarioConfig, StorageSpec, config_error
-from ..placement import autopilot_args, placement_outputs, tpu_capacity_args
+from ..placement import autopilot_args, check_image, deployed_image, placement_outputs, tpu_capacity_args
 from ..storage import (
     bucket_name,
     cache_bucket_name,
@@ -51,8 +52,9 @@ STAGER_SERVICE_ACCOUNT = "weights-stager"
 class Config(StorageScenarioConfig):
     """gke-tpu-serving:llama: the cluster and single-host TPU pool, the namespace, the buckets and the server."""
 
-    image: str
-    """The server image built from workloads/llama, pinned by tag or digest."""
+    image: NotRequired[str]
+    """A prebuilt server image (workloads/llama, e.g. the reference images.yml prints), pinned by digest or tag.
+    Default: `pulumi up` builds workloads/llama and pushes it to the stack's repository."""
     model: NotRequired[str]
     """Hugging Face id of the model. Default: meta-llama/Llama-3.1-70B-Instruct."""
     cache_bucket: NotRequired[str]
@@ -109,7 +111,7 @@ _CONFIG_KEY_OF_ARG = {
 }
 
 
-def _server_args(placement: Placement, stack: StackInfo) -> VllmDeploymentWithHpaArgs:
+def _server_args(placement: Placement, stack: StackInfo, image: pulumi.Input[str]) -> VllmDeploymentWithHpaArgs:
     pool = placement.tpu_pools[0]
     shape = pool.tpu_slice
     settings = placement.settings
@@ -117,7 +119,7 @@ def _server_args(placement: Placement, stack: StackInfo) -> VllmDeploymentWithHp
     args: dict[str, Any] = {
         "namespace": placement.namespace,
         "service_account_name": STORAGE.service_account,
-        "image": settings["image"],
+        "image": image,
         "model": settings.get("model", DEFAULT_MODEL),
         "weights_bucket": bucket_name(placement, stack),
         "compile_cache_bucket": cache_bucket_name(placement, stack),
@@ -155,7 +157,7 @@ def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -
             "`pulumi config set --secret hfToken ...` (Llama's weights are gated)",
         )
     try:
-        check_vllm_args(_server_args(placement, stack))
+        check_vllm_args(_server_args(placement, stack, check_image(placement, "image", LLAMA)))
     except ArgError as error:
         key = str(error.path[0])
         raise config_error(placement.at(_CONFIG_KEY_OF_ARG.get(key, key)), error.reason) from None
@@ -189,7 +191,7 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
         grants.append({"name": STAGER_SERVICE_ACCOUNT, "member": stager.member, "access": BucketAccess.WRITE})
     bucket = deploy_bucket(placement, stack, grants)
     deploy_cache_bucket(placement, stack, identity)
-    args = _server_args(placement, stack)
+    args = _server_args(placement, stack, deployed_image(placement, context, "image", LLAMA))
     server_needs: list[pulumi.Resource] = [identity, bucket, context.addons.metrics_adapter()]
     if stager is not None:
         staging = WeightStagingJob(

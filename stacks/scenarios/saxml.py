@@ -22,8 +22,17 @@ from gke_tpu_serving.errors import ArgError
 from gke_tpu_serving.saxml.saxml_jobset import check_autopilot_model_servers, check_saxml_args
 from gke_tpu_serving.tenancy.quota import Resources
 
+from ..images import SAXML_HTTP_SERVER
 from ..model import DeployContext, Placement, Scenario, StackInfo, StorageScenarioConfig, StorageSpec, config_error
-from ..placement import autopilot_args, autopilot_refusal, placement_outputs, tpu_capacity_args
+from ..placement import (
+    autopilot_args,
+    autopilot_refusal,
+    check_image,
+    check_prebuilt,
+    deployed_image,
+    placement_outputs,
+    tpu_capacity_args,
+)
 from ..storage import bucket_name, check_storage, deploy_bucket, deploy_identity, grant_for, storage_outputs
 
 STORAGE = StorageSpec(
@@ -40,9 +49,9 @@ CELL_NAME = "saxml"
 class Config(StorageScenarioConfig):
     """gke-tpu-serving:saxml: the cluster and multi-host TPU pool, the namespace, the state bucket and the cell."""
 
-    http_server_image: str
-    """The HTTP server image built from workloads/saxml/http_server (it carries the publishing client), pinned by
-    tag or digest."""
+    http_server_image: NotRequired[str]
+    """A prebuilt HTTP server image (workloads/saxml/http_server; it carries the publishing client), pinned by digest
+    or tag. Default: `pulumi up` builds it and pushes it to the stack's repository."""
     admin_server_image: NotRequired[str]
     """Admin server image. Default: Cloud TPU's sax-admin-server at the pinned Saxml release."""
     model_server_image: NotRequired[str]
@@ -66,7 +75,7 @@ class Config(StorageScenarioConfig):
 _PASSED_THROUGH = tuple(
     key
     for key in Config.__annotations__
-    if key in SaxmlJobSetArgs.__annotations__ and key not in ("namespace", "bucket")
+    if key in SaxmlJobSetArgs.__annotations__ and key not in ("namespace", "bucket", "http_server_image")
 )
 
 # Cell args that have no config key of their own point at the key that decides them.
@@ -81,7 +90,7 @@ _CONFIG_KEY_OF_ARG = {
 }
 
 
-def _cell_args(placement: Placement, stack: StackInfo) -> SaxmlJobSetArgs:
+def _cell_args(placement: Placement, stack: StackInfo, http_server_image: pulumi.Input[str]) -> SaxmlJobSetArgs:
     shape = placement.tpu_pools[0].tpu_slice
     # Assembled from config keys the Config type has already checked.
     args: dict[str, Any] = {
@@ -93,7 +102,7 @@ def _cell_args(placement: Placement, stack: StackInfo) -> SaxmlJobSetArgs:
         "tpu_topology": shape.topology,
         # One node pool per slice: each runs one model server.
         "slices": len(placement.tpu_pools),
-        "http_server_image": placement.settings["http_server_image"],
+        "http_server_image": http_server_image,
     }
     args.update(autopilot_args(placement) | tpu_capacity_args(placement))
     for key in _PASSED_THROUGH:
@@ -111,7 +120,9 @@ def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -
             "several hosts (Saxml's model servers run as one JobSet job per multi-host slice)",
         )
     check_storage(placement, stack)
-    args = _cell_args(placement, stack)
+    for key in ("admin_server_image", "model_server_image"):
+        check_prebuilt(placement, key)
+    args = _cell_args(placement, stack, check_image(placement, "http_server_image", SAXML_HTTP_SERVER))
     try:
         settings = check_saxml_args(args)
     except ArgError as error:
@@ -135,7 +146,9 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
     needs: list[pulumi.Resource] = [identity, bucket]
     if placement.settings.get("install_jobset", True):
         needs.append(context.addons.jobset_controller())
-    args = _cell_args(placement, context.stack)
+    args = _cell_args(
+        placement, context.stack, deployed_image(placement, context, "http_server_image", SAXML_HTTP_SERVER)
+    )
     args["service_account_name"] = identity.service_account_name
     cell = SaxmlJobSet(
         placement.physical(CELL_NAME),

@@ -31,10 +31,13 @@ from gke_tpu_serving.ray.ray_service import (
 )
 from gke_tpu_serving.tenancy.quota import Resources
 
+from ..images import STABLE_DIFFUSION, STABLE_DIFFUSION_CUDA, ImageBuild
 from ..model import DeployContext, Placement, Scenario, StackInfo, StorageScenarioConfig, StorageSpec, config_error
 from ..placement import (
     autopilot_args,
     autopilot_refusal,
+    check_image,
+    deployed_image,
     gpu_capacity_args,
     placement_outputs,
     tpu_capacity_args,
@@ -84,9 +87,9 @@ class Config(StorageScenarioConfig):
     """gke-tpu-serving:stableDiffusion: the cluster and a single-host TPU or GPU pool, the namespace, the buckets
     and the Ray Serve application."""
 
-    image: str
-    """The Ray image built from workloads/stable_diffusion (JAX for TPU, or its CUDA variant on GPU pools), pinned
-    by tag or digest."""
+    image: NotRequired[str]
+    """A prebuilt Ray image (workloads/stable_diffusion: JAX for TPU, or its CUDA variant on GPU pools), pinned by
+    digest or tag. Default: `pulumi up` builds the variant for the pool and pushes it to the stack's repository."""
     model: NotRequired[str]
     """The model's Hugging Face id; its weights are read from gs://BUCKET/models/<model>. Default:
     stabilityai/stable-diffusion-2-1."""
@@ -145,7 +148,12 @@ def _gpu_pool(placement: Placement) -> GpuPoolPlan:
     return pool
 
 
-def _service_args(placement: Placement, stack: StackInfo) -> RayServiceArgs:
+def _image_build(placement: Placement) -> ImageBuild:
+    """The image a GPU pool needs is the CUDA variant of the workload's Dockerfile."""
+    return STABLE_DIFFUSION_CUDA if placement.gpu_pool is not None else STABLE_DIFFUSION
+
+
+def _service_args(placement: Placement, stack: StackInfo, image: pulumi.Input[str]) -> RayServiceArgs:
     settings = placement.settings
     replicas = settings.get("replicas", 1)
     model: ServeDeploymentArgs = {"name": "StableDiffusion", "num_replicas": replicas}
@@ -153,7 +161,7 @@ def _service_args(placement: Placement, stack: StackInfo) -> RayServiceArgs:
     args: dict[str, Any] = {
         "namespace": placement.namespace,
         "service_account_name": STORAGE.service_account,
-        "image": settings["image"],
+        "image": image,
         "applications": [],
         "weights_bucket": bucket_name(placement, stack),
         "weights_mount_path": WEIGHTS_MOUNT,
@@ -316,7 +324,7 @@ def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -
     check_storage(placement, stack, cache=True)
     _check_app_settings(placement)
     _check_capacity(placement)
-    args = _service_args(placement, stack)
+    args = _service_args(placement, stack, check_image(placement, "image", _image_build(placement)))
     try:
         settings = check_ray_service_args(args)
     except ArgError as error:
@@ -331,7 +339,9 @@ def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -
 def demand(placement: Placement, stack: StackInfo) -> Resources:
     """The whole RayService at its largest; twice that with blue-green upgrades, which run a second cluster beside
     the first until it serves."""
-    service = check_ray_service_args(_service_args(placement, stack))
+    service = check_ray_service_args(
+        _service_args(placement, stack, check_image(placement, "image", _image_build(placement)))
+    )
     largest = max_requests(service.head, service.groups)
     return largest.times(2) if service.upgrade_strategy is RayServiceUpgradeStrategy.NEW_CLUSTER else largest
 
@@ -346,7 +356,7 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
     operator = _operator(placement)
     if operator is RayOperator.HELM:
         needs.append(context.addons.kuberay_operator())
-    args = _service_args(placement, stack)
+    args = _service_args(placement, stack, deployed_image(placement, context, "image", _image_build(placement)))
     args["service_account_name"] = identity.service_account_name
     name = placement.physical(SERVICE_NAME)
     service = RayService(

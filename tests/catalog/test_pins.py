@@ -160,9 +160,8 @@ def references(resource: RecordedResource) -> Iterator[tuple[str, str]]:
 
 
 def own_repository(result: PreviewResult) -> str:
-    """The image prefix of the stack's own Artifact Registry repository."""
-    (repository,) = result.of_type("gcp:artifactregistry/repository:Repository")
-    inputs = repository.inputs
+    """The image prefix of the stack's own Artifact Registry image repository (not its build-cache repository)."""
+    inputs = result.one("gcp:artifactregistry/repository:Repository", "images-repository").inputs
     return f"{inputs['location']}-docker.pkg.dev/{inputs['project']}/{inputs['repositoryId']}/"
 
 
@@ -218,20 +217,7 @@ def test_a_reference_outside_the_table_and_the_stack_repository_is_reported(
     ]
 
 
-_PLACEHOLDER_IMAGES_UNTIL_ISSUE_14 = pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 item 2 replaces this stack's `set-from-images-workflow` placeholder images with images the "
-    "program builds; delete this marker when that lands",
-)
-
-
-@pytest.mark.parametrize(
-    "stack",
-    [
-        pytest.param(stack, marks=[] if stack == "teams" else [_PLACEHOLDER_IMAGES_UNTIL_ISSUE_14])
-        for stack in SHIPPED_STACKS
-    ],
-)
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_shipped_stacks_render_no_placeholder_or_moving_reference(
     stack: str, shipped_stack: Callable[[str], PreviewResult]
 ):

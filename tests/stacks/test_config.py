@@ -130,11 +130,6 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "config key gke-tpu-serving:ciServiceAccount: 'ci-pusher' is not a service account email; allowed: NAME@PROJECT.iam.gserviceaccount.com, or an empty string for none",
     ),
     (
-        "llama_image_missing",
-        _drop(lambda raw: raw["llama"], "image"),
-        "config key gke-tpu-serving:llama.image: missing; required keys: cluster, pool, image",
-    ),
-    (
         "llama_image_not_pinned",
         _set(lambda raw: raw["llama"], "image", "vllm/vllm-tpu:latest"),
         "config key gke-tpu-serving:llama.image: image 'vllm/vllm-tpu:latest' is not pinned; allowed: a tag other than 'latest' (REPOSITORY:TAG) or a digest (REPOSITORY@sha256:DIGEST)",

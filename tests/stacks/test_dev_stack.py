@@ -2,7 +2,6 @@
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -99,7 +98,10 @@ def test_resource_counts(dev: PreviewResult) -> None:
         "kubernetes:core/v1:ConfigMap": 1,
         "kubernetes:batch/v1:Job": 1,
         "gke-tpu-serving:index:ImageRepository": 1,
-        "gcp:artifactregistry/repository:Repository": 1,
+        # The stack's repository and the build cache's.
+        "gcp:artifactregistry/repository:Repository": 2,
+        # The three workload images `pulumi up` builds: llama, stable-diffusion, saxml-http-server.
+        "docker-build:index:Image": 3,
         "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": 2,
         "kubernetes:apps/v1:Deployment": 3,
         "kubernetes:core/v1:Service": 3,
@@ -217,18 +219,15 @@ def test_make_preview_command_prints_the_tree(tmp_path: Path) -> None:
         check=True,
     )
     assert re.search(r"\n \+   │  ├─ gcp:container/nodePool:NodePool +llm-us-central1-v5e-4x8-0 +create\n", done.stdout)
-    assert "+ 69 to create" in done.stdout
+    assert "+ 73 to create" in done.stdout
     document = json.loads(out.read_text())
     assert document["project"] == "gke-tpu-serving" and document["stack"] == "dev"
-    assert len(document["resources"]) == 69
+    assert len(document["resources"]) == 73
 
 
 def _preview_variant(tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess[str]:
     """The offline preview of a copy of this project whose `bad` stack file is `stack_text`."""
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
-    (tmp_path / "Pulumi.bad.yaml").write_text(stack_text)
+    program_with_stacks(tmp_path, {"bad": stack_text})
     return subprocess.run(
         [sys.executable, "-m", "gke_tpu_serving.offline", "preview", "--stack", "bad", "--project-dir", str(tmp_path)],
         capture_output=True,

@@ -144,7 +144,8 @@ def test_two_stacks_of_one_project_never_share_a_bucket_a_repository_or_a_servic
         }
         return names
 
-    assert len(physical(dev)) == 7  # 5 buckets, the repository and Saxml's Google service account
+    # 5 buckets, the image and build-cache repositories and Saxml's Google service account
+    assert len(physical(dev)) == 8
     assert physical(dev).isdisjoint(physical(staging))
 
 

@@ -261,12 +261,6 @@ BAD_CONFIGS: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "FUSE on cluster 'sd-l4'; allowed: true",
     ),
     (
-        "image_missing",
-        "dev",
-        lambda raw: raw["stableDiffusion"].pop("image"),
-        "config key gke-tpu-serving:stableDiffusion.image: missing; required keys: cluster, pool, image",
-    ),
-    (
         "image_unpinned",
         "dev",
         lambda raw: raw["stableDiffusion"].__setitem__("image", "rayproject/ray"),

@@ -8,6 +8,7 @@ top-level types with `pulumi:pulumi:Stack$` and keeps only the last parent type 
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import threading
@@ -64,9 +65,40 @@ def _get_project(args: Mapping[str, Any]) -> Mapping[str, Any]:
     }
 
 
+OFFLINE_ACCESS_TOKEN = "offline-access-token"
+"""What getClientConfig answers for the caller's OAuth access token offline: no credentials exist here."""
+
+
+def _get_client_config(args: Mapping[str, Any]) -> Mapping[str, Any]:
+    project_id = pulumi.runtime.get_config("gcp:project") or ""
+    return {"id": "offline", "project": project_id, "accessToken": OFFLINE_ACCESS_TOKEN, "defaultLabels": {}}
+
+
+BUILT_IMAGE_TYPE = "docker-build:index:Image"
+
+
+def offline_image_digest(tags: Any) -> str:
+    """The stand-in digest of a built image offline: a hash of its tags. A program that tags by the build's inputs
+    (stacks/images.py does) then gets a new digest exactly when those change, so a `--diff` shows which servers a
+    change rolls, and rendered manifests carry a digest reference as they will after `pulumi up`."""
+    return "sha256:" + hashlib.sha256(json.dumps(plain_value(tags), sort_keys=True).encode()).hexdigest()
+
+
+def _built_image(args: pulumi_mocks.MockResourceArgs) -> Mapping[str, Any]:
+    return {"digest": offline_image_digest(args.inputs.get("tags"))}
+
+
+def default_computed() -> dict[str, ComputedOutputs]:
+    """The provider-computed outputs every offline run adds; callers add their own on top."""
+    return {BUILT_IMAGE_TYPE: _built_image}
+
+
 def default_invokes() -> dict[str, InvokeHandler]:
     """The invokes every offline run answers; callers add their own on top."""
-    return {"gcp:organizations/getProject:getProject": _get_project}
+    return {
+        "gcp:organizations/getProject:getProject": _get_project,
+        "gcp:organizations/getClientConfig:getClientConfig": _get_client_config,
+    }
 
 
 def plain_value(value: Any) -> Any:
@@ -281,7 +313,9 @@ class MockSession:
     ) -> None:
         self.project = project
         self.stack = stack
-        self.mocks = RecordingMocks({**default_invokes(), **(invokes or {})}, computed or {})
+        self.mocks = RecordingMocks(
+            {**default_invokes(), **(invokes or {})}, {**default_computed(), **(computed or {})}
+        )
         self.monitor = RecordingMonitor(self.mocks)
         self._config: dict[str, str] = {}
         self._secret_keys: set[str] = set()

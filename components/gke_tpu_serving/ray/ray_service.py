@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -43,7 +43,7 @@ class RayServiceArgs(TypedDict):
     """Namespace of the RayService (it must exist, e.g. WorkloadIdentity's)."""
     service_account_name: pulumi.Input[str]
     """Kubernetes ServiceAccount of every Ray pod (WorkloadIdentity's), with read access to weights_bucket."""
-    image: str
+    image: pulumi.Input[str]
     """The Ray image of head and workers, holding the application code; pinned by tag or digest."""
     applications: list[ServeApplicationArgs]
     """The Serve applications (serveConfigV2 is generated from them)."""
@@ -139,7 +139,8 @@ def ray_cluster_config(args: RayServiceArgs, settings: _Settings) -> dict[str, A
     """The RayService's spec.rayClusterConfig."""
     return args_cluster_spec(
         args,
-        image=args["image"],
+        # The pure spec carries a build's digest reference (an Output) into the custom resource as it is.
+        image=cast(str, args["image"]),
         ray_version=settings.ray_version,
         head=settings.head,
         groups=settings.groups,

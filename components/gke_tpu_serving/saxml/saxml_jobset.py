@@ -62,7 +62,7 @@ class SaxmlJobSetArgs(TypedDict):
     """Their multi-host topology, e.g. 4x8: one model server pod per host of a slice."""
     slices: int
     """Number of slices, one node pool each: each slice runs one model server (one Job of the JobSet)."""
-    http_server_image: str
+    http_server_image: pulumi.Input[str]
     """The HTTP server image built from workloads/saxml/http_server (it also carries the client that publishes the
     models), pinned by tag or digest."""
     admin_server_image: NotRequired[str]
@@ -271,7 +271,7 @@ class SaxmlJobSet(pulumi.ComponentResource):
         labels: dict[str, str],
         service_account_name: pulumi.Input[str],
         *,
-        image: str,
+        image: pulumi.Input[str],
         port: int,
         env: dict[str, str],
         health_path: str | None,

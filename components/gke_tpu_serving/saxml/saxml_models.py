@@ -44,7 +44,7 @@ class SaxmlModelsArgs(TypedDict):
 
     namespace: str
     """Namespace of the cell's HTTP server (it must exist)."""
-    image: str
+    image: pulumi.Input[str]
     """The Saxml HTTP server image (workloads/saxml/http_server), which carries the client that publishes; pinned
     by tag or digest."""
     server_url: str
@@ -144,8 +144,11 @@ class SaxmlModels(pulumi.ComponentResource):
         with component_errors("SaxmlModels", name):
             check_dns_label(name)
             models_json = json.dumps(_validate(args), indent=2, sort_keys=True)
-            job_name = sync_job_name(name, models_json, args["image"], args["server_url"])
+            # The name's length does not depend on the image: checked now, even for a build's digest reference
+            # (an Output), whose name is known once the image is.
+            sync_job_name(name, models_json, "", args["server_url"])
         namespace, image, url = args["namespace"], args["image"], args["server_url"]
+        job_name = pulumi.Output.from_input(image).apply(lambda ref: sync_job_name(name, models_json, ref, url))
         timeout = args.get("timeout_minutes", 30)
         labels = {"app.kubernetes.io/name": "saxml", "app.kubernetes.io/component": "model-sync"}
         after = inherited_dependencies(opts)

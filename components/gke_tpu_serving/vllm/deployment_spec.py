@@ -55,7 +55,7 @@ class VllmDeploymentWithHpaArgs(TypedDict):
     """Namespace of every object (it must exist, e.g. WorkloadIdentity's)."""
     service_account_name: pulumi.Input[str]
     """Kubernetes ServiceAccount of the pods, with read access to the weights bucket (WorkloadIdentity)."""
-    image: str
+    image: pulumi.Input[str]
     """The server image (workloads/llama, built on the pinned vllm/vllm-tpu image), pinned by tag or digest."""
     model: str
     """The model's Hugging Face id; it is also the served model name, e.g. meta-llama/Llama-3.1-70B-Instruct."""

@@ -26,7 +26,7 @@ class WeightStagingJobArgs(TypedDict):
     """Namespace of the Job (it must exist)."""
     service_account_name: pulumi.Input[str]
     """Kubernetes ServiceAccount with write access to the bucket (a WorkloadIdentity with a write grant)."""
-    image: str
+    image: pulumi.Input[str]
     """The workloads/llama image (it carries stage_weights.py), pinned by tag or digest."""
     hf_repo: str
     """Hugging Face model repository, ORG/NAME."""
