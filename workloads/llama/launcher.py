@@ -4,8 +4,8 @@ as a child process and keeps the XLA compile cache on local disk, synced with a 
 Environment (the Pulumi component sets these; an empty value counts as unset; "vLLM's" means vLLM's own default):
 
 - MODEL (required): a local path (the GCS FUSE mount of the staged weights) or a Hugging Face model id; the
-  positional model argument of `vllm serve`.
-- SERVED_MODEL_NAME (vLLM's: MODEL): `--served-model-name`, the name clients put in requests.
+  positional model argument of `vllm serve`. Never starts with `-` (vLLM would read it as a flag).
+- SERVED_MODEL_NAME (vLLM's: MODEL): `--served-model-name`, the name clients put in requests; never starts with `-`.
 - TENSOR_PARALLEL_SIZE (vLLM's: 1): `--tensor-parallel-size`, a positive integer: chips to shard across (8 on v6e-8).
 - MAX_MODEL_LEN (vLLM's: the model's): `--max-model-len`, a positive integer: prompt + output tokens per request.
 - MAX_NUM_SEQS (vLLM's): `--max-num-seqs`, a positive integer: requests batched at once.
@@ -14,7 +14,11 @@ Environment (the Pulumi component sets these; an empty value counts as unset; "v
 - PORT (8000): `--port`, 1-65535; the launcher also polls `/health` there.
 - VLLM_API_KEY (none): passed on in the server's environment, where vLLM reads it like `--api-key` (a flag would
   show the key in the process list); clients must then send `Authorization: Bearer <key>`. Never logged.
+- HF_TOKEN (none): passed on in the server's environment, where Hugging Face Hub reads it (gated models). Never logged.
 - EXTRA_ARGS (none): more vLLM flags, split like a POSIX shell line and appended last (so they win over the above).
+  Flags that carry a secret (`--api-key`, `--hf-token`, in any spelling vLLM's parser accepts) are refused with the
+  variable to use instead: on a command line a secret shows in /proc/*/cmdline, `ps` and vLLM's start-up log. Its
+  value is never echoed in an error (it may hold such a secret).
 - VLLM_COMMAND (`vllm serve`): the server command, split like a shell line (tests run a stand-in for vLLM).
 - COMPILE_CACHE_DIR (/var/cache/xla): an absolute directory on local disk, given to the server as
   VLLM_XLA_CACHE_PATH (what vLLM's TPU backend reads) and JAX_COMPILATION_CACHE_DIR.
@@ -58,7 +62,20 @@ DEFAULT_SYNC_SECONDS = 600.0
 HEALTH_POLL_SECONDS = 1.0
 # Periodic uploads leave out files this young: the server may still be writing them.
 UPLOAD_MIN_AGE_SECONDS = 10.0
-REDACTED = "REDACTED"
+
+# vLLM's flags that carry a secret, and the environment variable that carries it instead (verified 2026-12-02):
+# - `--api-key`: FrontendArgs.api_key in vllm-project/vllm vllm/entrypoints/openai/cli_args.py (commit 00522333);
+#   api_server.py (commit 0001948b) authenticates with `args.api_key or [envs.VLLM_API_KEY]`, and vllm/envs.py
+#   (commit 001f69f8) reads VLLM_API_KEY from the environment ("API key for vLLM API server").
+# - `--hf-token`: ModelConfig.hf_token ("the token to use as HTTP bearer authorization for remote files"); with it
+#   unset, huggingface_hub reads HF_TOKEN, which "will overwrite the token stored on the machine"
+#   (https://huggingface.co/docs/huggingface_hub/package_reference/environment_variables).
+# vLLM's parser (FlexibleArgumentParser, an argparse.ArgumentParser) also takes `_` for `-` in flag names and, as
+# argparse does by default, any unambiguous abbreviation: both spellings are refused too (see _secret_flag).
+_SECRET_FLAGS = {
+    "--api-key": ("VLLM_API_KEY", "vLLM reads it from its environment"),
+    "--hf-token": ("HF_TOKEN", "Hugging Face Hub reads it from the environment"),
+}
 
 _POSITIVE_INT = re.compile(r"[1-9][0-9]*")
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
@@ -96,18 +113,27 @@ class _Env:
             return None
         return value
 
-    def split(self, name: str, example: str) -> list[str]:
+    def split(self, name: str, example: str, show_value: bool = True) -> list[str]:
         value = self.get(name)
         if value is None:
             return []
         try:
             return shlex.split(value)
         except ValueError as error:
+            shown = f" {value!r}" if show_value else ""
             self.problems.append(
-                f"{name}: {value!r} cannot be split like a shell command line ({error}); allowed: words quoted as "
+                f"{name}:{shown} cannot be split like a shell command line ({error}); allowed: words quoted as "
                 f"in a POSIX shell, e.g. {example}"
             )
             return []
+
+    def not_a_flag(self, name: str, value: str, allowed: str) -> None:
+        """A value vLLM takes as a word of its command line: one starting with `-` would be read as a flag."""
+        if value.startswith("-"):
+            self.problems.append(
+                f"{name}: {value!r} starts with '-', so vLLM would read it as a flag; allowed: {allowed} "
+                "(vLLM's flags go in EXTRA_ARGS)"
+            )
 
     def raise_problems(self) -> None:
         if self.problems:
@@ -121,8 +147,11 @@ def _server_args(env: _Env) -> tuple[list[str], int]:
             "MODEL: not set; allowed: a local path (e.g. the GCS FUSE mount of the staged weights) or a Hugging Face "
             "model id (e.g. meta-llama/Llama-3.1-70B-Instruct)"
         )
+    else:
+        env.not_a_flag("MODEL", model, "a local path or a Hugging Face model id")
     args = [model or ""]
     if served_name := env.get("SERVED_MODEL_NAME"):
+        env.not_a_flag("SERVED_MODEL_NAME", served_name, "the name clients put in requests, e.g. llama-3.1-70b")
         args.append(f"--served-model-name={served_name}")
     for name, flag in _INT_FLAGS:
         if (value := env.positive_int(name)) is not None:
@@ -136,8 +165,28 @@ def _server_args(env: _Env) -> tuple[list[str], int]:
         else:
             env.problems.append(f"PORT: {port_text!r} is not a TCP port; allowed: an integer from 1 to 65535")
     args.append(f"--port={port}")
-    args += env.split("EXTRA_ARGS", "--enable-prefix-caching --swap-space 16")
+    # EXTRA_ARGS is never echoed: a secret put there by mistake must not reach the log through its error.
+    extra_args = env.split("EXTRA_ARGS", "--enable-prefix-caching --swap-space 16", show_value=False)
+    for word in extra_args:
+        if (secret_flag := _secret_flag(word)) is not None:
+            variable, reader = _SECRET_FLAGS[secret_flag]
+            given = word.split("=", 1)[0]
+            spelled = given if given == secret_flag else f"{given} (vLLM's {secret_flag})"
+            env.problems.append(
+                f"EXTRA_ARGS: {spelled} carries a secret, which would show in the process list and the server's "
+                f"start-up log; allowed: the secret in {variable} ({reader}), e.g. from a Kubernetes Secret"
+            )
+    args += extra_args
     return args, port
+
+
+def _secret_flag(word: str) -> str | None:
+    """The secret-bearing vLLM flag that `word` names (with `_` for `-`, `=VALUE`, or abbreviated), else None."""
+    if not word.startswith("--") or len(word) <= 2:
+        return None
+    name = word.split("=", 1)[0].replace("_", "-")
+    # An abbreviation is any prefix argparse could expand: refusing the ambiguous ones (`--api-`) costs nothing.
+    return next((flag for flag in _SECRET_FLAGS if flag.startswith(name)), None)
 
 
 def build_server_args(env: Mapping[str, str]) -> list[str]:
@@ -204,15 +253,8 @@ class LaunchConfig:
     cache: CompileCache
 
     def printable_command(self) -> str:
-        """The command as a shell line, with the API key (from VLLM_API_KEY or EXTRA_ARGS) left out."""
-        shown = []
-        for previous, arg in zip(["", *self.command], self.command, strict=False):
-            if arg.startswith("--api-key="):
-                arg = f"--api-key={REDACTED}"
-            elif previous == "--api-key":
-                arg = REDACTED
-            shown.append(arg)
-        return shlex.join(shown)
+        """The command as a shell line. It holds no secret: those travel in the environment (see _SECRET_FLAGS)."""
+        return shlex.join(self.command)
 
 
 def load_config(env: Mapping[str, str]) -> LaunchConfig:

@@ -129,7 +129,8 @@ def test_extra_args_are_split_like_a_shell_line(extra_args: str, expected: list[
         ({**BASE, "PORT": "http"}, "PORT: 'http' is not a TCP port; allowed: an integer from 1 to 65535"),
         (
             {**BASE, "EXTRA_ARGS": "--chat-template 'x"},
-            'EXTRA_ARGS: "--chat-template \'x" cannot be split like a shell command line (No closing quotation); allowed: words quoted as in a POSIX shell, e.g. --enable-prefix-caching --swap-space 16',
+            # EXTRA_ARGS's value is never echoed: it may hold a secret (see the secret-flag tests below).
+            "EXTRA_ARGS: cannot be split like a shell command line (No closing quotation); allowed: words quoted as in a POSIX shell, e.g. --enable-prefix-caching --swap-space 16",
         ),
     ],
     ids=[
@@ -252,16 +253,75 @@ def test_the_api_key_variable_never_appears_on_the_command_line():
     assert "s3cret" not in " ".join(config.command) + config.printable_command()
 
 
-@pytest.mark.parametrize(
-    "env",
-    [{"EXTRA_ARGS": "--api-key s3cret"}, {"EXTRA_ARGS": "--api-key=s3cret"}],
-    ids=["extra-args", "extra-args-equals"],
+API_KEY_REFUSED = (
+    "carries a secret, which would show in the process list and the server's start-up log; allowed: the secret in "
+    "VLLM_API_KEY (vLLM reads it from its environment), e.g. from a Kubernetes Secret"
 )
-def test_the_printed_command_never_shows_an_api_key_flag(env: dict[str, str]):
-    printed = launcher.load_config({**BASE, **env}).printable_command()
+HF_TOKEN_REFUSED = (
+    "carries a secret, which would show in the process list and the server's start-up log; allowed: the secret in "
+    "HF_TOKEN (Hugging Face Hub reads it from the environment), e.g. from a Kubernetes Secret"
+)
 
-    assert "s3cret" not in printed
-    assert "REDACTED" in printed
+
+@pytest.mark.parametrize(
+    ("extra_args", "message"),
+    [
+        ("--api-key s3cret", f"EXTRA_ARGS: --api-key {API_KEY_REFUSED}"),
+        ("--api-key=s3cret", f"EXTRA_ARGS: --api-key {API_KEY_REFUSED}"),
+        # vLLM's parser takes _ for - and, as argparse does, unambiguous abbreviations.
+        ("--api_key s3cret", f"EXTRA_ARGS: --api_key (vLLM's --api-key) {API_KEY_REFUSED}"),
+        ("--api-k=s3cret", f"EXTRA_ARGS: --api-k (vLLM's --api-key) {API_KEY_REFUSED}"),
+        ("--enable-prefix-caching --hf-token s3cret", f"EXTRA_ARGS: --hf-token {HF_TOKEN_REFUSED}"),
+        ("--hf_token=s3cret", f"EXTRA_ARGS: --hf_token (vLLM's --hf-token) {HF_TOKEN_REFUSED}"),
+    ],
+    ids=["api-key", "api-key-equals", "api-key-underscore", "api-key-abbreviated", "hf-token", "hf-token-underscore"],
+)
+def test_a_secret_bearing_flag_in_extra_args_is_refused_naming_the_variable_to_use(extra_args: str, message: str):
+    with pytest.raises(launcher.ConfigError) as error:
+        launcher.load_config({**BASE, "EXTRA_ARGS": extra_args})
+
+    assert error.value.problems == [message]
+    assert "s3cret" not in str(error.value)
+
+
+def test_extra_args_that_cannot_be_split_are_refused_without_echoing_a_secret_in_them():
+    with pytest.raises(launcher.ConfigError) as error:
+        launcher.load_config({**BASE, "EXTRA_ARGS": "--hf-token 's3cret"})
+
+    assert "s3cret" not in str(error.value)
+
+
+def test_flags_that_only_share_a_beginning_with_a_secret_flag_pass():
+    extra_args = "--api-server-count 2 --hf-overrides {} --hf-config-path /cfg"
+
+    assert launcher.build_server_args({**BASE, "EXTRA_ARGS": extra_args})[2:] == extra_args.split()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"MODEL": "--trust-remote-code"},
+            "MODEL: '--trust-remote-code' starts with '-', so vLLM would read it as a flag; allowed: a local path or a Hugging Face model id (vLLM's flags go in EXTRA_ARGS)",
+        ),
+        (
+            {**BASE, "SERVED_MODEL_NAME": "-llama"},
+            "SERVED_MODEL_NAME: '-llama' starts with '-', so vLLM would read it as a flag; allowed: the name clients put in requests, e.g. llama-3.1-70b (vLLM's flags go in EXTRA_ARGS)",
+        ),
+    ],
+    ids=["model", "served-model-name"],
+)
+def test_a_model_or_served_name_that_starts_with_a_dash_is_refused(env: dict[str, str], message: str):
+    with pytest.raises(launcher.ConfigError) as error:
+        launcher.build_server_args(env)
+
+    assert error.value.problems == [message]
+
+
+def test_the_printed_command_is_the_command():
+    config = launcher.load_config({**BASE, "EXTRA_ARGS": "--enable-prefix-caching"})
+
+    assert config.printable_command() == f"vllm serve {MODEL} --port=8000 --enable-prefix-caching"
 
 
 # --- the launcher as a process --------------------------------------------------------------------------------
@@ -362,6 +422,57 @@ def test_the_server_starts_with_the_flags_and_a_cache_seeded_from_the_bucket(
     )
     assert seeded < log.index("starting: ")
     assert "test-secret" not in log
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`, from /proc (Linux)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The fields after the command name (which may hold spaces and parentheses): state, then the parent's id.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def test_the_api_key_and_hf_token_reach_the_server_only_through_its_environment(launch: Callable[..., Launched]):
+    launched = launch(VLLM_API_KEY="key-s3cret", HF_TOKEN="hf_s3cret", COMPILE_CACHE_BUCKET="", COMPILE_CACHE_PREFIX="")
+
+    recorded = httpx.get(f"{launched.url}/test/argv").json()
+    # What `ps` shows: the command lines of the launcher and of the server it started.
+    command_lines = [_cmdline(pid) for pid in (launched.process.pid, *_children(launched.process.pid))]
+    launched.stop()
+    assert (recorded["env"]["VLLM_API_KEY"], recorded["env"]["HF_TOKEN"]) == ("key-s3cret", "hf_s3cret")
+    assert len(command_lines) == 2
+    for seen in (" ".join(recorded["argv"]), *command_lines, launched.log()):
+        assert "s3cret" not in seen
+    assert "starting: " in launched.log()
+
+
+def test_a_secret_flag_in_extra_args_exits_2_before_anything_starts_without_logging_the_secret(tmp_path: Path):
+    marker = tmp_path / "started"
+    env = {
+        "PATH": os.environ["PATH"],
+        "MODEL": MODEL,
+        "EXTRA_ARGS": "--hf-token hf_s3cret",
+        # A server that would leave a file behind if it were started.
+        "VLLM_COMMAND": shlex.join([sys.executable, "-c", f"open({str(marker)!r}, 'w')"]),
+        "COMPILE_CACHE_DIR": str(tmp_path / "cache"),
+    }
+
+    finished = subprocess.run([sys.executable, str(LAUNCHER)], env=env, capture_output=True, text=True, timeout=30)
+
+    assert finished.returncode == 2
+    assert finished.stderr.splitlines() == [f"launcher: error: EXTRA_ARGS: --hf-token {HF_TOKEN_REFUSED}"]
+    assert "s3cret" not in finished.stdout + finished.stderr
+    assert not marker.exists()
 
 
 def test_sigterm_stops_the_server_uploads_new_cache_files_and_exits_with_the_servers_status(

@@ -9,6 +9,8 @@ cannot be imported by a test module (pytest runs with --import-mode=importlib): 
   {"SAXML_FAKE_UNAVAILABLE_CALLS": "2"}) on `port` (default: a free one), waits for GET /health, yields its base URL
   ("http://127.0.0.1:PORT") and stops it.
 - `saxml_server` (one per test module): such a server, serving the cells in SAXML_TEST_CELLS.
+- `small_saxml_server` (one per test module): the same with SAXML_MAX_BODY_BYTES=1024 and SAXML_MAX_REPLICAS=3.
+- `token_saxml_server` (one per test module): the same with an admin token; yields (base URL, token).
 - `free_port`: a port that was free on 127.0.0.1 a moment ago.
 - `server_command(port)`: the command line that serves on that port (for a test that starts it itself).
 """
@@ -113,3 +115,18 @@ def free_port_fixture() -> int:
 def saxml_server() -> Iterator[str]:
     with start_saxml_server() as base_url:
         yield base_url
+
+
+@pytest.fixture(scope="module")
+def small_saxml_server() -> Iterator[str]:
+    with start_saxml_server({"SAXML_MAX_BODY_BYTES": "1024", "SAXML_MAX_REPLICAS": "3"}) as base_url:
+        yield base_url
+
+
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+
+
+@pytest.fixture(scope="module")
+def token_saxml_server() -> Iterator[tuple[str, str]]:
+    with start_saxml_server({"SAXML_ADMIN_TOKEN": ADMIN_TOKEN}) as base_url:
+        yield base_url, ADMIN_TOKEN

@@ -207,3 +207,31 @@ def test_python_dash_m_saxml_client_runs_the_cli(saxml_server: str, server_env) 
         text=True,
     )
     assert (done.returncode, json.loads(done.stdout)["model"]) == (0, "/sax/test/cli-module")
+
+
+# The admin token: sent from SAXML_ADMIN_TOKEN, never an option
+
+
+def run_with_env(environ: dict[str, str], *argv: str) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=stdout, stderr=stderr, environ=environ)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def test_the_admin_token_is_sent_from_the_environment(token_saxml_server: tuple[str, str]) -> None:
+    server, token = token_saxml_server
+    code, out, _ = run_with_env(
+        {"SAXML_ADMIN_TOKEN": token}, "--server", server, "publish", "/sax/test/cli-token", MODEL_PATH, "None", "1"
+    )
+    assert (code, out) == (0, f"published /sax/test/cli-token: {MODEL_PATH}, checkpoint None, 1 replicas\n")
+
+
+def test_without_the_admin_token_publish_exits_1_with_the_servers_message(token_saxml_server: tuple[str, str]) -> None:
+    server, _ = token_saxml_server
+    code, _, err = run("--server", server, "--retries", "0", "unpublish", "/sax/test/cli-no-token")
+    assert (code, err) == (
+        1,
+        "saxml_client unpublish: POST /unpublish: HTTP 401: /unpublish needs the admin token: send Authorization: "
+        "Bearer <token>, the value of the server's SAXML_ADMIN_TOKEN (saxml_client sends it from its own "
+        "SAXML_ADMIN_TOKEN)\n",
+    )

@@ -151,7 +151,7 @@ VALID = {"model": "/sax/test/bad", "model_path": MODEL_PATH, "checkpoint": "None
         (
             "/publish",
             {**VALID, "checkpoint": "gs://bucket/a b"},
-            "checkpoint: must be a checkpoint path (gs://...) or \"None\", got 'gs://bucket/a b'",
+            "checkpoint: must be \"None\" or a Cloud Storage path gs://BUCKET/PATH (segments not empty, . or ..; letters, digits and _ . % : = | + - in each), got 'gs://bucket/a b'",
         ),
         ("/generate", {"model": "/sax/test/bad"}, "query: required"),
         ("/generate", {"model": "/sax/test/bad", "query": "  "}, "query: must not be empty"),

@@ -58,7 +58,8 @@ def _retry_after(response: httpx.Response) -> float:
 
 
 class SaxmlHttpClient:
-    """Calls one Saxml HTTP server (`server`, e.g. http://saxml-http:8888)."""
+    """Calls one Saxml HTTP server (`server`, e.g. http://saxml-http:8888); with `admin_token`, every request carries
+    `Authorization: Bearer <admin_token>`, which a server with SAXML_ADMIN_TOKEN requires on its admin endpoints."""
 
     def __init__(
         self,
@@ -67,10 +68,12 @@ class SaxmlHttpClient:
         timeout_s: float = 60.0,
         log: Log = lambda line: None,
         sleep: Callable[[float], None] = time.sleep,
+        admin_token: str | None = None,
     ) -> None:
         self.server = server.rstrip("/")
         self.retry = retry
-        self._http = httpx.Client(base_url=self.server, timeout=timeout_s)
+        headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+        self._http = httpx.Client(base_url=self.server, timeout=timeout_s, headers=headers)
         self._timeout_s = timeout_s
         self._log = log
         self._sleep = sleep

@@ -15,6 +15,9 @@ Options, before or after the command: --server URL (env SAXML_SERVER, default ht
 (attempts after the first, on connection errors and 5xx answers), --backoff SECONDS (the first retry's wait; doubles,
 at most --max-backoff), --timeout SECONDS (per request), --json (print the server's JSON instead of text).
 
+Environment: SAXML_ADMIN_TOKEN, when set, is sent as `Authorization: Bearer <token>` (the server's admin token for
+publish, update, unpublish and sync). It has no option: a command-line argument would show in the process list.
+
 Exit status: 0 done; 1 the server refused the request (4xx) or kept failing, with its message; 2 bad arguments or
 models file. Retries and waits are reported on stderr.
 """
@@ -33,6 +36,8 @@ from .sync import ModelsFileError, load_models_file, sync
 
 DEFAULT_SERVER = "http://127.0.0.1:8888"
 SERVER_ENV = "SAXML_SERVER"
+# The server reads the same variable (saxml_http.guards.ADMIN_TOKEN_ENV); the client does not import the server.
+ADMIN_TOKEN_ENV = "SAXML_ADMIN_TOKEN"
 
 
 def _replicas(text: str) -> int:
@@ -150,7 +155,8 @@ def main(
     stderr: TextIO = sys.stderr,
     environ: dict[str, str] | None = None,
 ) -> int:
-    parser = build_parser(dict(os.environ if environ is None else environ))
+    environ = dict(os.environ if environ is None else environ)
+    parser = build_parser(environ)
     try:
         # argparse writes usage errors and --help to sys.stderr and sys.stdout itself.
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -165,7 +171,9 @@ def main(
         print(line, file=stderr, flush=True)
 
     retry = RetryPolicy(attempts=args.retries + 1, backoff_s=args.backoff, max_backoff_s=args.max_backoff)
-    client = SaxmlHttpClient(args.server, retry, timeout_s=args.timeout, log=err)
+    client = SaxmlHttpClient(
+        args.server, retry, timeout_s=args.timeout, log=err, admin_token=environ.get(ADMIN_TOKEN_ENV) or None
+    )
     try:
         if args.command == "sync":
             return _sync(client, args, out=out, err=err)

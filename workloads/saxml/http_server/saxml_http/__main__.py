@@ -1,8 +1,9 @@
 """Serve the Saxml HTTP server: `python -m saxml_http [--host 0.0.0.0] [--port 8888]`.
 
 Environment: SAXML_BACKEND `sax` (default: Sax's Python client, which needs SAX_ROOT=gs://BUCKET/sax-root) or
-`fake` (testing.FakeSaxBackend, a TEST DOUBLE that runs no model); HOST and PORT are the defaults of the flags.
-Exit status 2 when the backend cannot be set up (the message says why).
+`fake` (testing.FakeSaxBackend, a TEST DOUBLE that runs no model); HOST and PORT are the defaults of the flags;
+SAXML_MAX_BODY_BYTES, SAXML_MAX_REPLICAS and SAXML_ADMIN_TOKEN set the limits (guards.py).
+Exit status 2 when the backend cannot be set up or a limit is malformed (the message says why).
 """
 
 import argparse
@@ -15,6 +16,7 @@ import uvicorn
 
 from .app import create_app
 from .backend import Backend
+from .guards import Limits
 from .sax_backend import SaxBackend
 from .testing import FakeSaxBackend
 
@@ -41,11 +43,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        limits = Limits.from_env(environ)
         name, backend = backend_from_env(environ)
     except RuntimeError as error:
         print(f"saxml_http: {error}", file=sys.stderr)
         return 2
-    uvicorn.run(create_app(backend, name), host=args.host, port=args.port, log_level="info")
+    if limits.admin_token is None:
+        logging.getLogger("saxml_http").warning(
+            "SAXML_ADMIN_TOKEN is not set: /publish, /update and /unpublish answer whoever reaches this server"
+        )
+    uvicorn.run(create_app(backend, name, limits), host=args.host, port=args.port, log_level="info")
     return 0
 
 
