@@ -104,14 +104,20 @@ def check_prebuilt_image(value: object) -> str:
     return value
 
 
+_GENERATED_DIRECTORIES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"})
+
+
 def build_inputs_hash(build: ImageBuild, settings: Mapping[str, Any], root: Path = ROOT) -> str:
     """A hash of everything the build reads: every file of the context (with its mode) and the Dockerfile, the build
     args and the build settings. It names the pushed tag; the repository's tags are immutable, so whenever the
     provider rebuilds (its own hash of the context, after .dockerignore, changed) this hash has changed too."""
     digest = hashlib.sha256(json.dumps({"build": build.__dict__, "settings": settings}, sort_keys=True).encode())
     paths = [root / build.dockerfile]
-    for directory, _, files in os.walk(root / build.context):
-        paths.extend(Path(directory) / name for name in files)
+    for directory, subdirectories, files in os.walk(root / build.context):
+        # Caches that running Python or its tools leaves beside the sources: never part of an image, and they
+        # appear and vanish with every test run, which would re-tag and rebuild the image each time.
+        subdirectories[:] = [name for name in subdirectories if name not in _GENERATED_DIRECTORIES]
+        paths.extend(Path(directory) / name for name in files if not name.endswith((".pyc", ".pyo")))
     for path in sorted(set(paths)):
         info = path.lstat()
         content = os.readlink(path).encode() if stat.S_ISLNK(info.st_mode) else path.read_bytes()

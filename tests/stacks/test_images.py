@@ -145,6 +145,18 @@ def test_a_workload_change_retags_its_image_only(tmp_path: Path) -> None:
     assert build_inputs_hash(STABLE_DIFFUSION_CUDA, BUILD_SETTINGS, root=tmp_path) != before[1]  # its build args
 
 
+def test_python_caches_beside_the_sources_do_not_retag_an_image(tmp_path: Path) -> None:
+    """Running the tests or the tools leaves caches in workloads/: a later preview must not see a new image."""
+    shutil.copytree(
+        ROOT / "workloads/llama", tmp_path / "workloads/llama", ignore=shutil.ignore_patterns("__pycache__", ".*cache")
+    )
+    before = build_inputs_hash(LLAMA, BUILD_SETTINGS, root=tmp_path)
+    for cache in ("__pycache__", "tests/__pycache__", ".pytest_cache", ".mypy_cache"):
+        (tmp_path / "workloads/llama" / cache).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "workloads/llama" / cache / "launcher.cpython-311.pyc").write_bytes(b"compiled")
+    assert build_inputs_hash(LLAMA, BUILD_SETTINGS, root=tmp_path) == before
+
+
 @pytest.mark.parametrize(
     ("kind", "name", "image"),
     [
