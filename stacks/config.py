@@ -6,9 +6,10 @@ value and what is allowed, before the program registers any resource.
 """
 
 import dataclasses
+import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -26,9 +27,9 @@ from .naming import check_instance_name
 from .scenarios import SCENARIOS
 from .tenancy import parse as tenants
 from .tenancy.model import Tenancy
-from .typed import convert
+from .typed import convert, unknown_key
 
-__all__ = ["PROJECT", "ConfigError", "StackConfig", "load", "parse"]
+__all__ = ["NAMESPACES", "PROJECT", "ConfigError", "StackConfig", "check_namespaces", "load", "parse"]
 
 _GCP_PROJECT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 
@@ -62,6 +63,10 @@ SECRET_KEYS = ("hfToken", "apiKey", "iapClientSecret", "notebookSecret")
 DEFAULTS = {"releaseChannel": "REGULAR", "deletionProtection": True}
 
 
+TOP_LEVEL_KEYS = (*DEFAULTS, *IMAGE_DEFAULTS, "clusters", *SCENARIOS, "tenants", "tenancy", *SECRET_KEYS, PRICES_KEY)
+"""Every `gke-tpu-serving:` key a stack file may set, in the order messages list them."""
+
+
 def _parse_cluster(index: int, raw: Any, project: str, defaults: StackDefaults) -> Cluster:
     at: tuple[PathPart, ...] = ("clusters", index)
     if not isinstance(raw, Mapping):
@@ -74,7 +79,7 @@ def _parse_cluster(index: int, raw: Any, project: str, defaults: StackDefaults) 
         raise config_error((*at, "name"), f"{name!r} is not allowed; allowed: the cluster's name, a string")
     try:
         # A cluster entry is the cluster's name plus GkeTpuCluster's own args in camelCase.
-        args = convert(fields, GkeTpuClusterArgs, skip=frozenset({"project"}))
+        args = convert(fields, GkeTpuClusterArgs, skip=frozenset({"project"}), extra=("name",))
         args["project"] = project
         for key, value in defaults.items():
             args.setdefault(key, value)
@@ -128,6 +133,12 @@ def _parse_placement(
         tenant = raw.pop("tenant", None)
         if tenant is not None and not isinstance(tenant, str):
             raise config_error((*at, "tenant"), f"{tenant!r} is not allowed; allowed: the name of a tenants entry")
+        if len(at) == 1 and "name" in raw:
+            raise config_error(
+                (*at, "name"),
+                "set on a single instance; allowed: a name on each entry of a list of instances "
+                f"(`{at[0]}: [{{name: ..., cluster: ..., ...}}]`)",
+            )
         if len(at) > 1:
             if "name" not in raw:
                 raise config_error((*at, "name"), "missing; required: the instance's name")
@@ -137,8 +148,10 @@ def _parse_placement(
                 raise config_error((*at, "name"), str(error)) from None
     else:
         tenant = None
+    # The stack's own keys, read above: listed among the allowed keys with the scenario's.
+    extra = ("name", "tenant") if len(at) > 1 else ("tenant",)
     try:
-        settings = convert(raw, scenario.config_type)
+        settings = convert(raw, scenario.config_type, extra=extra)
     except ArgError as error:
         raise config_error((*at, *error.path), error.reason) from None
     cluster = clusters.get(settings["cluster"])
@@ -214,10 +227,11 @@ def parse(
             f"config key gcp:project: {gcp_project!r} is not a GCP project id; allowed: 6-30 characters of "
             "lowercase letters, digits and '-', starting with a letter"
         )
-    known = (*DEFAULTS, *IMAGE_DEFAULTS, "clusters", *SCENARIOS, "tenants", "tenancy", *SECRET_KEYS, PRICES_KEY)
+    known = TOP_LEVEL_KEYS
     for key in raw:
         if key not in known:
-            raise config_error((key,), f"unknown key; allowed: {', '.join(known)}")
+            error = unknown_key((), key, known, raw)
+            raise config_error(error.path, error.reason)
     _check_prices(raw)
 
     raw_clusters = raw.get("clusters")
@@ -272,12 +286,41 @@ def _check_image_settings(images: ImageSettings) -> None:
         )
 
 
+# The namespaces whose keys take effect: the project's own, the provider that registers resources with its default
+# instance (every gcp resource; stack config configures only default providers, per Pulumi's "Resource providers"
+# docs, pulumi.com/docs/iac/concepts/resources/providers, checked 2026-12-02) and Pulumi's own
+# (pulumi:disable-default-providers, pulumi:tags, ...).
+NAMESPACES = (PROJECT, "gcp", "pulumi")
+
+
+def check_namespaces(keys: Iterable[str]) -> None:
+    """Refuse a config key that nothing reads: a misspelt namespace (`gke_tpu_serving:llama`) would otherwise drop a
+    whole scenario with exit 0."""
+    for key in sorted(keys):
+        namespace, _, name = key.partition(":")
+        if namespace in NAMESPACES:
+            continue
+        if namespace == "kubernetes":
+            # Checked on the shipped stacks' plans: no Kubernetes resource uses the default provider.
+            raise ConfigError(
+                f"config key {key}: never read: every Kubernetes resource of this program goes through the provider "
+                "built from its cluster's kubeconfig, which stack config does not configure; allowed: remove it"
+            )
+        close = difflib.get_close_matches(namespace.lower().replace("_", "-"), NAMESPACES, n=1)
+        hint = f" (did you mean {close[0]}:{name}?)" if close else ""
+        raise ConfigError(
+            f"config key {key}: namespace {namespace!r} is not this project's nor a provider's{hint}; "
+            f"allowed namespaces: {', '.join(NAMESPACES)}"
+        )
+
+
 def load() -> StackConfig:
     """Read this stack's config from Pulumi and validate it."""
     prefix = f"{PROJECT}:"
-    # Every key the engine passed (through the environment or set_all_config), so that a misspelt top-level key
+    # Every key the engine passed (through the environment or set_all_config), so that a misspelt key or namespace
     # is an error instead of being silently ignored.
     set_keys = {*pulumi.runtime.config.get_config_env(), *pulumi.runtime.config.CONFIG.get()}
+    check_namespaces(set_keys)
     config = pulumi.Config(PROJECT)
     secrets = {}
     for key in SECRET_KEYS:

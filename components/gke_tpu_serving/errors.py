@@ -23,14 +23,21 @@ def camel_case(snake: str) -> str:
     return head + "".join(word.capitalize() for word in rest)
 
 
+class WrittenKey(str):
+    """A path part spelt as the user wrote it (an unknown key, a key of a free-form mapping): `format_path` keeps
+    it, so a message never blames a key the user did not write (`llama_config` is not reported as `llamaConfig`)."""
+
+
 def format_path(path: Sequence[PathPart], *, camel: bool = False) -> str:
-    """`("tpu_pools", 1, "min_nodes")` -> `tpu_pools[1].min_nodes` (or `tpuPools[1].minNodes`)."""
+    """`("tpu_pools", 1, "min_nodes")` -> `tpu_pools[1].min_nodes` (or `tpuPools[1].minNodes`); a `WrittenKey`
+    keeps its spelling."""
     text = ""
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += ("." if text else "") + (camel_case(part) if camel else part)
+            name = camel_case(part) if camel and not isinstance(part, WrittenKey) else part
+            text += ("." if text else "") + name
     return text
 
 

@@ -80,13 +80,26 @@ def check_bucket_name(value: object, *, at: Sequence[PathPart] = ()) -> None:
         )
 
 
-_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+# A GCP region is <geography>-<direction><number>. The words are those of the regions Google's docs list, checked
+# 2026-12-02: docs.cloud.google.com/unified-maintenance/docs/locations (asia, australia, europe, northamerica, us,
+# southamerica, me; us-central2, the TPU v4 region, included) and cloud.google.com/memorystore/docs/redis/regions
+# (africa-south1). A rule on words rather than a list of regions: a region Google opens in these geographies passes,
+# a typo (`sd-l4`, `us-centrl1`, a cluster name in the wrong key) does not. A new geography or direction goes here.
+GEOGRAPHIES = ("africa", "asia", "australia", "europe", "me", "northamerica", "southamerica", "us")
+DIRECTIONS = ("central", "east", "north", "northeast", "south", "southeast", "southwest", "west")
+REGION_PATTERN = rf"(?:{'|'.join(GEOGRAPHIES)})-(?:{'|'.join(DIRECTIONS)})[1-9][0-9]*"
+"""A region name, for patterns that embed one (a zone is a region, '-' and a letter)."""
+_REGION = re.compile(REGION_PATTERN)
 
 
 def check_region(value: object, *, at: Sequence[PathPart] = ()) -> None:
-    """A GCP region name such as us-central1 (not a zone)."""
-    if not isinstance(value, str) or not _REGION.match(value):
-        raise ArgError(at, f"{value!r} is not a GCP region; allowed: e.g. 'us-central1'")
+    """A GCP region name such as us-central1 (not a zone): a known geography, a direction and a number."""
+    if not isinstance(value, str) or not _REGION.fullmatch(value):
+        raise ArgError(
+            at,
+            f"{value!r} is not a GCP region; allowed: e.g. 'us-central1': a geography ({', '.join(GEOGRAPHIES)}), "
+            f"'-', a direction ({', '.join(DIRECTIONS)}) and a number",
+        )
 
 
 _IMAGE_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")

@@ -9,6 +9,8 @@ from helpers import allowed, args_factory, assert_refused_before_any_child
 from gke_tpu_serving import BucketAccess, GcsFuseBucket, GcsFuseBucketArgs
 from gke_tpu_serving.identity.gcs_fuse_bucket import LifecycleAction
 
+REGION_RULE = "; allowed: e.g. 'us-central1': a geography (africa, asia, australia, europe, me, northamerica, southamerica, us), '-', a direction (central, east, north, northeast, south, southeast, southwest, west) and a number"
+
 COMPONENT = "gke-tpu-serving:index:GcsFuseBucket"
 BUCKET = "gcp:storage/bucket:Bucket"
 BINDING = "gcp:storage/bucketIAMMember:BucketIAMMember"
@@ -129,7 +131,7 @@ BAD_ARGS = [
     ),
     (
         {"location": "us-central1-a"},
-        "GcsFuseBucket 'bad': location: 'us-central1-a' is not a GCP region; allowed: e.g. 'us-central1'",
+        "GcsFuseBucket 'bad': location: 'us-central1-a' is not a GCP region" + REGION_RULE,
     ),
     (
         {"grants": [{"name": "a", "member": READER, "access": BucketAccess.READ}] * 2},

@@ -7,6 +7,8 @@ from helpers import assert_refused_before_any_child
 
 from gke_tpu_serving import ImageRepository
 
+REGION_RULE = "; allowed: e.g. 'us-central1': a geography (africa, asia, australia, europe, me, northamerica, southamerica, us), '-', a direction (central, east, north, northeast, south, southeast, southwest, west) and a number"
+
 
 def test_readers_and_writers_are_granted_on_the_repository(pulumi_mocks: Any) -> None:
     ImageRepository(
@@ -50,7 +52,7 @@ def test_readers_and_writers_are_granted_on_the_repository(pulumi_mocks: Any) ->
 @pytest.mark.parametrize(
     ("extra", "reason"),
     [
-        ({"location": "us"}, "location: 'us' is not a GCP region; allowed: e.g. 'us-central1'"),
+        ({"location": "us"}, "location: 'us' is not a GCP region" + REGION_RULE),
         (
             {"repository_id": "Images"},
             "repository_id: 'Images' is not a repository id; allowed: 1-63 lowercase letters, digits and '-', starting with a letter and not ending with '-'",

@@ -138,19 +138,19 @@ def test_tpu_group_replicas_are_slices_fixed_unless_bounds_are_given() -> None:
 def test_more_slices_than_max_replicas_are_refused() -> None:
     with pytest.raises(ArgError) as error:
         tpu_worker_group(v4(replicas=3, max_replicas=2))
-    assert str(error.value) == "replicas: 3 is more than max_replicas 2; allowed: 0 to 2"
+    assert str(error.value) == "replicas: 3 is more than the maximum replica count, 2; allowed: 0 to 2"
 
 
 def test_replicas_below_min_replicas_are_refused() -> None:
     with pytest.raises(ArgError) as error:
         cpu_worker_group({"group_name": "cpu", "replicas": 0, "min_replicas": 1, "max_replicas": 2})
-    assert str(error.value) == "replicas: 0 is not allowed; allowed: 1 to 2 (min_replicas to max_replicas)"
+    assert str(error.value) == "replicas: 0 is not allowed; allowed: 1 to 2 (the minimum to the maximum replica count)"
 
 
 def test_min_replicas_above_max_replicas_is_refused() -> None:
     with pytest.raises(ArgError) as error:
         cpu_worker_group({"group_name": "cpu", "min_replicas": 3, "max_replicas": 2})
-    assert str(error.value) == "min_replicas: 3 is more than max_replicas 2; allowed: 0 to 2"
+    assert str(error.value) == "min_replicas: 3 is more than the maximum replica count, 2; allowed: 0 to 2"
 
 
 def test_gpu_group_scales_from_zero_with_gpu_limits_selector_and_toleration() -> None:

@@ -4,14 +4,19 @@ before any resource is registered."""
 import copy
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from helpers import ROOT
+from helpers import ROOT, program_with_stacks
 
 from gke_tpu_serving.catalog import TpuGeneration
-from stacks.config import DEFAULTS, IMAGE_DEFAULTS, ConfigError, parse
+from gke_tpu_serving.errors import camel_case
+from gke_tpu_serving.names import check_region
+from gke_tpu_serving.offline import ProjectError, input_error_message, run_program
+from stacks.config import DEFAULTS, IMAGE_DEFAULTS, TOP_LEVEL_KEYS, ConfigError, check_namespaces, parse
+from stacks.scenarios.llama import Config as LlamaConfig
 
 PREFIX = "gke-tpu-serving:"
 
@@ -111,6 +116,10 @@ def _root(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+# "allowed:" lists computed from the types, so a new key changes them here and not in every case below.
+TOP_ALLOWED = ", ".join(TOP_LEVEL_KEYS)
+LLAMA_ALLOWED = ", ".join(["tenant", *(camel_case(key) for key in LlamaConfig.__annotations__)])
+
 BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "rbac_security_group_of_another_name",
@@ -122,7 +131,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "image_registry_location_not_a_region",
         _set(_root, "imageRegistryLocation", "us"),
-        "config key gke-tpu-serving:imageRegistryLocation: 'us' is not a GCP region; allowed: e.g. 'us-central1'",
+        "config key gke-tpu-serving:imageRegistryLocation: 'us' is not a GCP region; allowed: e.g. 'us-central1': a geography (africa, asia, australia, europe, me, northamerica, southamerica, us), '-', a direction (central, east, north, northeast, south, southeast, southwest, west) and a number",
     ),
     (
         "ci_service_account_not_an_email",
@@ -142,7 +151,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "llama_min_replicas_above_max_replicas",
         lambda raw: raw["llama"].update(minReplicas=2, maxReplicas=1),
-        "config key gke-tpu-serving:llama.minReplicas: 2 is more than max_replicas 1; allowed: 1 to 1",
+        "config key gke-tpu-serving:llama.minReplicas: 2 is more than the maximum replica count, 1; allowed: 1 to 1",
     ),
     (
         "llama_exposure_unknown",
@@ -172,7 +181,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "unknown_top_level_key",
         _set(_root, "cluster", []),
-        "config key gke-tpu-serving:cluster: unknown key; allowed: releaseChannel, deletionProtection, imageRegistryLocation, ciServiceAccount, clusters, stableDiffusion, saxml, llama, tenants, tenancy, hfToken, apiKey, iapClientSecret, notebookSecret, prices",
+        f"config key gke-tpu-serving:cluster: unknown key (did you mean clusters?); allowed: {TOP_ALLOWED}",
     ),
     (
         "prices_not_positive",
@@ -227,7 +236,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "cluster_key_misspelt",
         _set(sd, "rayOperater", True),
-        "config key gke-tpu-serving:clusters[0].rayOperater: unknown key; allowed: location, mode, releaseChannel, minMasterVersion, rayOperator, gcsFuseCsi, managedPrometheus, dataplaneV2, privateNodes, deletionProtection, network, subnetwork, nodeServiceAccountEmail, nodeServiceAccountId, systemPool, tpuPools, gpuPools, labels, rbacSecurityGroup",
+        "config key gke-tpu-serving:clusters[0].rayOperater: unknown key (did you mean rayOperator?); allowed: name, location, mode, releaseChannel, minMasterVersion, rayOperator, gcsFuseCsi, managedPrometheus, dataplaneV2, privateNodes, deletionProtection, network, subnetwork, nodeServiceAccountEmail, nodeServiceAccountId, systemPool, tpuPools, gpuPools, labels, rbacSecurityGroup",
     ),
     (
         "cluster_switch_not_boolean",
@@ -292,7 +301,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "tpu_pool_key_misspelt",
         _set(_v6e, "minNode", 1),
-        "config key gke-tpu-serving:clusters[1].tpuPools[1].minNode: unknown key; allowed: name, generation, machineType, topology, zone, slices, minNodes, maxNodes, spot, reservation",
+        "config key gke-tpu-serving:clusters[1].tpuPools[1].minNode: unknown key (did you mean minNodes?); allowed: name, generation, machineType, topology, zone, slices, minNodes, maxNodes, spot, reservation",
     ),
     (
         "tpu_zone_does_not_offer_generation",
@@ -417,7 +426,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "scenario_key_misspelt",
         _set(lambda raw: raw["saxml"], "replicas", 2),
-        "config key gke-tpu-serving:saxml.replicas: unknown key; allowed: cluster, pool, namespace, bucket, protectBucket, httpServerImage, adminServerImage, modelServerImage, cell, models, maxRestarts, exposure, installJobset",
+        "config key gke-tpu-serving:saxml.replicas: unknown key; allowed: tenant, cluster, pool, namespace, bucket, protectBucket, httpServerImage, adminServerImage, modelServerImage, cell, models, maxRestarts, exposure, installJobset",
     ),
     (
         "stable_diffusion_without_ray_addon",
@@ -448,6 +457,62 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "autopilot_cluster_in_a_zone",
         _set(sd, "mode", "autopilot"),
         "config key gke-tpu-serving:clusters[0].location: 'us-central2-b' is a zone, but Autopilot clusters are regional; allowed: a region, e.g. 'us-central2' (a pool's zone pins its pods to one zone)",
+    ),
+    # One spelling per key: the camelCase the README documents; a key is reported as the user wrote it.
+    (
+        "snake_case_key",
+        lambda raw: raw["llama"].update(max_model_len=raw["llama"].pop("maxModelLen")),
+        f"config key gke-tpu-serving:llama.max_model_len: unknown key (did you mean maxModelLen? keys are camelCase); allowed: {LLAMA_ALLOWED}",
+    ),
+    (
+        "key_in_two_spellings",
+        _set(_v6e, "max_nodes", 1),
+        "config key gke-tpu-serving:clusters[1].tpuPools[1].max_nodes: another spelling of maxNodes, which is also set; allowed: maxNodes alone (keys are camelCase)",
+    ),
+    (
+        "key_in_another_case",
+        _set(_v6e, "MaxNodes", 1),
+        "config key gke-tpu-serving:clusters[1].tpuPools[1].MaxNodes: another spelling of maxNodes, which is also set; allowed: maxNodes alone (keys are camelCase)",
+    ),
+    (
+        "unknown_snake_case_key_named_as_written",
+        _set(lambda raw: raw["llama"], "llama_config", {}),
+        f"config key gke-tpu-serving:llama.llama_config: unknown key; allowed: {LLAMA_ALLOWED}",
+    ),
+    (
+        "top_level_snake_case_key",
+        lambda raw: raw.update(stable_diffusion=raw.pop("stableDiffusion")),
+        f"config key gke-tpu-serving:stable_diffusion: unknown key (did you mean stableDiffusion? keys are camelCase); allowed: {TOP_ALLOWED}",
+    ),
+    (
+        "label_key_named_as_written",
+        _set(sd, "labels", {"cost_center": 7}),
+        "config key gke-tpu-serving:clusters[0].labels.cost_center: 7 is not allowed; allowed: a string",
+    ),
+    (
+        "instance_name_on_the_single_mapping_form",
+        _set(lambda raw: raw["llama"], "name", "chat"),
+        "config key gke-tpu-serving:llama.name: set on a single instance; allowed: a name on each entry of a list of instances (`llama: [{name: ..., cluster: ..., ...}]`)",
+    ),
+    (
+        "listed_instance_key_misspelt",
+        lambda raw: raw.update(llama=[{**raw["llama"], "name": "chat", "maxReplica": 1}]),
+        f"config key gke-tpu-serving:llama[0].maxReplica: unknown key (did you mean maxReplicas?); allowed: {'name, ' + LLAMA_ALLOWED}",
+    ),
+    (
+        "cluster_location_neither_region_nor_zone",
+        _set(sd, "location", "sd-l4"),
+        "config key gke-tpu-serving:clusters[0].location: 'sd-l4' is not a GCP region or zone; allowed: e.g. 'us-central1' or 'us-central1-a'",
+    ),
+    (
+        "cluster_location_misspelt_region",
+        _set(llm, "location", "us-centrl1"),
+        "config key gke-tpu-serving:clusters[1].location: 'us-centrl1' is not a GCP region or zone; allowed: e.g. 'us-central1' or 'us-central1-a'",
+    ),
+    (
+        "image_registry_location_misspelt_region",
+        _set(_root, "imageRegistryLocation", "europe-wset4"),
+        "config key gke-tpu-serving:imageRegistryLocation: 'europe-wset4' is not a GCP region; allowed: e.g. 'us-central1': a geography (africa, asia, australia, europe, me, northamerica, southamerica, us), '-', a direction (central, east, north, northeast, south, southeast, southwest, west) and a number",
     ),
 ]
 
@@ -517,3 +582,105 @@ def test_invalid_derived_bucket_name_says_it_was_derived() -> None:
 
 def test_there_are_at_least_thirty_distinct_bad_config_cases() -> None:
     assert len({message for _, _, message in BAD_CONFIGS}) >= 30
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        (
+            "gke_tpu_serving:llama",
+            "config key gke_tpu_serving:llama: namespace 'gke_tpu_serving' is not this project's nor a provider's "
+            "(did you mean gke-tpu-serving:llama?); allowed namespaces: gke-tpu-serving, gcp, pulumi",
+        ),
+        (
+            "gke-tpu-server:llama",
+            "config key gke-tpu-server:llama: namespace 'gke-tpu-server' is not this project's nor a provider's "
+            "(did you mean gke-tpu-serving:llama?); allowed namespaces: gke-tpu-serving, gcp, pulumi",
+        ),
+        (
+            "gpc:region",
+            "config key gpc:region: namespace 'gpc' is not this project's nor a provider's (did you mean gcp:region?); "
+            "allowed namespaces: gke-tpu-serving, gcp, pulumi",
+        ),
+        (
+            "aws:region",
+            "config key aws:region: namespace 'aws' is not this project's nor a provider's; allowed namespaces: "
+            "gke-tpu-serving, gcp, pulumi",
+        ),
+        (
+            "kubernetes:context",
+            "config key kubernetes:context: never read: every Kubernetes resource of this program goes through the "
+            "provider built from its cluster's kubeconfig, which stack config does not configure; allowed: remove it",
+        ),
+    ],
+)
+def test_a_key_in_a_namespace_nothing_reads_is_refused(key: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        check_namespaces({"gcp:project", "gke-tpu-serving:clusters", key})
+
+
+def test_the_project_gcp_and_pulumi_namespaces_are_read() -> None:
+    check_namespaces({"gke-tpu-serving:clusters", "gcp:project", "gcp:region", "pulumi:disable-default-providers"})
+
+
+def _preview_error(tmp_path: Path, stack_text: str) -> str:
+    """The message the offline preview prints for the program run with this stack file."""
+    program_with_stacks(tmp_path, {"probe": stack_text})
+    with pytest.raises(Exception) as raised:
+        run_program(tmp_path, "probe")
+    message = input_error_message(raised.value)
+    assert message is not None, raised.value
+    return message
+
+
+def test_a_misspelt_namespace_does_not_drop_the_scenario(tmp_path: Path) -> None:
+    text = (ROOT / "Pulumi.dev.yaml").read_text().replace("gke-tpu-serving:llama:", "gke_tpu_serving:llama:")
+    assert _preview_error(tmp_path, text) == (
+        "config key gke_tpu_serving:llama: namespace 'gke_tpu_serving' is not this project's nor a provider's "
+        "(did you mean gke-tpu-serving:llama?); allowed namespaces: gke-tpu-serving, gcp, pulumi"
+    )
+
+
+def test_two_spellings_of_a_pool_key_are_refused_in_the_program(tmp_path: Path) -> None:
+    text = (ROOT / "Pulumi.gpu.yaml").read_text().replace("maxNodes: 2", "maxNodes: 4\n          max_nodes: 2")
+    assert _preview_error(tmp_path, text) == (
+        "config key gke-tpu-serving:clusters[0].gpuPools[0].max_nodes: another spelling of maxNodes, which is also "
+        "set; allowed: maxNodes alone (keys are camelCase)"
+    )
+
+
+def test_a_gpu_cluster_named_as_its_location_is_refused(tmp_path: Path) -> None:
+    text = (ROOT / "Pulumi.gpu.yaml").read_text().replace("location: us-central1-a", "location: sd-l4")
+    assert _preview_error(tmp_path, text) == (
+        "config key gke-tpu-serving:clusters[0].location: 'sd-l4' is not a GCP region or zone; allowed: e.g. "
+        "'us-central1' or 'us-central1-a'"
+    )
+
+
+def test_an_unknown_stack_lists_the_stack_files_that_exist() -> None:
+    with pytest.raises(ProjectError) as raised:
+        run_program(ROOT, "prod")
+    assert str(raised.value) == (
+        f"stack 'prod': {ROOT / 'Pulumi.prod.yaml'} does not exist; allowed: autopilot, dev, gpu, teams "
+        "(the Pulumi.<stack>.yaml files there)"
+    )
+
+
+@pytest.mark.parametrize(
+    "region",
+    [
+        "us-central1",
+        "us-central2",
+        "europe-west12",
+        "me-central2",
+        "africa-south1",
+        "northamerica-northeast2",
+        "australia-southeast2",
+        "southamerica-west1",
+        "asia-northeast3",
+        "europe-southwest1",
+        "europe-north2",
+    ],
+)
+def test_regions_google_lists_are_regions(region: str) -> None:
+    check_region(region)

@@ -211,8 +211,8 @@ BAD_CONFIGS = [
     (
         "model_key_misspelt",
         lambda raw: raw["saxml"]["models"][0].update(modelpath="a.b"),
-        "config key gke-tpu-serving:saxml.models[0].modelpath: unknown key; allowed: model, modelPath, checkpoint, "
-        "replicas",
+        "config key gke-tpu-serving:saxml.models[0].modelpath: another spelling of modelPath, which is also set; "
+        "allowed: modelPath alone (keys are camelCase)",
     ),
     (
         "model_outside_the_cell",

@@ -296,7 +296,7 @@ BAD = [
     (
         "worker_group_that_cannot_reach_its_minimum",
         _ray_group(1, 0, minReplicas=5),
-        "config key gke-tpu-serving:tenants[1].rayCluster.workerGroups[0].minReplicas: 5 is more than max_replicas 4; "
+        "config key gke-tpu-serving:tenants[1].rayCluster.workerGroups[0].minReplicas: 5 is more than the maximum replica count, 4; "
         "allowed: 0 to 4",
     ),
     (
@@ -390,7 +390,7 @@ BAD = [
     (
         "misspelt_quota_key",
         _tenant(0, "quota", {"cpu": "96", "memory": "512Gi", "tpus": 16}),
-        "config key gke-tpu-serving:tenants[0].quota.tpus: unknown key; allowed: cpu, memory, tpuChips, gpus, "
+        "config key gke-tpu-serving:tenants[0].quota.tpus: unknown key (did you mean gpus?); allowed: cpu, memory, tpuChips, gpus, "
         "memoryLimit",
     ),
 ]

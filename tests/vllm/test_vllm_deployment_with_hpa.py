@@ -262,7 +262,7 @@ BAD_ARGS = [
     ),
     (
         {"min_replicas": 2, "max_replicas": 1},
-        "min_replicas: 2 is more than max_replicas 1; allowed: 1 to 1",
+        "min_replicas: 2 is more than the maximum replica count, 1; allowed: 1 to 1",
     ),
     (
         {"image": "vllm/vllm-tpu:latest"},

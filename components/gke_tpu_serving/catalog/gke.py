@@ -5,14 +5,14 @@ import re
 from enum import Enum
 
 from gke_tpu_serving.errors import ArgError
+from gke_tpu_serving.names import REGION_PATTERN
 
 MIN_GKE_VERSION_RAY_ADDON = "1.30.0-gke.1747000"
 """The first GKE version whose Ray operator add-on installs the KubeRay TPU webhook."""
 
 
-# A GCP region is "<area>-<direction><number>" (us-central1, europe-west4, northamerica-northeast1);
-# a zone adds "-<letter>".
-_ZONE_PATTERN = re.compile(r"(?P<region>[a-z]+-[a-z]+[0-9]+)-[a-z]")
+# A zone is a region (names.py: "<geography>-<direction><number>") and "-<letter>".
+_ZONE_PATTERN = re.compile(rf"(?P<region>{REGION_PATTERN})-[a-z]")
 _GKE_VERSION_PATTERN = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*)(?:-gke\.(0|[1-9][0-9]*))?)?")
 # Versions are compared on major, minor, patch and gke build; shorter versions are padded with zeros.
 _GKE_VERSION_COMPONENTS = 4

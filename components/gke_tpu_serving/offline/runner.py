@@ -95,10 +95,23 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
         else:
             put(key, entry)
 
-    stack_file = _read_yaml(project_dir / f"Pulumi.{stack}.yaml")
+    stack_path = project_dir / f"Pulumi.{stack}.yaml"
+    if not stack_path.is_file():
+        raise ProjectError(
+            f"stack {stack!r}: {stack_path} does not exist; allowed: {', '.join(stack_names(project_dir)) or 'none'} "
+            "(the Pulumi.<stack>.yaml files there)"
+        )
+    stack_file = _read_yaml(stack_path)
     for key, value in (stack_file.get("config") or {}).items():
         put(key, value)
     return config
+
+
+def stack_names(project_dir: Path) -> list[str]:
+    """The stacks that have a stack file (Pulumi.<stack>.yaml) in `project_dir`, sorted."""
+    return sorted(
+        path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in Path(project_dir).glob("Pulumi.?*.yaml")
+    )
 
 
 def _program_modules(project_dir: Path, names: set[str]) -> Iterator[str]:

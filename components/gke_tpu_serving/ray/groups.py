@@ -194,10 +194,11 @@ def _replicas(args: Mapping[str, Any], *, fixed: bool) -> tuple[int, int, int]:
         replicas = require_int(("replicas",), args.get("replicas", minimum), minimum=0)
     if minimum > maximum:
         key = "min_replicas" if "min_replicas" in args else "replicas"
-        raise ArgError((key,), f"{minimum} is more than max_replicas {maximum}; allowed: 0 to {maximum}")
+        raise ArgError((key,), f"{minimum} is more than the maximum replica count, {maximum}; allowed: 0 to {maximum}")
     if not minimum <= replicas <= maximum:
         raise ArgError(
-            ("replicas",), f"{replicas} is not allowed; allowed: {minimum} to {maximum} (min_replicas to max_replicas)"
+            ("replicas",),
+            f"{replicas} is not allowed; allowed: {minimum} to {maximum} (the minimum to the maximum replica count)",
         )
     return replicas, minimum, maximum
 

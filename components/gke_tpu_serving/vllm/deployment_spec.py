@@ -219,7 +219,8 @@ def check_vllm_args(args: VllmDeploymentWithHpaArgs) -> VllmSettings:
     assert min_replicas is not None and max_replicas is not None
     if min_replicas > max_replicas:
         raise ArgError(
-            ("min_replicas",), f"{min_replicas} is more than max_replicas {max_replicas}; allowed: 1 to {max_replicas}"
+            ("min_replicas",),
+            f"{min_replicas} is more than the maximum replica count, {max_replicas}; allowed: 1 to {max_replicas}",
         )
     if max_replicas > pool_max:
         raise ArgError(
