@@ -4,12 +4,15 @@ what the plan's node pools hold and cost. Each case edits the dev stack's real `
 import copy
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from helpers import ROOT, program_with_stacks
 
 from gke_tpu_serving.catalog.prices import parse_prices
-from gke_tpu_serving.offline import PreviewResult, render_diff
+from gke_tpu_serving.offline import PreviewResult, render_diff, run_program
 from gke_tpu_serving.offline.cost import describe, pool_costs
 from gke_tpu_serving.offline.render import diff_plans
 from gke_tpu_serving.offline.replacements import Action, classify
@@ -170,3 +173,47 @@ def test_bad_prices_are_refused_naming_the_entry(value: Any, message: str) -> No
     with pytest.raises(ValueError) as error:
         parse_prices(value)
     assert str(error.value) == message
+
+
+IAP_MEMBER = "gcp:iap/webIamMember:WebIamMember"
+
+
+@pytest.fixture(scope="module")
+def teams(shipped_stack: Callable[[str], PreviewResult]) -> dict[str, Any]:
+    return shipped_stack("teams").to_json()
+
+
+def _teams_with_member(tmp_path: Path, member: str) -> dict[str, Any]:
+    """The teams stack with `member` inserted first in team-a's members."""
+    stack = yaml.safe_load((ROOT / "Pulumi.teams.yaml").read_text())
+    tenants = stack["config"]["gke-tpu-serving:tenants"]
+    tenants[0]["members"].insert(0, {"member": member, "role": "viewer"})
+    return run_program(program_with_stacks(tmp_path, {"teams": yaml.safe_dump(stack)}), "teams").to_json()
+
+
+def test_inserting_a_tenant_member_adds_one_binding_and_changes_none(teams: dict[str, Any], tmp_path: Path) -> None:
+    head = _teams_with_member(tmp_path, "user:carol@example.com")
+    iap = [c for c in diff_plans(teams, head).changes if IAP_MEMBER in c.urn]
+    assert [(c.action, c.label) for c in iap] == [
+        ("create", "gcp:iap/webIamMember:WebIamMember teams-tenants-team-a-iap-user-carol@example.com")
+    ]
+
+
+def test_bindings_named_by_position_earlier_are_renamed_by_alias_not_replaced(teams: dict[str, Any]) -> None:
+    """What the first `pulumi up` after this change plans: each binding keeps its state under its member's name."""
+    base = copy.deepcopy(teams)
+    positions: dict[str, int] = {}
+    for resource in base["resources"]:
+        if resource["type"] == IAP_MEMBER:
+            tenant = resource["name"].split("-iap-")[0]
+            positions[tenant] = positions.get(tenant, -1) + 1
+            # The order the component registers them in is the members' order.
+            resource["name"] = f"{tenant}-iap-{positions[tenant]}"
+            resource["urn"] = f"{resource['urn'].rsplit('::', 1)[0]}::{resource['name']}"
+            resource["options"].pop("aliases", None)
+    diff = diff_plans(base, teams)
+    iap = [c for c in diff.changes if IAP_MEMBER in c.urn]
+    assert len(iap) == 5
+    assert {c.action for c in iap} == {"update"}
+    assert {c.note.split(",")[0].rsplit("-", 1)[1] for c in iap} == {"0", "1", "2"}
+    assert all(c.note.startswith("renamed from teams-tenants-team-") for c in iap)

@@ -158,12 +158,12 @@ def test_iap_access_is_granted_to_each_teams_members_for_its_own_hostname_only(p
     TenantGateway("tenants", args())
     grants = {r.name: r.inputs for r in pulumi_mocks.settle().of_type(IAP_MEMBER)}
     assert sorted(grants) == [
-        "tenants-team-a-iap-0",
-        "tenants-team-a-iap-1",
-        "tenants-team-b-iap-0",
-        "tenants-team-b-iap-1",
+        "tenants-team-a-iap-group-team-a@example.com",
+        "tenants-team-a-iap-user-alice@example.com",
+        "tenants-team-b-iap-group-team-b@example.com",
+        "tenants-team-b-iap-user-alice@example.com",
     ]
-    assert grants["tenants-team-b-iap-0"] == {
+    assert grants["tenants-team-b-iap-group-team-b@example.com"] == {
         "project": "demo-project",
         "role": "roles/iap.httpsResourceAccessor",
         "member": "group:team-b@example.com",

@@ -230,6 +230,10 @@ def _review_options(request: Any) -> dict[str, Any]:
         options["retainOnDelete"] = True
     if request.deleteBeforeReplace:
         options["deleteBeforeReplace"] = True
+    # Earlier names of a renamed resource: the engine moves their state to this one instead of replacing it.
+    alias_names = sorted(alias.spec.name for alias in request.aliases if alias.WhichOneof("alias") == "spec")
+    if alias_names:
+        options["aliases"] = alias_names
     # `dependencies` holds explicit depends_on and every input's dependencies; what no input explains was
     # explicit (components in depends_on arrive expanded to their custom children, as the engine sees them).
     implicit = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}

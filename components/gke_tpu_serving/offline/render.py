@@ -321,18 +321,45 @@ def _edges(old: Mapping[str, Any], new: Mapping[str, Any], short: Mapping[str, s
     return lines
 
 
+def _renamed(old_resources: Mapping[str, Any], new_resources: Mapping[str, Any]) -> dict[str, str]:
+    """New URN -> old URN for each new resource whose alias (an earlier name, same type and parent) names an old
+    resource that the new plan no longer has: the engine moves that state instead of deleting and creating."""
+    renamed = {}
+    for urn, resource in new_resources.items():
+        if urn in old_resources:
+            continue
+        for alias in (resource.get("options") or {}).get("aliases", []):
+            old_urn = f"{urn.rsplit('::', 1)[0]}::{alias}"
+            if old_urn in old_resources and old_urn not in new_resources:
+                renamed[urn] = old_urn
+                break
+    return renamed
+
+
 def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
     """Every resource the new `--json` document adds, deletes, updates or replaces against the old one."""
     old_resources = {r["urn"]: r for r in old.get("resources", [])}
     new_resources = {r["urn"]: r for r in new.get("resources", [])}
     short = short_names(old, new)
+    renamed = _renamed(old_resources, new_resources)
+    for new_urn, old_urn in renamed.items():
+        old_resources[new_urn] = old_resources.pop(old_urn)
     changes = [ResourceChange(urn, short[urn], "create", "+") for urn in new_resources if urn not in old_resources]
     changes += [ResourceChange(urn, short[urn], "delete", "-") for urn in old_resources if urn not in new_resources]
     unchanged = 0
     for urn in sorted(old_resources.keys() & new_resources.keys()):
         before, after = old_resources[urn], new_resources[urn]
-        leaves = _changes(_resource_leaves(before), _resource_leaves(after), short)
+        leaves = [
+            (path, change)
+            for path, change in _changes(_resource_leaves(before), _resource_leaves(after), short)
+            if not path.startswith("options.aliases")
+        ]
         edges = _edges(before, after, short)
+        if urn in renamed and not leaves and not edges:
+            # An alias moves the old state to the new name: nothing is created, deleted or changed.
+            old_name = renamed[urn].rsplit("::", 1)[1]
+            changes.append(ResourceChange(urn, short[urn], Action.UPDATE, "~", f"renamed from {old_name}, by alias"))
+            continue
         if not leaves and not edges:
             unchanged += 1
             continue

@@ -172,9 +172,12 @@ class TenantGateway(pulumi.ComponentResource):
                 )
         # The web scope's IAP policy, narrowed to the tenant's own hostname: members of one team cannot pass IAP to
         # another team's hostname, and no backend service name (which GKE generates) is needed.
+        # Each binding is named by its member, not its position: adding a member adds one binding and changes none.
+        # The alias is the name by position that earlier versions used, so existing bindings are renamed, not
+        # replaced (after that first `pulumi up`, every binding has its member's name and the alias matches nothing).
         for index, member in enumerate(tenant["members"]):
             gcp.iap.WebIamMember(
-                f"{name}-{tenant_name}-iap-{index}",
+                f"{name}-{tenant_name}-iap-{member.replace(':', '-')}",
                 gcp.iap.WebIamMemberArgs(
                     project=args["project"],
                     role=IAP_ROLE,
@@ -185,7 +188,9 @@ class TenantGateway(pulumi.ComponentResource):
                         expression=f'request.host == "{hostname}"',
                     ),
                 ),
-                opts=child,
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-{tenant_name}-iap-{index}")])
+                ),
             )
 
     def _istio(self, name: str, args: TenantGatewayArgs, child: pulumi.ResourceOptions) -> None:
