@@ -231,7 +231,9 @@ def _review_options(request: Any) -> dict[str, Any]:
     if request.deleteBeforeReplace:
         options["deleteBeforeReplace"] = True
     # Earlier names of a renamed resource: the engine moves their state to this one instead of replacing it.
-    alias_names = sorted(alias.spec.name for alias in request.aliases if alias.WhichOneof("alias") == "spec")
+    alias_names = sorted(
+        alias.spec.name for alias in request.aliases if alias.WhichOneof("alias") == "spec" and alias.spec.name
+    )
     if alias_names:
         options["aliases"] = alias_names
     # `dependencies` holds explicit depends_on and every input's dependencies; what no input explains was
