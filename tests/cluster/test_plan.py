@@ -1,8 +1,13 @@
 """ClusterPlan's derived facts: computed once on the plan, from the validated args."""
 
+import copy
+
+import pytest
+
 from gke_tpu_serving.catalog import GpuAcceleratorType, TpuGeneration
 from gke_tpu_serving.cluster.gke_tpu_cluster import GkeTpuClusterArgs
 from gke_tpu_serving.cluster.plan import plan_cluster
+from gke_tpu_serving.errors import ArgError
 
 ARGS: GkeTpuClusterArgs = {
     "project": "demo-project",
@@ -63,3 +68,14 @@ def test_cluster_maxima_sum_every_pool_at_its_largest() -> None:
     assert gpu is not None and gpu.max_gpus == 2 * 2
     assert plan.max_gpus == 4
     assert plan.gpu_pool("v6e-2x4") is None
+
+
+def test_a_runaway_slice_count_is_refused_before_any_pool_is_planned() -> None:
+    args = copy.deepcopy(ARGS)
+    args["tpu_pools"][0]["slices"] = 1_000_000_000
+    with pytest.raises(ArgError) as refused:
+        plan_cluster("serve", args)
+    assert str(refused.value) == (
+        "tpu_pools[0].slices: 1000000000 is more than 64 slices (node pools) for one tpuPools entry; allowed: 1 to 64 "
+        "(a project limit, not GKE's: split a larger fleet into entries or clusters)"
+    )

@@ -46,6 +46,11 @@ RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED")
 RESERVED_POOL_NAMES = ("system", "default-pool")
 
 
+MAX_SLICES_PER_ENTRY = 64
+"""A project limit, not GKE's (no per-cluster node pool limit was sourced): each slice is a node pool of its own, so a
+typo such as `slices: 1000000000` must be refused before the plan tries to build that many pools."""
+
+
 @dataclass(frozen=True)
 class TpuPoolPlan:
     """One GKE node pool holding one TPU slice (GKE's rule: a multi-host slice is a whole pool)."""
@@ -242,6 +247,12 @@ def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: s
     assert zone is not None  # a TPU pool always resolves to a zone (or _pool_zone raised)
 
     slices = require_int((*at, "slices"), pool.get("slices", 1), minimum=1)
+    if slices > MAX_SLICES_PER_ENTRY:
+        raise ArgError(
+            (*at, "slices"),
+            f"{slices} is more than {MAX_SLICES_PER_ENTRY} slices (node pools) for one tpuPools entry; allowed: 1 to "
+            f"{MAX_SLICES_PER_ENTRY} (a project limit, not GKE's: split a larger fleet into entries or clusters)",
+        )
     if slices > 1 and not shape.multi_host:
         raise ArgError(
             (*at, "slices"),
