@@ -14,19 +14,22 @@ import pulumi
 from gke_tpu_serving import (
     BucketAccess,
     Exposure,
+    GcsFuseBucket,
     RayAuthMode,
     RayService,
     RayServiceArgs,
     ServeDeploymentArgs,
+    WorkloadIdentity,
     WorkloadIdentityMode,
 )
 from gke_tpu_serving.cluster.plan import GpuPoolPlan
 from gke_tpu_serving.errors import ArgError, PathPart, format_path, require_int
-from gke_tpu_serving.ray.cluster_args import max_requests
+from gke_tpu_serving.ray.cluster_args import head_service_name, max_requests
 from gke_tpu_serving.ray.ray_service import (
     RayServiceUpgradeStrategy,
     check_autopilot_ray_service,
     check_ray_service_args,
+    serve_service_name,
 )
 from gke_tpu_serving.tenancy.quota import Resources
 
@@ -39,13 +42,17 @@ from ..placement import (
     tpu_capacity_args,
 )
 from ..storage import (
+    WeightsToStage,
     bucket_name,
     cache_bucket_name,
     check_storage,
     deploy_bucket,
     deploy_cache_bucket,
     deploy_identity,
+    deploy_stager,
+    deploy_weight_staging,
     grant_for,
+    stager_grant,
     storage_outputs,
 )
 
@@ -59,7 +66,25 @@ STORAGE = StorageSpec(
 SERVICE_NAME = "stable-diffusion"
 """The RayService of the unnamed instance; a named instance appends `-<name>`."""
 IMPORT_PATH = "sd_serve.app:build_app"
-DEFAULT_MODEL = "stabilityai/stable-diffusion-2-1"
+DEFAULT_MODEL = "CompVis/stable-diffusion-v1-4"
+DEFAULT_REVISION = "bf16"
+"""The tutorial's model and branch: ray-project/serve_config_examples stable_diffusion/stable_diffusion_tpu.py
+(commit a0afeba37ccc0eb903ac74010674e5e6e658a57c) loads FlaxStableDiffusionPipeline.from_pretrained(
+"CompVis/stable-diffusion-v1-4", revision="bf16"). Its bf16 branch (commit 295cccd, "add bf16 weights for flax, remove
+pt weights") holds Flax weights only; the model is not gated (huggingface.co/CompVis/stable-diffusion-v1-4/tree/bf16:
+files download without an access request). Both checked 2026-12-02."""
+FLAX_PIPELINE_FILES = [
+    "model_index.json",
+    "scheduler/*",
+    "text_encoder/*",
+    "tokenizer/*",
+    "unet/*",
+    "vae/*",
+]
+"""What sd_serve's loader reads from a diffusers Flax checkpoint; it passes no safety checker or feature extractor,
+so their folders (about 600 MB on the bf16 branch) are not staged."""
+STAGING_JOB = "weights-staging"
+"""The staging Job of the unnamed instance; a named instance appends `-<name>`."""
 WEIGHTS_MOUNT = "/data/weights"
 COMPILE_CACHE_DIR = "/var/cache/jax"
 # A v4 host has 240 vCPUs and 407 GB: room for the pipeline's host-side work and the weights in memory.
@@ -83,8 +108,17 @@ class Config(StorageScenarioConfig):
     """The Ray image built from workloads/stable_diffusion (JAX for TPU, or its CUDA variant on GPU pools), pinned
     by tag or digest."""
     model: NotRequired[str]
-    """The model's Hugging Face id; its weights are read from gs://BUCKET/models/<model>. Default:
-    stabilityai/stable-diffusion-2-1."""
+    """The model's Hugging Face id (a diffusers checkpoint with Flax weights); its weights are read from
+    gs://BUCKET/models/<model>. Default: CompVis/stable-diffusion-v1-4 (the tutorial's)."""
+    revision: NotRequired[str]
+    """The Hugging Face branch, tag or commit staged. Default: bf16 with the default model, else main."""
+    stage_weights: NotRequired[bool]
+    """Copy the model's Flax files at `revision` from Hugging Face into the bucket with a Job before the RayService
+    starts. Public models only (it sends no token). Needs `stagingImage`.
+    Default: false (the weights are staged already)."""
+    staging_image: NotRequired[str]
+    """The image the staging Job runs: workloads/llama's, which carries stage_weights.py (the Ray image cannot: its
+    transformers 4.57 needs huggingface-hub<1, the staging job >=1). Pinned by tag or digest."""
     cache_bucket: NotRequired[str]
     """Bucket the XLA compile cache is synced with. Default:
     `<gcp:project>-<stack>-stablediffusion[-<name>]-xla-cache`."""
@@ -281,6 +315,12 @@ def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -
             f"{cluster.name!r}; allowed: true",
         )
     check_storage(placement, stack, cache=True)
+    if placement.settings.get("stage_weights") and "staging_image" not in placement.settings:
+        raise config_error(
+            placement.at("staging_image"),
+            "missing, but stageWeights is true; required: the workloads/llama image (it carries stage_weights.py), "
+            "pinned by tag or digest",
+        )
     _check_app_settings(placement)
     _check_capacity(placement)
     args = _service_args(placement, stack)
@@ -307,12 +347,18 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
     """Deploy the instance onto its cluster; returns its stack outputs."""
     stack = context.stack
     identity = deploy_identity(placement, context)
-    weights = deploy_bucket(placement, stack, [grant_for(identity, placement)])
+    # Only the staging Job's own ServiceAccount may write the weights; the Ray pods read them.
+    stager = deploy_stager(placement, context, identity) if placement.settings.get("stage_weights") else None
+    grants = [grant_for(identity, placement), *([stager_grant(stager)] if stager is not None else [])]
+    weights = deploy_bucket(placement, stack, grants)
     cache = deploy_cache_bucket(placement, stack, identity)
     needs: list[pulumi.Resource] = [identity, weights, cache]
     operator = _operator(placement)
     if operator is RayOperator.HELM:
         needs.append(context.addons.kuberay_operator())
+    if placement.settings.get("stage_weights"):
+        assert stager is not None
+        needs.append(_deploy_staging(placement, context, stager, weights))
     args = _service_args(placement, stack)
     args["service_account_name"] = identity.service_account_name
     service = RayService(
@@ -328,8 +374,47 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
             "url": service.url,
             "serveService": service.service_name,
             "dashboardService": service.dashboard_service_name,
+            "commands": commands(placement),
         }
     )
+
+
+def _model_source(placement: Placement) -> tuple[str, str]:
+    model = placement.settings.get("model", DEFAULT_MODEL)
+    return model, placement.settings.get("revision", DEFAULT_REVISION if model == DEFAULT_MODEL else "main")
+
+
+def _deploy_staging(
+    placement: Placement, context: DeployContext, stager: WorkloadIdentity, weights: GcsFuseBucket
+) -> pulumi.Resource:
+    model, revision = _model_source(placement)
+    staged: WeightsToStage = {
+        "image": placement.settings["staging_image"],
+        "job_name": placement.physical(STAGING_JOB),
+        "hf_repo": model,
+        "revision": revision,
+        "allow_patterns": FLAX_PIPELINE_FILES,
+        "path": f"models/{model}",
+    }
+    # No token: the tutorial's model is public, and a token would be one more secret in this namespace.
+    return deploy_weight_staging(placement, context, stager, weights, staged)
+
+
+def commands(placement: Placement) -> dict[str, str]:
+    """The tutorial's follow-up commands with this instance's names: port-forward to the Serve Service, then its
+    client `python stable_diffusion_tpu_req.py --save_pictures` (which calls http://localhost:8000/imagine), a curl,
+    the RayService's status (Pulumi does not wait for custom resources) and the staging Job's logs."""
+    namespace, service = placement.namespace, placement.physical(SERVICE_NAME)
+    result = {
+        "portForward": f"kubectl -n {namespace} port-forward svc/{serve_service_name(service)} 8000:8000",
+        "client": "python stable_diffusion_tpu_req.py --save_pictures",
+        "imagine": "curl -o image.png 'http://localhost:8000/imagine?prompt=a%20lighthouse%20at%20dawn'",
+        "status": f"kubectl -n {namespace} get rayservice {service}",
+        "dashboard": f"kubectl -n {namespace} port-forward svc/{head_service_name(service)} 8265:8265",
+    }
+    if placement.settings.get("stage_weights"):
+        result["stagingLogs"] = f"kubectl -n {namespace} logs -f job/{placement.physical(STAGING_JOB)}"
+    return result
 
 
 SCENARIO = Scenario(

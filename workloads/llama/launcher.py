@@ -5,7 +5,8 @@ Environment (the Pulumi component sets these; an empty value counts as unset; "v
 
 - MODEL (required): a local path (the GCS FUSE mount of the staged weights) or a Hugging Face model id; the
   positional model argument of `vllm serve`.
-- SERVED_MODEL_NAME (vLLM's: MODEL): `--served-model-name`, the name clients put in requests.
+- SERVED_MODEL_NAME (vLLM's: MODEL): `--served-model-name`, the names clients may put in requests, separated by
+  spaces (model ids have none); vLLM answers to any of them and reports the first in responses and metrics.
 - TENSOR_PARALLEL_SIZE (vLLM's: 1): `--tensor-parallel-size`, a positive integer: chips to shard across (8 on v6e-8).
 - MAX_MODEL_LEN (vLLM's: the model's): `--max-model-len`, a positive integer: prompt + output tokens per request.
 - MAX_NUM_SEQS (vLLM's): `--max-num-seqs`, a positive integer: requests batched at once.
@@ -122,8 +123,10 @@ def _server_args(env: _Env) -> tuple[list[str], int]:
             "model id (e.g. meta-llama/Llama-3.1-70B-Instruct)"
         )
     args = [model or ""]
-    if served_name := env.get("SERVED_MODEL_NAME"):
-        args.append(f"--served-model-name={served_name}")
+    if served_names := env.get("SERVED_MODEL_NAME"):
+        # One name keeps the `--flag=value` form of the other flags; vLLM's flag takes one or more values.
+        names = served_names.split()
+        args += [f"--served-model-name={names[0]}"] if len(names) == 1 else ["--served-model-name", *names]
     for name, flag in _INT_FLAGS:
         if (value := env.positive_int(name)) is not None:
             args.append(f"{flag}={value}")

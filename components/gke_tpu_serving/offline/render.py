@@ -70,6 +70,12 @@ def render_tree(result: PreviewResult) -> str:
         lines += ["", "Outputs:"]
         lines += [f"    {key:<{key_width}}: {_show(value)}" for key, value in result.outputs.items()]
     lines += ["", "Resources:", f"    + {len(result.resources)} to create"]
+    if result.stood_in_secrets:
+        lines += [
+            "",
+            "Secrets stood in for (set them before `pulumi up`, e.g. `pulumi config set --secret KEY ...`):",
+            *(f"    {key}" for key in result.stood_in_secrets),
+        ]
     return "\n".join(lines) + "\n"
 
 
