@@ -14,12 +14,10 @@ import pulumi
 from gke_tpu_serving import (
     BucketAccess,
     Exposure,
-    GcsFuseBucket,
     RayAuthMode,
     RayService,
     RayServiceArgs,
     ServeDeploymentArgs,
-    WorkloadIdentity,
     WorkloadIdentityMode,
 )
 from gke_tpu_serving.cluster.plan import GpuPoolPlan
@@ -42,7 +40,6 @@ from ..placement import (
     tpu_capacity_args,
 )
 from ..storage import (
-    WeightsToStage,
     bucket_name,
     cache_bucket_name,
     check_storage,
@@ -50,11 +47,11 @@ from ..storage import (
     deploy_cache_bucket,
     deploy_identity,
     deploy_stager,
-    deploy_weight_staging,
     grant_for,
     stager_grant,
     storage_outputs,
 )
+from .stable_diffusion_weights import DEFAULT_MODEL, STAGING_JOB, deploy_staging
 
 STORAGE = StorageSpec(
     default_namespace="stable-diffusion",
@@ -66,25 +63,6 @@ STORAGE = StorageSpec(
 SERVICE_NAME = "stable-diffusion"
 """The RayService of the unnamed instance; a named instance appends `-<name>`."""
 IMPORT_PATH = "sd_serve.app:build_app"
-DEFAULT_MODEL = "CompVis/stable-diffusion-v1-4"
-DEFAULT_REVISION = "bf16"
-"""The tutorial's model and branch: ray-project/serve_config_examples stable_diffusion/stable_diffusion_tpu.py
-(commit a0afeba37ccc0eb903ac74010674e5e6e658a57c) loads FlaxStableDiffusionPipeline.from_pretrained(
-"CompVis/stable-diffusion-v1-4", revision="bf16"). Its bf16 branch (commit 295cccd, "add bf16 weights for flax, remove
-pt weights") holds Flax weights only; the model is not gated (huggingface.co/CompVis/stable-diffusion-v1-4/tree/bf16:
-files download without an access request). Both checked 2026-12-02."""
-FLAX_PIPELINE_FILES = [
-    "model_index.json",
-    "scheduler/*",
-    "text_encoder/*",
-    "tokenizer/*",
-    "unet/*",
-    "vae/*",
-]
-"""What sd_serve's loader reads from a diffusers Flax checkpoint; it passes no safety checker or feature extractor,
-so their folders (about 600 MB on the bf16 branch) are not staged."""
-STAGING_JOB = "weights-staging"
-"""The staging Job of the unnamed instance; a named instance appends `-<name>`."""
 WEIGHTS_MOUNT = "/data/weights"
 COMPILE_CACHE_DIR = "/var/cache/jax"
 # A v4 host has 240 vCPUs and 407 GB: room for the pipeline's host-side work and the weights in memory.
@@ -358,7 +336,7 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
         needs.append(context.addons.kuberay_operator())
     if placement.settings.get("stage_weights"):
         assert stager is not None
-        needs.append(_deploy_staging(placement, context, stager, weights))
+        needs.append(deploy_staging(placement, context, stager, weights))
     args = _service_args(placement, stack)
     args["service_account_name"] = identity.service_account_name
     service = RayService(
@@ -377,27 +355,6 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
             "commands": commands(placement),
         }
     )
-
-
-def _model_source(placement: Placement) -> tuple[str, str]:
-    model = placement.settings.get("model", DEFAULT_MODEL)
-    return model, placement.settings.get("revision", DEFAULT_REVISION if model == DEFAULT_MODEL else "main")
-
-
-def _deploy_staging(
-    placement: Placement, context: DeployContext, stager: WorkloadIdentity, weights: GcsFuseBucket
-) -> pulumi.Resource:
-    model, revision = _model_source(placement)
-    staged: WeightsToStage = {
-        "image": placement.settings["staging_image"],
-        "job_name": placement.physical(STAGING_JOB),
-        "hf_repo": model,
-        "revision": revision,
-        "allow_patterns": FLAX_PIPELINE_FILES,
-        "path": f"models/{model}",
-    }
-    # No token: the tutorial's model is public, and a token would be one more secret in this namespace.
-    return deploy_weight_staging(placement, context, stager, weights, staged)
 
 
 def commands(placement: Placement) -> dict[str, str]:
