@@ -6,6 +6,7 @@ from typing import Any
 import pulumi
 
 from gke_tpu_serving import GkeTpuCluster, ImageRepository, Tenant
+from gke_tpu_serving.cluster.quota import quota_lines, tpu_quota
 
 from .cluster_addons import ClusterAddons
 from .config import StackConfig
@@ -41,6 +42,8 @@ def build(config: StackConfig) -> dict[str, Any]:
         },
         "kubeconfigs": {name: c.kubeconfig for name, c in clusters.items()},
         "imageRepository": images.url,
+        # Known at preview, so a reviewer (and the first-deploy guide) sees the quota to request per zone.
+        "tpuQuota": quota_lines(tpu_quota(c.plan for c in config.clusters)),
     }
     tenant_components: dict[str, Tenant] = {}
     if config.tenancy is not None:

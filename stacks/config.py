@@ -289,8 +289,9 @@ def _check_image_settings(images: ImageSettings) -> None:
 # The namespaces whose keys take effect: the project's own, the provider that registers resources with its default
 # instance (every gcp resource; stack config configures only default providers, per Pulumi's "Resource providers"
 # docs, pulumi.com/docs/iac/concepts/resources/providers, checked 2026-12-02) and Pulumi's own
-# (pulumi:disable-default-providers, pulumi:tags, ...).
-NAMESPACES = (PROJECT, "gcp", "pulumi")
+# (pulumi:disable-default-providers, pulumi:tags, ...). `offline:` holds the offline preview's own settings
+# (offline:standInSecrets, read by gke_tpu_serving.offline); `pulumi up` passes them on and the program ignores them.
+NAMESPACES = (PROJECT, "gcp", "pulumi", "offline")
 
 
 def check_namespaces(keys: Iterable[str]) -> None:

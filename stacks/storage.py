@@ -2,7 +2,7 @@
 every scenario that needs them (Saxml's state bucket, the weights and compile-cache buckets)."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
@@ -10,6 +10,8 @@ from gke_tpu_serving import (
     BucketAccess,
     BucketGrantArgs,
     GcsFuseBucket,
+    WeightStagingJob,
+    WeightStagingJobArgs,
     WorkloadIdentity,
     WorkloadIdentityArgs,
     WorkloadIdentityMode,
@@ -20,6 +22,8 @@ from gke_tpu_serving.names import check_bucket_name, check_dns_label
 from .model import DeployContext, Placement, StackInfo, config_error
 
 CACHE_ROLE = "xla-cache"
+STAGER_SERVICE_ACCOUNT = "weights-stager"
+"""The Kubernetes ServiceAccount of an instance's weight-staging Job: the only one that may write its weights."""
 
 
 def bucket_name(placement: Placement, stack: StackInfo) -> str:
@@ -121,4 +125,59 @@ def deploy_cache_bucket(placement: Placement, stack: StackInfo, identity: Worklo
             # Tells reviewers and the policy pack why this bucket alone is not protected.
             "labels": {"gke-tpu-serving-contents": "regenerable-cache"},
         },
+    )
+
+
+def deploy_stager(placement: Placement, context: DeployContext, identity: WorkloadIdentity) -> WorkloadIdentity:
+    """The staging Job's own ServiceAccount, beside the instance's (which it waits for: that one creates the
+    namespace). Give it `stager_grant` on the weights bucket."""
+    return WorkloadIdentity(
+        f"{placement.resource_prefix}-stager",
+        {
+            "project": context.stack.gcp_project,
+            "namespace": placement.namespace,
+            "service_account_name": STAGER_SERVICE_ACCOUNT,
+            "mode": WorkloadIdentityMode.FEDERATED,
+        },
+        opts=pulumi.ResourceOptions(provider=context.cluster.kubernetes_provider, depends_on=[identity]),
+    )
+
+
+def stager_grant(stager: WorkloadIdentity) -> BucketGrantArgs:
+    return {"name": STAGER_SERVICE_ACCOUNT, "member": stager.member, "access": BucketAccess.WRITE}
+
+
+class WeightsToStage(TypedDict):
+    """What a scenario stages into its weights bucket, and from where."""
+
+    image: pulumi.Input[str]
+    """An image carrying stage_weights.py (workloads/llama's)."""
+    hf_repo: str
+    path: str
+    """Folder in the bucket, e.g. models/<hf_repo>."""
+    revision: NotRequired[str]
+    allow_patterns: NotRequired[list[str]]
+    hf_token: NotRequired[Any]
+    job_name: NotRequired[str]
+
+
+def deploy_weight_staging(
+    placement: Placement,
+    context: DeployContext,
+    stager: WorkloadIdentity,
+    bucket: GcsFuseBucket,
+    weights: WeightsToStage,
+) -> WeightStagingJob:
+    """The Job that copies the weights into the bucket; `pulumi up` waits for it, so servers that depend on it start
+    with their weights in place. A rerun copies only what is missing or changed (stage_weights.py)."""
+    args: WeightStagingJobArgs = {
+        "namespace": placement.namespace,
+        "service_account_name": stager.service_account_name,
+        "bucket": bucket_name(placement, context.stack),
+        **weights,
+    }
+    return WeightStagingJob(
+        f"{placement.resource_prefix}-weights-staging",
+        args,
+        opts=pulumi.ResourceOptions(provider=context.cluster.kubernetes_provider, depends_on=[stager, bucket]),
     )

@@ -14,8 +14,6 @@ from gke_tpu_serving import (
     Exposure,
     VllmDeploymentWithHpa,
     VllmDeploymentWithHpaArgs,
-    WeightStagingJob,
-    WorkloadIdentity,
     WorkloadIdentityMode,
 )
 from gke_tpu_serving.errors import ArgError
@@ -32,7 +30,10 @@ from ..storage import (
     deploy_bucket,
     deploy_cache_bucket,
     deploy_identity,
+    deploy_stager,
+    deploy_weight_staging,
     grant_for,
+    stager_grant,
     storage_outputs,
 )
 
@@ -43,10 +44,12 @@ STORAGE = StorageSpec(
     access=BucketAccess.READ,  # serving pods only load weights; the staging job writes them
     bucket_role="weights",
 )
-DEFAULT_MODEL = "meta-llama/Llama-3.1-70B-Instruct"
+DEFAULT_MODEL = "meta-llama/Llama-3.1-70B"
+"""The model of GKE's "Serve an LLM using TPU Trillium on GKE with vLLM" tutorial, whose curl and load.sh send this
+name (GoogleCloudPlatform/kubernetes-engine-samples ai-ml/vllm-tpu/vllm-llama3-70b.yaml, `--model=` with no
+`--served-model-name`, commit 64dcc999a5b2a04f899f87ddeb65099f888076d7, checked 2026-12-02)."""
 SERVER_NAME = "vllm-llama"
 """The Deployment, Service and HPA of the unnamed instance; a named instance appends `-<name>`."""
-STAGER_SERVICE_ACCOUNT = "weights-stager"
 
 
 class Config(StorageScenarioConfig):
@@ -56,7 +59,10 @@ class Config(StorageScenarioConfig):
     """A prebuilt server image (workloads/llama, e.g. the reference images.yml prints), pinned by digest or tag.
     Default: `pulumi up` builds workloads/llama and pushes it to the stack's repository."""
     model: NotRequired[str]
-    """Hugging Face id of the model. Default: meta-llama/Llama-3.1-70B-Instruct."""
+    """Hugging Face id of the model, and the first name it is served under. Default: meta-llama/Llama-3.1-70B (the
+    tutorial's)."""
+    model_aliases: NotRequired[list[str]]
+    """More names requests may use for the model (vLLM's --served-model-name takes several). Default: none."""
     cache_bucket: NotRequired[str]
     """Bucket for the XLA compile cache. Default: `<gcp:project>-<stack>-llama[-<name>]-xla-cache`."""
     max_model_len: NotRequired[int]
@@ -175,37 +181,26 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
     stack, secrets = context.stack, context.secrets
     identity = deploy_identity(placement, context)
     grants = [grant_for(identity, placement)]
-    stager = None
-    if placement.settings.get("stage_weights"):
-        # Its own ServiceAccount: only the staging Job may write the weights; the servers only read them.
-        stager = WorkloadIdentity(
-            f"{placement.resource_prefix}-stager",
-            {
-                "project": stack.gcp_project,
-                "namespace": placement.namespace,
-                "service_account_name": STAGER_SERVICE_ACCOUNT,
-                "mode": WorkloadIdentityMode.FEDERATED,
-            },
-            opts=pulumi.ResourceOptions(provider=context.cluster.kubernetes_provider, depends_on=[identity]),
-        )
-        grants.append({"name": STAGER_SERVICE_ACCOUNT, "member": stager.member, "access": BucketAccess.WRITE})
+    # Its own ServiceAccount: only the staging Job may write the weights; the servers only read them.
+    stager = deploy_stager(placement, context, identity) if placement.settings.get("stage_weights") else None
+    if stager is not None:
+        grants.append(stager_grant(stager))
     bucket = deploy_bucket(placement, stack, grants)
     deploy_cache_bucket(placement, stack, identity)
     args = _server_args(placement, stack, deployed_image(placement, context, "image", LLAMA))
     server_needs: list[pulumi.Resource] = [identity, bucket, context.addons.metrics_adapter()]
     if stager is not None:
-        staging = WeightStagingJob(
-            f"{placement.resource_prefix}-weights-staging",
+        staging = deploy_weight_staging(
+            placement,
+            context,
+            stager,
+            bucket,
             {
-                "namespace": args["namespace"],
-                "service_account_name": stager.service_account_name,
                 "image": args["image"],
                 "hf_repo": args["model"],
                 "hf_token": secrets["hfToken"],
-                "bucket": args["weights_bucket"],
                 "path": f"models/{args['model']}",
             },
-            opts=pulumi.ResourceOptions(provider=context.cluster.kubernetes_provider, depends_on=[stager, bucket]),
         )
         server_needs.append(staging)
     args["service_account_name"] = identity.service_account_name
@@ -218,7 +213,37 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
         args,
         opts=pulumi.ResourceOptions(provider=context.cluster.kubernetes_provider, depends_on=server_needs),
     )
-    return placement_outputs(placement) | storage_outputs(identity, bucket) | {"url": server.url}
+    return (
+        placement_outputs(placement)
+        | storage_outputs(identity, bucket)
+        | {"url": server.url, "commands": commands(placement, stack, secret_keys=frozenset(secrets))}
+    )
+
+
+# The tutorial's request, with its own model name; only the host differs (a port-forward to localhost).
+_COMPLETION_BODY = '{"model": "%s", "prompt": "San Francisco is a", "max_tokens": 100, "temperature": 0}'
+
+
+def commands(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -> dict[str, str]:
+    """The follow-up commands of the tutorial, with this instance's names: credentials, port-forward, the curl to
+    /v1/completions, the server's logs and the staging Job's."""
+    namespace, server = placement.namespace, placement.physical(SERVER_NAME)
+    model = placement.settings.get("model", DEFAULT_MODEL)
+    auth = ' -H "Authorization: Bearer $VLLM_API_KEY"' if "apiKey" in secret_keys else ""
+    cluster = placement.cluster
+    result = {
+        "credentials": f"gcloud container clusters get-credentials {cluster.name} --location {cluster.plan.location}",
+        "portForward": f"kubectl -n {namespace} port-forward svc/{server} 8000:8000",
+        "completion": (
+            f"curl http://localhost:8000/v1/completions -H 'Content-Type: application/json'{auth} "
+            f"-d '{_COMPLETION_BODY % model}'"
+        ),
+        "logs": f"kubectl -n {namespace} logs -f deployment/{server}",
+        "hpa": f"kubectl -n {namespace} get hpa {server} --watch",
+    }
+    if placement.settings.get("stage_weights"):
+        result["stagingLogs"] = f"kubectl -n {namespace} logs -f job/{placement.resource_prefix}-weights-staging"
+    return result
 
 
 SCENARIO = Scenario(key="llama", config_type=Config, storage=STORAGE, check=check, demand=demand, deploy=deploy)

@@ -22,16 +22,17 @@ from gke_tpu_serving import (
 )
 from gke_tpu_serving.cluster.plan import GpuPoolPlan
 from gke_tpu_serving.errors import ArgError, PathPart, format_path, require_int
-from gke_tpu_serving.ray.cluster_args import max_requests
+from gke_tpu_serving.ray.cluster_args import head_service_name, max_requests
 from gke_tpu_serving.ray.groups import worker_defaults
 from gke_tpu_serving.ray.ray_service import (
     RayServiceUpgradeStrategy,
     check_autopilot_ray_service,
     check_ray_service_args,
+    serve_service_name,
 )
 from gke_tpu_serving.tenancy.quota import Resources
 
-from ..images import STABLE_DIFFUSION, STABLE_DIFFUSION_CUDA, ImageBuild
+from ..images import LLAMA, STABLE_DIFFUSION, STABLE_DIFFUSION_CUDA, ImageBuild
 from ..model import DeployContext, Placement, Scenario, StackInfo, StorageScenarioConfig, StorageSpec, config_error
 from ..placement import (
     autopilot_args,
@@ -49,9 +50,12 @@ from ..storage import (
     deploy_bucket,
     deploy_cache_bucket,
     deploy_identity,
+    deploy_stager,
     grant_for,
+    stager_grant,
     storage_outputs,
 )
+from .stable_diffusion_weights import DEFAULT_MODEL, STAGING_JOB, deploy_staging
 
 STORAGE = StorageSpec(
     default_namespace="stable-diffusion",
@@ -63,7 +67,6 @@ STORAGE = StorageSpec(
 SERVICE_NAME = "stable-diffusion"
 """The RayService of the unnamed instance; a named instance appends `-<name>`."""
 IMPORT_PATH = "sd_serve.app:build_app"
-DEFAULT_MODEL = "stabilityai/stable-diffusion-2-1"
 WEIGHTS_MOUNT = "/data/weights"
 COMPILE_CACHE_DIR = "/var/cache/jax"
 # The catalog has no sourced shape for TPU v4's ct4p-hightpu-4t, so nothing derives the worker's requests there: they
@@ -91,8 +94,17 @@ class Config(StorageScenarioConfig):
     """A prebuilt Ray image (workloads/stable_diffusion: JAX for TPU, or its CUDA variant on GPU pools), pinned by
     digest or tag. Default: `pulumi up` builds the variant for the pool and pushes it to the stack's repository."""
     model: NotRequired[str]
-    """The model's Hugging Face id; its weights are read from gs://BUCKET/models/<model>. Default:
-    stabilityai/stable-diffusion-2-1."""
+    """The model's Hugging Face id (a diffusers checkpoint with Flax weights); its weights are read from
+    gs://BUCKET/models/<model>. Default: CompVis/stable-diffusion-v1-4 (the tutorial's)."""
+    revision: NotRequired[str]
+    """The Hugging Face branch, tag or commit staged. Default: bf16 with the default model, else main."""
+    stage_weights: NotRequired[bool]
+    """Copy the model's Flax files at `revision` from Hugging Face into the bucket with a Job before the RayService
+    starts. Public models only (it sends no token). Default: false (the weights are staged already)."""
+    staging_image: NotRequired[str]
+    """A prebuilt image for the staging Job: workloads/llama's, which carries stage_weights.py (the Ray image cannot:
+    its transformers 4.57 needs huggingface-hub<1, the staging job >=1), pinned by digest or tag. Default: the llama
+    image `pulumi up` builds."""
     cache_bucket: NotRequired[str]
     """Bucket the XLA compile cache is synced with. Default:
     `<gcp:project>-<stack>-stablediffusion[-<name>]-xla-cache`."""
@@ -322,6 +334,8 @@ def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -
             f"{cluster.name!r}; allowed: true",
         )
     check_storage(placement, stack, cache=True)
+    if placement.settings.get("stage_weights"):
+        check_image(placement, "staging_image", LLAMA)
     _check_app_settings(placement)
     _check_capacity(placement)
     args = _service_args(placement, stack, check_image(placement, "image", _image_build(placement)))
@@ -350,12 +364,18 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
     """Deploy the instance onto its cluster; returns its stack outputs."""
     stack = context.stack
     identity = deploy_identity(placement, context)
-    weights = deploy_bucket(placement, stack, [grant_for(identity, placement)])
+    # Only the staging Job's own ServiceAccount may write the weights; the Ray pods read them.
+    stager = deploy_stager(placement, context, identity) if placement.settings.get("stage_weights") else None
+    grants = [grant_for(identity, placement), *([stager_grant(stager)] if stager is not None else [])]
+    weights = deploy_bucket(placement, stack, grants)
     cache = deploy_cache_bucket(placement, stack, identity)
     needs: list[pulumi.Resource] = [identity, weights, cache]
     operator = _operator(placement)
     if operator is RayOperator.HELM:
         needs.append(context.addons.kuberay_operator())
+    if placement.settings.get("stage_weights"):
+        assert stager is not None
+        needs.append(deploy_staging(placement, context, stager, weights))
     args = _service_args(placement, stack, deployed_image(placement, context, "image", _image_build(placement)))
     args["service_account_name"] = identity.service_account_name
     name = placement.physical(SERVICE_NAME)
@@ -374,8 +394,26 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
             "dashboardService": service.dashboard_service_name,
             # `pulumi up` does not wait for a custom resource to serve: this shows KubeRay's progress.
             "watch": f"kubectl -n {args['namespace']} get rayservice {name} -w",
+            "commands": commands(placement),
         }
     )
+
+
+def commands(placement: Placement) -> dict[str, str]:
+    """The tutorial's follow-up commands with this instance's names: port-forward to the Serve Service, then its
+    client `python stable_diffusion_tpu_req.py --save_pictures` (which calls http://localhost:8000/imagine), a curl,
+    the RayService's status (Pulumi does not wait for custom resources) and the staging Job's logs."""
+    namespace, service = placement.namespace, placement.physical(SERVICE_NAME)
+    result = {
+        "portForward": f"kubectl -n {namespace} port-forward svc/{serve_service_name(service)} 8000:8000",
+        "client": "python stable_diffusion_tpu_req.py --save_pictures",
+        "imagine": "curl -o image.png 'http://localhost:8000/imagine?prompt=a%20lighthouse%20at%20dawn'",
+        "status": f"kubectl -n {namespace} get rayservice {service}",
+        "dashboard": f"kubectl -n {namespace} port-forward svc/{head_service_name(service)} 8265:8265",
+    }
+    if placement.settings.get("stage_weights"):
+        result["stagingLogs"] = f"kubectl -n {namespace} logs -f job/{placement.physical(STAGING_JOB)}"
+    return result
 
 
 SCENARIO = Scenario(

@@ -10,6 +10,9 @@ from helpers import ROOT
 
 from stacks.config import ConfigError, parse
 
+HF_TOKEN_SET = frozenset({"hfToken"})
+"""The dev stack stages Llama's gated weights: `pulumi up` needs the hfToken secret set."""
+
 PREFIX = "gke-tpu-serving:"
 
 
@@ -20,7 +23,7 @@ def config(stack: str = "dev") -> tuple[dict[str, Any], str]:
 
 def refusal(raw: dict[str, Any], project: str) -> str:
     with pytest.raises(ConfigError) as raised:
-        parse(raw, project)
+        parse(raw, project, HF_TOKEN_SET)
     return str(raised.value)
 
 
@@ -57,7 +60,7 @@ def test_llama_requests_larger_than_the_host_are_refused() -> None:
 
 
 def test_llama_with_requests_that_fit_the_host_is_accepted() -> None:
-    parsed = parse(*llama_on_one_chip_v5e(fileCacheSize="20Gi", memory="8Gi"))
+    parsed = parse(*llama_on_one_chip_v5e(fileCacheSize="20Gi", memory="8Gi"), HF_TOKEN_SET)
     assert parsed.instance("llama").tpu_pools[0].tpu_slice.machine_type == "ct5lp-hightpu-1t"
 
 
@@ -67,7 +70,7 @@ def test_llama_with_requests_that_fit_the_host_is_accepted() -> None:
         (
             "maxModelLen",
             1000000000,
-            "1000000000 is more than meta-llama/Llama-3.1-70B-Instruct's context of 131072 tokens; allowed: 1 to 131072",
+            "1000000000 is more than meta-llama/Llama-3.1-70B's context of 131072 tokens; allowed: 1 to 131072",
         ),
         (
             "targetQueueLength",
@@ -126,4 +129,4 @@ def test_stable_diffusion_numbers_past_the_pool_or_the_server_are_refused(
 def test_stable_diffusion_batch_sizes_in_any_order_are_accepted() -> None:
     raw, project = config()
     raw["stableDiffusion"]["batchSizes"] = [8, 1, 4]
-    assert parse(raw, project).instance("stableDiffusion").settings["batch_sizes"] == [8, 1, 4]
+    assert parse(raw, project, HF_TOKEN_SET).instance("stableDiffusion").settings["batch_sizes"] == [8, 1, 4]

@@ -28,6 +28,10 @@ def dev_config() -> tuple[dict[str, Any], str]:
     return raw, config["gcp:project"]
 
 
+DEV_SECRETS = frozenset({"hfToken"})
+"""The secrets the dev stack needs set (it stages Llama's gated weights), as `pulumi up` would have them."""
+
+
 def sd(raw: dict[str, Any]) -> dict[str, Any]:
     return raw["clusters"][0]
 
@@ -42,14 +46,14 @@ def pool(raw: dict[str, Any], cluster: int, index: int) -> dict[str, Any]:
 
 def test_dev_stack_config_is_valid() -> None:
     raw, project = dev_config()
-    config = parse(raw, project)
+    config = parse(raw, project, DEV_SECRETS)
     assert [c.name for c in config.clusters] == ["sd-v4", "llm-us-central1"]
     assert config.scenario_keys == {"stableDiffusion", "saxml", "llama"}
 
 
 def test_dev_stack_places_each_scenario_on_its_slices() -> None:
     raw, project = dev_config()
-    config = parse(raw, project)
+    config = parse(raw, project, DEV_SECRETS)
     assert [p.pool_name for p in config.instance("saxml").tpu_pools] == ["v5e-4x8-0", "v5e-4x8-1"]
     assert [p.zone for p in config.instance("saxml").tpu_pools] == ["us-central1-a", "us-central1-a"]
     assert config.instance("llama").tpu_pools[0].tpu_slice.generation is TpuGeneration.V6E
@@ -61,7 +65,7 @@ def test_stack_defaults_apply_to_clusters_without_their_own() -> None:
     raw, project = dev_config()
     raw["deletionProtection"] = False
     llm(raw)["deletionProtection"] = True
-    clusters = parse(raw, project).clusters
+    clusters = parse(raw, project, DEV_SECRETS).clusters
     assert [c.plan.deletion_protection for c in clusters] == [False, True]
     assert [c.plan.release_channel for c in clusters] == ["REGULAR", "REGULAR"]
 
@@ -525,7 +529,7 @@ def test_bad_config_is_rejected_with_its_key_value_and_allowed_values(
     raw = copy.deepcopy(raw)
     mutate(raw)
     with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
-        parse(raw, project)
+        parse(raw, project, DEV_SECRETS)
 
 
 def test_missing_gcp_project_is_rejected() -> None:
@@ -577,7 +581,7 @@ def test_invalid_derived_bucket_name_says_it_was_derived() -> None:
             "without a 'goog' prefix or 'google' inside (the default, derived from gcp:project and the stack; set bucket)"
         ),
     ):
-        parse(raw, project)
+        parse(raw, project, DEV_SECRETS)
 
 
 def test_there_are_at_least_thirty_distinct_bad_config_cases() -> None:
@@ -590,22 +594,22 @@ def test_there_are_at_least_thirty_distinct_bad_config_cases() -> None:
         (
             "gke_tpu_serving:llama",
             "config key gke_tpu_serving:llama: namespace 'gke_tpu_serving' is not this project's nor a provider's "
-            "(did you mean gke-tpu-serving:llama?); allowed namespaces: gke-tpu-serving, gcp, pulumi",
+            "(did you mean gke-tpu-serving:llama?); allowed namespaces: gke-tpu-serving, gcp, pulumi, offline",
         ),
         (
             "gke-tpu-server:llama",
             "config key gke-tpu-server:llama: namespace 'gke-tpu-server' is not this project's nor a provider's "
-            "(did you mean gke-tpu-serving:llama?); allowed namespaces: gke-tpu-serving, gcp, pulumi",
+            "(did you mean gke-tpu-serving:llama?); allowed namespaces: gke-tpu-serving, gcp, pulumi, offline",
         ),
         (
             "gpc:region",
             "config key gpc:region: namespace 'gpc' is not this project's nor a provider's (did you mean gcp:region?); "
-            "allowed namespaces: gke-tpu-serving, gcp, pulumi",
+            "allowed namespaces: gke-tpu-serving, gcp, pulumi, offline",
         ),
         (
             "aws:region",
             "config key aws:region: namespace 'aws' is not this project's nor a provider's; allowed namespaces: "
-            "gke-tpu-serving, gcp, pulumi",
+            "gke-tpu-serving, gcp, pulumi, offline",
         ),
         (
             "kubernetes:context",
@@ -637,7 +641,7 @@ def test_a_misspelt_namespace_does_not_drop_the_scenario(tmp_path: Path) -> None
     text = (ROOT / "Pulumi.dev.yaml").read_text().replace("gke-tpu-serving:llama:", "gke_tpu_serving:llama:")
     assert _preview_error(tmp_path, text) == (
         "config key gke_tpu_serving:llama: namespace 'gke_tpu_serving' is not this project's nor a provider's "
-        "(did you mean gke-tpu-serving:llama?); allowed namespaces: gke-tpu-serving, gcp, pulumi"
+        "(did you mean gke-tpu-serving:llama?); allowed namespaces: gke-tpu-serving, gcp, pulumi, offline"
     )
 
 

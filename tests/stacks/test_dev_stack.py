@@ -13,7 +13,7 @@ from helpers import ROOT, program_with_stacks
 from manifest_validation import validate_manifest
 
 from gke_tpu_serving.catalog import tpu_zones
-from gke_tpu_serving.offline import PreviewResult, RecordedResource, kubernetes_manifests, run_program
+from gke_tpu_serving.offline import PreviewResult, RecordedResource, kubernetes_manifests
 
 POOL = "gcp:container/nodePool:NodePool"
 GKE = "gcp:container/cluster:Cluster"
@@ -81,13 +81,14 @@ def test_resource_counts(dev: PreviewResult) -> None:
         "gcp:serviceaccount/account:Account": 3,
         "gcp:projects/iAMMember:IAMMember": 3,
         "pulumi:providers:kubernetes": 2,
-        "gke-tpu-serving:index:WorkloadIdentity": 3,
+        # Three scenarios' identities, and the two weight-staging Jobs' writers.
+        "gke-tpu-serving:index:WorkloadIdentity": 5,
         "kubernetes:core/v1:Namespace": 3,
-        "kubernetes:core/v1:ServiceAccount": 3,
+        "kubernetes:core/v1:ServiceAccount": 5,
         "gcp:serviceaccount/iAMMember:IAMMember": 1,
         "gke-tpu-serving:index:GcsFuseBucket": 5,
         "gcp:storage/bucket:Bucket": 5,
-        "gcp:storage/bucketIAMMember:BucketIAMMember": 5,
+        "gcp:storage/bucketIAMMember:BucketIAMMember": 7,
         "gke-tpu-serving:index:CustomMetricsAdapter": 1,
         "kubernetes:yaml/v2:ConfigFile": 2,
         "gke-tpu-serving:index:VllmDeploymentWithHpa": 1,
@@ -96,7 +97,10 @@ def test_resource_counts(dev: PreviewResult) -> None:
         "gke-tpu-serving:index:SaxmlModels": 1,
         "kubernetes:jobset.x-k8s.io/v1alpha2:JobSet": 1,
         "kubernetes:core/v1:ConfigMap": 1,
-        "kubernetes:batch/v1:Job": 1,
+        # Saxml's publishing Job and the two weight-staging Jobs (Llama's with its hfToken Secret).
+        "kubernetes:batch/v1:Job": 3,
+        "gke-tpu-serving:index:WeightStagingJob": 2,
+        "kubernetes:core/v1:Secret": 1,
         "gke-tpu-serving:index:ImageRepository": 1,
         # The stack's repository and the build cache's.
         "gcp:artifactregistry/repository:Repository": 2,
@@ -177,6 +181,8 @@ def test_every_kubernetes_manifest_passes_schema_validation(dev: PreviewResult) 
         "Deployment",
         "HorizontalPodAutoscaler",
         "Job",
+        "Job",
+        "Job",
         "JobSet",
         "Namespace",
         "Namespace",
@@ -184,9 +190,12 @@ def test_every_kubernetes_manifest_passes_schema_validation(dev: PreviewResult) 
         "PodDisruptionBudget",
         "PodMonitoring",
         "RayService",
+        "Secret",
         "Service",
         "Service",
         "Service",
+        "ServiceAccount",
+        "ServiceAccount",
         "ServiceAccount",
         "ServiceAccount",
         "ServiceAccount",
@@ -219,10 +228,10 @@ def test_make_preview_command_prints_the_tree(tmp_path: Path) -> None:
         check=True,
     )
     assert re.search(r"\n \+   │  ├─ gcp:container/nodePool:NodePool +llm-us-central1-v5e-4x8-0 +create\n", done.stdout)
-    assert "+ 73 to create" in done.stdout
+    assert "+ 84 to create" in done.stdout
     document = json.loads(out.read_text())
     assert document["project"] == "gke-tpu-serving" and document["stack"] == "dev"
-    assert len(document["resources"]) == 73
+    assert len(document["resources"]) == 84
 
 
 def _preview_variant(tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess[str]:
@@ -264,35 +273,121 @@ def test_bad_stack_config_exits_2_with_only_the_message(tmp_path: Path) -> None:
     )
 
 
-def test_staging_weights_runs_a_job_as_its_own_writer_before_the_server(tmp_path: Path) -> None:
-    stack = (
-        (ROOT / "Pulumi.dev.yaml")
-        .read_text()
-        .replace("    targetQueueLength: 10\n", "    targetQueueLength: 10\n    stageWeights: true\n")
-    )
-    stack += "  gke-tpu-serving:hfToken:\n    secure: v1:AAAA\n"
-    result = run_program(program_with_stacks(tmp_path, {"staged": stack}), "staged")
-    job = result.one("kubernetes:batch/v1:Job", "llama-weights-staging").inputs["spec"]["template"]["spec"]
+def test_staging_weights_runs_a_job_as_its_own_writer_before_the_server(dev: PreviewResult) -> None:
+    job = dev.one("kubernetes:batch/v1:Job", "llama-weights-staging").inputs["spec"]["template"]["spec"]
     assert job["serviceAccountName"] == "weights-stager"
     assert job["containers"][0]["command"] == [
         "/opt/llama-tools/bin/python",
         "/app/stage_weights.py",
         "--dest",
-        "gs://your-project-id-staged-llama-weights/models/meta-llama/Llama-3.1-70B-Instruct",
+        "gs://your-project-id-dev-llama-weights/models/meta-llama/Llama-3.1-70B",
         "--hf-repo",
-        "meta-llama/Llama-3.1-70B-Instruct",
+        "meta-llama/Llama-3.1-70B",
     ]
-    grants = {g.name: g.inputs["role"] for g in result.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
+    grants = {g.name: g.inputs["role"] for g in dev.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
     assert grants["llama-weights-vllm-read"] == "roles/storage.objectViewer"
     assert grants["llama-weights-weights-stager-write"] == "roles/storage.objectUser"
-    deployment = result.one("kubernetes:apps/v1:Deployment", "vllm-llama")
+    deployment = dev.one("kubernetes:apps/v1:Deployment", "vllm-llama")
     # The server starts after the Job has staged the weights, and its pods need no token.
-    assert result.one("kubernetes:batch/v1:Job", "llama-weights-staging").urn in deployment.options["dependsOn"]
+    assert dev.one("kubernetes:batch/v1:Job", "llama-weights-staging").urn in deployment.options["dependsOn"]
     env_names = [e["name"] for e in deployment.inputs["spec"]["template"]["spec"]["containers"][0]["env"]]
     assert "HF_TOKEN" not in env_names
     # The stager's ServiceAccount waits for the namespace the scenario's identity creates.
-    namespace = result.one("kubernetes:core/v1:Namespace", "llama-identity-namespace").urn
-    assert namespace in result.one("kubernetes:core/v1:ServiceAccount", "llama-stager-ksa").options["dependsOn"]
+    namespace = dev.one("kubernetes:core/v1:Namespace", "llama-identity-namespace").urn
+    assert namespace in dev.one("kubernetes:core/v1:ServiceAccount", "llama-stager-ksa").options["dependsOn"]
+
+
+def test_stable_diffusion_stages_the_tutorials_flax_weights_at_bf16_before_the_ray_service(dev: PreviewResult) -> None:
+    job = dev.one("kubernetes:batch/v1:Job", "stableDiffusion-weights-staging").inputs
+    assert (job["metadata"]["name"], job["metadata"]["namespace"]) == ("weights-staging", "stable-diffusion")
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "weights-stager"
+    # The llama image the stack builds carries stage_weights.py; the Ray image cannot run it.
+    assert (
+        pod["containers"][0]["image"]
+        == dev.one("kubernetes:apps/v1:Deployment", "vllm-llama").inputs["spec"]["template"]["spec"]["containers"][0][
+            "image"
+        ]
+    )
+    assert pod["containers"][0]["command"] == [
+        "/opt/llama-tools/bin/python",
+        "/app/stage_weights.py",
+        "--dest",
+        "gs://your-project-id-dev-stablediffusion-weights/models/CompVis/stable-diffusion-v1-4",
+        "--hf-repo",
+        "CompVis/stable-diffusion-v1-4",
+        "--revision",
+        "bf16",
+        *("--allow-pattern", "model_index.json"),
+        *("--allow-pattern", "scheduler/*"),
+        *("--allow-pattern", "text_encoder/*"),
+        *("--allow-pattern", "tokenizer/*"),
+        *("--allow-pattern", "unet/*"),
+        *("--allow-pattern", "vae/*"),
+    ]
+    # The model is public: no token, so no Secret in the namespace.
+    assert pod["containers"][0]["env"] == []
+    assert not [
+        s for s in dev.of_type("kubernetes:core/v1:Secret") if s.inputs["metadata"]["namespace"] == "stable-diffusion"
+    ]
+    grants = {g.name: g.inputs["role"] for g in dev.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
+    assert grants["stableDiffusion-weights-ray-sd-read"] == "roles/storage.objectViewer"
+    assert grants["stableDiffusion-weights-weights-stager-write"] == "roles/storage.objectUser"
+    service = dev.one("gke-tpu-serving:index:RayService", "stable-diffusion")
+    assert dev.one("kubernetes:batch/v1:Job", "stableDiffusion-weights-staging").urn in (service.options["dependsOn"])
+
+
+def test_stable_diffusion_serves_the_staged_tutorial_model_at_512(dev: PreviewResult) -> None:
+    [manifest] = [m for m in kubernetes_manifests(dev) if m["kind"] == "RayService"]
+    [application] = (
+        manifest["spec"]["serveConfigV2"]["applications"]
+        if isinstance(manifest["spec"]["serveConfigV2"], dict)
+        else __import__("yaml").safe_load(manifest["spec"]["serveConfigV2"])["applications"]
+    )
+    assert application["args"]["model"] == "/data/weights/models/CompVis/stable-diffusion-v1-4"
+    # 512x512 is the application's default, and the tutorial's size.
+    assert "resolution" not in application["args"]
+
+
+def test_vllm_serves_the_tutorials_model_under_its_own_name(dev: PreviewResult) -> None:
+    container = dev.one("kubernetes:apps/v1:Deployment", "vllm-llama").inputs["spec"]["template"]["spec"]["containers"][
+        0
+    ]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MODEL"] == "/data/models/meta-llama/Llama-3.1-70B"
+    assert env["SERVED_MODEL_NAME"] == "meta-llama/Llama-3.1-70B"
+
+
+def test_the_offline_preview_renders_with_a_stand_in_for_the_listed_secret_and_says_so() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gke_tpu_serving.offline", "preview", "--stack", "dev", "--project-dir", str(ROOT)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "\nSecrets stood in for (set them before `pulumi up`, e.g. `pulumi config set --secret KEY ...`):\n"
+        "    gke-tpu-serving:hfToken\n\n"
+    ) in done.stdout
+
+
+def test_without_the_stand_in_the_dev_stack_is_refused_with_the_command_that_sets_the_token(tmp_path: Path) -> None:
+    # What a real `pulumi preview` sees before `pulumi config set --secret hfToken`: the offline key means nothing there.
+    stack = (ROOT / "Pulumi.dev.yaml").read_text().replace("  offline:standInSecrets: [hfToken]\n", "")
+    done = _preview_variant(tmp_path, stack)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "config key gke-tpu-serving:llama.stageWeights: true, but the hfToken secret is not set; allowed: false, or "
+        "set it with `pulumi config set --secret hfToken ...` (Llama's weights are gated)"
+    )
+
+
+def test_tpu_quota_per_zone_is_an_output(dev: PreviewResult) -> None:
+    assert dev.outputs["tpuQuota"] == [
+        "us-central1-a v5e 64 chips",
+        "us-central1-b v6e 16 chips",
+        "us-central2-b v4 4 chips",
+    ]
 
 
 def test_image_repository_is_pulled_by_each_clusters_nodes_only(dev: PreviewResult) -> None:

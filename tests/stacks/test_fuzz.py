@@ -16,6 +16,8 @@ import random
 import re
 import resource
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -232,12 +234,18 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Case, Outco
         tmp_path_factory.mktemp("fuzz"),
         {f"fuzz{i}": yaml.safe_dump({"config": case.config}, sort_keys=False) for i, case in enumerate(cases)},
     )
-    # One process with the SDKs and the program's packages imported, so the children start warm. Only imported:
-    # running a program here would leave threads behind, and a child forked beside them can deadlock.
-    for module in ("stacks.build", "stacks.config"):
-        importlib.import_module(module)
+    # The cases run in a fresh interpreter that imports the SDKs and the program once and forks a child per case:
+    # children start warm, and none is forked beside threads that earlier tests left in this process (a child forked
+    # next to a thread holding a lock deadlocks).
     started = time.monotonic()
-    results = [(case, _run_forked(project, f"fuzz{i}")) for i, case in enumerate(cases)]
+    report = project / "outcomes.json"
+    subprocess.run(
+        [sys.executable, __file__, str(project), str(len(cases)), str(report)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in (ROOT, ROOT / "tests", ROOT / "components"))},
+        check=True,
+    )
+    outcomes = [Outcome(*entry) for entry in json.loads(report.read_text())]
+    results = list(zip(cases, outcomes, strict=True))
     elapsed = time.monotonic() - started
     refused = [c for c, o in results if o.exit == 2]
     accepted = [(c, o) for c, o in results if o.exit == 0]
@@ -286,3 +294,15 @@ def test_known_bad_config_is_never_accepted(outcomes: list[tuple[Case, Outcome]]
 def test_the_fuzzer_is_deterministic() -> None:
     first, second = _cases(), _cases()
     assert [(c.stack, c.kind, c.what) for c in first] == [(c.stack, c.kind, c.what) for c in second]
+
+
+def _run_cases(project: Path, count: int) -> list[Outcome]:
+    """In the fresh interpreter: import once, then run each case `fuzz<i>` in a forked child."""
+    for module in ("stacks.build", "stacks.config"):
+        importlib.import_module(module)
+    return [_run_forked(project, f"fuzz{index}") for index in range(count)]
+
+
+if __name__ == "__main__":
+    found = _run_cases(Path(sys.argv[1]), int(sys.argv[2]))
+    Path(sys.argv[3]).write_text(json.dumps([[o.exit, o.message, o.seconds] for o in found]))

@@ -52,7 +52,9 @@ def _worker_group(manifest: dict[str, Any]) -> dict[str, Any]:
 def test_every_scenario_object_validates_against_its_schema(stack: str, dev: PreviewResult, gpu: PreviewResult) -> None:
     result = {"dev": dev, "gpu": gpu}[stack]
     manifests = [m for m in kubernetes_manifests(result) if m["metadata"].get("namespace") == "stable-diffusion"]
-    assert sorted(m["kind"] for m in manifests) == ["RayService", "ServiceAccount"]
+    # dev also stages the tutorial's weights: a Job and its writer ServiceAccount.
+    staging = ["Job", "ServiceAccount"] if stack == "dev" else []
+    assert sorted(m["kind"] for m in manifests) == sorted(["RayService", "ServiceAccount", *staging])
     for manifest in manifests:
         validate_manifest(manifest)
 
@@ -78,7 +80,7 @@ def test_dev_application_follows_the_workload_contract(dev: PreviewResult) -> No
     app = _app(_ray_service(dev))
     assert app["import_path"] == "sd_serve.app:build_app"
     assert app["args"] == {
-        "model": "/data/weights/models/stabilityai/stable-diffusion-2-1",
+        "model": "/data/weights/models/CompVis/stable-diffusion-v1-4",
         "compile_cache_dir": "/var/cache/jax",
         "compile_cache_bucket": "your-project-id-dev-stablediffusion-xla-cache",
         "compile_cache_prefix": "jax-cache/stable-diffusion/tpu-v4-podslice-2x2x1",
@@ -115,6 +117,8 @@ def test_weights_bucket_is_protected_and_read_only_and_the_cache_bucket_writable
     }
     assert roles == {
         "stableDiffusion-weights-ray-sd-read": "roles/storage.objectViewer",
+        # Only the staging Job's own ServiceAccount writes the weights.
+        "stableDiffusion-weights-weights-stager-write": "roles/storage.objectUser",
         "stableDiffusion-xla-cache-ray-sd-write": "roles/storage.objectUser",
     }
 
@@ -219,6 +223,13 @@ def _dev_multi_host(raw: dict[str, Any]) -> None:
 
 
 BAD_CONFIGS: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
+    (
+        "staging_without_an_image",
+        "gpu",
+        lambda raw: raw["stableDiffusion"].__setitem__("stageWeights", True),
+        "config key gke-tpu-serving:stableDiffusion.stagingImage: missing, but stageWeights is true; required: the "
+        "workloads/llama image (it carries stage_weights.py), pinned by tag or digest",
+    ),
     (
         "helm_beside_the_addon",
         "gpu",
@@ -346,4 +357,5 @@ def test_serve_config_is_what_ray_serve_and_the_workloads_builder_accept(
 def test_dev_and_gpu_stack_configs_are_valid() -> None:
     for stack in ("dev", "gpu"):
         raw, project = _raw(stack)
-        assert "stableDiffusion" in parse(raw, project).scenario_keys
+        # dev stages Llama's gated weights: with the hfToken secret set, as `pulumi up` needs it.
+        assert "stableDiffusion" in parse(raw, project, frozenset({"hfToken"})).scenario_keys

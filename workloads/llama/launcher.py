@@ -5,7 +5,9 @@ Environment (the Pulumi component sets these; an empty value counts as unset; "v
 
 - MODEL (required): a local path (the GCS FUSE mount of the staged weights) or a Hugging Face model id; the
   positional model argument of `vllm serve`. Never starts with `-` (vLLM would read it as a flag).
-- SERVED_MODEL_NAME (vLLM's: MODEL): `--served-model-name`, the name clients put in requests; never starts with `-`.
+- SERVED_MODEL_NAME (vLLM's: MODEL): `--served-model-name`, the names clients may put in requests, separated by
+  spaces (model ids have none); vLLM answers to any of them and reports the first in responses and metrics. None
+  starts with `-`.
 - TENSOR_PARALLEL_SIZE (vLLM's: 1): `--tensor-parallel-size`, a positive integer: chips to shard across (8 on v6e-8).
 - MAX_MODEL_LEN (vLLM's: the model's): `--max-model-len`, a positive integer: prompt + output tokens per request.
 - MAX_NUM_SEQS (vLLM's): `--max-num-seqs`, a positive integer: requests batched at once.
@@ -150,9 +152,12 @@ def _server_args(env: _Env) -> tuple[list[str], int]:
     else:
         env.not_a_flag("MODEL", model, "a local path or a Hugging Face model id")
     args = [model or ""]
-    if served_name := env.get("SERVED_MODEL_NAME"):
-        env.not_a_flag("SERVED_MODEL_NAME", served_name, "the name clients put in requests, e.g. llama-3.1-70b")
-        args.append(f"--served-model-name={served_name}")
+    if served_names := env.get("SERVED_MODEL_NAME"):
+        # One name keeps the `--flag=value` form of the other flags; vLLM's flag takes one or more values.
+        names = served_names.split()
+        for name in names:
+            env.not_a_flag("SERVED_MODEL_NAME", name, "the names clients put in requests, e.g. llama-3.1-70b")
+        args += [f"--served-model-name={names[0]}"] if len(names) == 1 else ["--served-model-name", *names]
     for name, flag in _INT_FLAGS:
         if (value := env.positive_int(name)) is not None:
             args.append(f"{flag}={value}")

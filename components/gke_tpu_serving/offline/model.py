@@ -39,6 +39,8 @@ class PreviewResult:
     stack: str
     resources: list[RecordedResource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    stood_in_secrets: list[str] = field(default_factory=list)
+    """Secret config keys the stack file does not set, rendered with a stand-in (its offline:standInSecrets)."""
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]

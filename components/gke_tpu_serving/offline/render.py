@@ -91,6 +91,12 @@ def render_tree(result: PreviewResult, actions: Mapping[str, str] | None = None,
         if deleted:
             lines.append(f"    - {deleted} to delete")
         lines.append(f"    {sum(1 for row in rows if row[3] is None)} unchanged")
+    if result.stood_in_secrets:
+        lines += [
+            "",
+            "Secrets stood in for (set them before `pulumi up`, e.g. `pulumi config set --secret KEY ...`):",
+            *(f"    {key}" for key in result.stood_in_secrets),
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -24,6 +24,12 @@ from .model import SECRET, PreviewResult
 # Keys of a Pulumi.yaml config entry that declare it rather than give it a literal object value.
 _DECLARATION_KEYS = {"type", "description", "default", "value", "secret", "items"}
 
+# A stack file lists here the secret keys (bare, in the project's namespace) that a real `pulumi preview` requires
+# and that it cannot carry in the repository; the offline preview sets each unset one to STAND_IN_SECRET, marked
+# secret, and reports that it did. Pulumi passes the key to the program, which reads nothing in this namespace.
+STAND_IN_SECRETS_KEY = "offline:standInSecrets"
+STAND_IN_SECRET = "offline-preview-stand-in-not-a-real-secret"
+
 # Bad config or bad input, reported as a message (exit 2); anything else is a bug and keeps its traceback.
 # RunError covers pulumi.Config's ConfigMissingError and ConfigTypeError.
 INPUT_ERRORS = (ValueError, pulumi.RunError, pulumi.InputPropertyError, pulumi.InputPropertiesError)
@@ -38,6 +44,8 @@ class StackConfig:
     project: str
     values: dict[str, str] = field(default_factory=dict)
     secret_keys: set[str] = field(default_factory=set)
+    stood_in: list[str] = field(default_factory=list)
+    """Full keys of the secrets set to STAND_IN_SECRET (listed in the stack file's offline:standInSecrets)."""
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -102,8 +110,20 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
             "(the Pulumi.<stack>.yaml files there)"
         )
     stack_file = _read_yaml(stack_path)
+    stand_ins: Any = []
     for key, value in (stack_file.get("config") or {}).items():
+        if key == STAND_IN_SECRETS_KEY:
+            stand_ins = value
+            continue
         put(key, value)
+    if not isinstance(stand_ins, list) or not all(isinstance(key, str) and key for key in stand_ins):
+        raise ProjectError(f"{stack_path}: {STAND_IN_SECRETS_KEY} must be a list of config keys, not {stand_ins!r}")
+    for key in stand_ins:
+        full_key = full_config_key(project, key)
+        if full_key not in config.values:
+            config.values[full_key] = STAND_IN_SECRET
+            config.secret_keys.add(full_key)
+            config.stood_in.append(full_key)
     return config
 
 
@@ -170,7 +190,9 @@ def run_program(
             session.drain()
             exc.with_traceback(program_traceback)
             raise
-        return session.settle()
+        result = session.settle()
+        result.stood_in_secrets = list(config.stood_in)
+        return result
     finally:
         os.chdir(saved_cwd)
         if str(project_dir) in sys.path:

@@ -58,7 +58,11 @@ class VllmDeploymentWithHpaArgs(TypedDict):
     image: pulumi.Input[str]
     """The server image (workloads/llama, built on the pinned vllm/vllm-tpu image), pinned by tag or digest."""
     model: str
-    """The model's Hugging Face id; it is also the served model name, e.g. meta-llama/Llama-3.1-70B-Instruct."""
+    """The model's Hugging Face id; it is also the first served model name (what responses and vLLM's metrics
+    report), e.g. meta-llama/Llama-3.1-70B."""
+    model_aliases: NotRequired[list[str]]
+    """More names clients may put in requests' `model` field (vLLM's `--served-model-name` takes several), e.g. the
+    name an existing client sends. Default: none."""
     weights_bucket: str
     """Bucket that holds the weights."""
     weights_path: NotRequired[str]
@@ -196,6 +200,18 @@ class VllmSettings:
         return self.max_replicas * self.await_create_minutes
 
 
+def _check_model_aliases(args: VllmDeploymentWithHpaArgs) -> None:
+    aliases = args.get("model_aliases", [])
+    if not isinstance(aliases, list):
+        raise ArgError(("model_aliases",), f"{aliases!r} is not allowed; allowed: a list of model names")
+    for index, alias in enumerate(aliases):
+        if not isinstance(alias, str) or not alias or any(c.isspace() for c in alias) or alias == args.get("model"):
+            raise ArgError(
+                ("model_aliases", index),
+                f"{alias!r} is not allowed; allowed: a name without spaces, other than the model itself",
+            )
+
+
 def check_vllm_args(args: VllmDeploymentWithHpaArgs) -> VllmSettings:
     """Check the args (pure: the stack config calls it at load); returns them with defaults resolved. Raises
     ArgError."""
@@ -204,6 +220,7 @@ def check_vllm_args(args: VllmDeploymentWithHpaArgs) -> VllmSettings:
     for key in ("weights_bucket", "compile_cache_bucket"):
         if key in args or key == "weights_bucket":
             check_bucket_name(args.get(key), at=(key,))
+    _check_model_aliases(args)
     shape = _tpu(args)
     tensor_parallel = _positive(args, "tensor_parallel_size", shape.chips)
     if tensor_parallel != shape.chips:
@@ -298,7 +315,8 @@ def pod_template(
     weights_path = args.get("weights_path", "models/" + args["model"])
     env = {
         "MODEL": f"{WEIGHTS_MOUNT}/{weights_path}" if staged else args["model"],
-        "SERVED_MODEL_NAME": args["model"],
+        # The launcher splits the names at spaces (ids and aliases hold none: check_vllm_args).
+        "SERVED_MODEL_NAME": " ".join([args["model"], *args.get("model_aliases", [])]),
         "TENSOR_PARALLEL_SIZE": str(shape.chips),
         "MAX_MODEL_LEN": str(settings.max_model_len),
         "MAX_NUM_SEQS": str(settings.max_num_seqs),

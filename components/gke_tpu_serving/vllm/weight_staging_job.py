@@ -27,11 +27,16 @@ class WeightStagingJobArgs(TypedDict):
     service_account_name: pulumi.Input[str]
     """Kubernetes ServiceAccount with write access to the bucket (a WorkloadIdentity with a write grant)."""
     image: pulumi.Input[str]
-    """The workloads/llama image (it carries stage_weights.py), pinned by tag or digest."""
+    """An image that carries stage_weights.py where STAGE_COMMAND runs it: the workloads/llama image (for any model,
+    Stable Diffusion's included), pinned by tag or digest."""
+    job_name: NotRequired[str]
+    """Kubernetes name of the Job (a DNS label). Default: the component's name."""
     hf_repo: str
     """Hugging Face model repository, ORG/NAME."""
     revision: NotRequired[str]
-    """Branch, tag or commit. Default: main."""
+    """Branch, tag or commit, e.g. bf16 (CompVis/stable-diffusion-v1-4's Flax weights). Default: main."""
+    allow_patterns: NotRequired[list[str]]
+    """Stage only files whose path matches one of these globs (fnmatch; `*` also matches `/`). Default: all."""
     hf_token: NotRequired[pulumi.Input[str]]
     """Hugging Face token (a Pulumi secret), for gated models such as Llama."""
     bucket: str
@@ -54,6 +59,11 @@ def _validate(args: WeightStagingJobArgs) -> None:
     if not isinstance(repo, str) or repo.count("/") != 1 or not all(repo.split("/")):
         raise ArgError(("hf_repo",), f"{repo!r} is not a Hugging Face repository; allowed: ORG/NAME")
     require_int(("timeout_minutes",), args.get("timeout_minutes", 120), minimum=1)
+    if "job_name" in args:
+        check_dns_label(args.get("job_name"), at=("job_name",))
+    patterns = args.get("allow_patterns", [])
+    if not isinstance(patterns, list) or not all(isinstance(p, str) and p for p in patterns):
+        raise ArgError(("allow_patterns",), f"{patterns!r} is not allowed; allowed: a list of non-empty globs")
 
 
 class WeightStagingJob(pulumi.ComponentResource):
@@ -67,22 +77,26 @@ class WeightStagingJob(pulumi.ComponentResource):
     def __init__(self, name: str, args: WeightStagingJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:WeightStagingJob", name, None, opts)
         with component_errors("WeightStagingJob", name):
-            check_dns_label(name)
+            if "job_name" not in args:
+                check_dns_label(name)
             _validate(args)
         namespace = args["namespace"]
+        job_name = args.get("job_name", name)
         after = inherited_dependencies(opts)
         destination = f"gs://{args['bucket']}/{args['path'].strip('/')}"
         command = [*STAGE_COMMAND, "--dest", destination, "--hf-repo", args["hf_repo"]]
         if "revision" in args:
             command += ["--revision", args["revision"]]
+        for pattern in args.get("allow_patterns", []):
+            command += ["--allow-pattern", pattern]
         secrets = {"HF_TOKEN": args["hf_token"]} if "hf_token" in args else {}
         env = secret_env_vars(
-            f"{name}-hf-token", namespace, secrets, pulumi.ResourceOptions(parent=self, depends_on=after)
+            f"{job_name}-hf-token", namespace, secrets, pulumi.ResourceOptions(parent=self, depends_on=after)
         )
         timeout = f"{args.get('timeout_minutes', 120)}m"
         k8s.batch.v1.Job(
             name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=job_name, namespace=namespace),
             spec=k8s.batch.v1.JobSpecArgs(
                 # A rerun resumes where a failed attempt stopped, so retrying is cheap.
                 backoff_limit=3,

@@ -10,7 +10,8 @@ against this server instead. It speaks the parts of vLLM's HTTP interface they u
 - Any unknown argument is accepted and recorded, so a launcher under test can start this script in place of
   `vllm serve` with vLLM's own flags (`--tensor-parallel-size 8 --max-model-len 4096 ...`) and the test can read
   them back from `GET /test/argv`. `vllm serve MODEL` style (a leading `serve` and the model) is understood too.
-- Served model name: `--served-model-name`, else `--model`, else the positional model, else "test-model".
+- Served model names: `--served-model-name` (one or more; requests may name any of them, responses and metrics
+  carry the first, as vLLM does), else `--model`, else the positional model, else "test-model".
 - Generation: `max_tokens` (default 16) fake tokens, the first after `--ttft-ms`, then `--tokens-per-second`
   per request; "tokens" of the prompt are whitespace-separated words (or the ids of a token-id prompt).
 - Faults: every `--fail-every`th generation request answers HTTP 500 (0: never); a request with
@@ -53,6 +54,9 @@ _FAKE_WORDS = ("lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipisc
 @dataclass(frozen=True)
 class ServerSettings:
     served_model_name: str
+    """The first served name: what responses and metrics report."""
+    served_model_names: tuple[str, ...]
+    """Every name a request may use."""
     tokens_per_second: float
     ttft_s: float
     fail_every: int
@@ -84,9 +88,10 @@ def parse_settings(argv: Sequence[str], environ: dict[str, str]) -> tuple[Server
 
     positional_model = unknown[1] if len(unknown) > 1 and unknown[0] == "serve" and unknown[1][:1] != "-" else None
     model = known.model or positional_model
-    served = known.served_model_name[0] if known.served_model_name else (model or DEFAULT_MODEL_NAME)
+    names = tuple(known.served_model_name or [model or DEFAULT_MODEL_NAME])
     settings = ServerSettings(
-        served_model_name=served,
+        served_model_name=names[0],
+        served_model_names=names,
         tokens_per_second=known.tokens_per_second,
         ttft_s=known.ttft_ms / 1000,
         fail_every=known.fail_every,
@@ -230,7 +235,7 @@ def create_app(settings: ServerSettings, environ: dict[str, str]) -> FastAPI:
 
     async def admit(model: str | None, generation: _Generation) -> None:
         """The checks and faults every generation request goes through before it generates."""
-        if model is not None and model != settings.served_model_name:
+        if model is not None and model not in settings.served_model_names:
             raise OpenAIError(400, f"The model `{model}` does not exist.", "NotFoundError")
         counters.generation_requests += 1
         if settings.fail_every and counters.generation_requests % settings.fail_every == 0:
@@ -315,6 +320,7 @@ def create_app(settings: ServerSettings, environ: dict[str, str]) -> FastAPI:
             "argv": list(settings.argv),
             "unknown_args": list(settings.unknown_args),
             "served_model_name": settings.served_model_name,
+            "served_model_names": list(settings.served_model_names),
             "env": recorded_env,
         }
 

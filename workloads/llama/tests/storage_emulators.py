@@ -143,6 +143,7 @@ class _Repo:
     lfs: set[str]
     token: str | None
     """A gated repository: downloads need `Authorization: Bearer <token>`."""
+    branch: str = "main"
 
 
 @dataclass
@@ -155,10 +156,12 @@ class HfHubTestDouble:
     downloads: list[str] = field(default_factory=list)
     """Paths downloaded through /resolve, in order."""
 
-    def add_repo(self, repo_id: str, files: dict[str, bytes], lfs: set[str], token: str | None = None) -> str:
-        """Publishes `files` (those named in `lfs` as LFS files) at branch main; returns the commit id."""
+    def add_repo(
+        self, repo_id: str, files: dict[str, bytes], lfs: set[str], token: str | None = None, branch: str = "main"
+    ) -> str:
+        """Publishes `files` (those named in `lfs` as LFS files) at `branch` only; returns the commit id."""
         commit = hashlib.sha1(repo_id.encode() + json.dumps(sorted(files)).encode()).hexdigest()
-        self.repos[repo_id] = _Repo(commit, files, lfs, token)
+        self.repos[repo_id] = _Repo(commit, files, lfs, token, branch)
         return commit
 
     def tree_entry(self, repo: _Repo, path: str) -> dict[str, Any]:
@@ -195,7 +198,7 @@ def _handler(hub: HfHubTestDouble) -> type[BaseHTTPRequestHandler]:
                 repo = hub.repos.get(match["repo"])
                 if repo is None:
                     return self._error(404, "RepoNotFound")
-                if match["rev"] not in ("main", repo.commit):
+                if match["rev"] not in (repo.branch, repo.commit):
                     return self._error(404, "RevisionNotFound")
                 if match["what"] == "revision":
                     body: Any = {"id": match["repo"], "sha": repo.commit, "private": False, "gated": bool(repo.token)}

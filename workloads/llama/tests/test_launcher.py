@@ -37,6 +37,11 @@ def test_only_the_model_and_the_default_port_are_passed_when_nothing_else_is_set
     ("name", "value", "expected"),
     [
         ("SERVED_MODEL_NAME", "llama-3.1-70b", [MODEL, "--served-model-name=llama-3.1-70b", "--port=8000"]),
+        (
+            "SERVED_MODEL_NAME",
+            "meta-llama/Llama-3.1-70B  llama-70b",
+            [MODEL, "--served-model-name", "meta-llama/Llama-3.1-70B", "llama-70b", "--port=8000"],
+        ),
         ("TENSOR_PARALLEL_SIZE", "8", [MODEL, "--tensor-parallel-size=8", "--port=8000"]),
         ("MAX_MODEL_LEN", "4096", [MODEL, "--max-model-len=4096", "--port=8000"]),
         ("MAX_NUM_SEQS", "256", [MODEL, "--max-num-seqs=256", "--port=8000"]),

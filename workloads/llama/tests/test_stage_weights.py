@@ -494,3 +494,69 @@ def test_an_unknown_hub_repo_or_revision_exits_1_naming_it(
 
     assert code == 1
     assert capsys.readouterr().err == f"stage_weights.py: error: {message}\n"
+
+
+# --- a branch other than main: the Stable Diffusion tutorial's CompVis/stable-diffusion-v1-4 at `bf16` ------------
+
+SD_FILES = {
+    "model_index.json": b'{"_class_name": "StableDiffusionPipeline"}\n',
+    "unet/config.json": b'{"sample_size": 64}\n',
+    "unet/diffusion_flax_model.msgpack": _random_bytes(MiB + 17, seed=4),
+    "safety_checker/flax_model.msgpack": _random_bytes(1000, seed=5),
+    "README.md": b"# sd\n",
+}
+SD_STAGED = ["model_index.json", "unet/config.json", "unet/diffusion_flax_model.msgpack"]
+
+
+def run_sd(*extra: str) -> tuple[int, str]:
+    return run(
+        "--dest",
+        "gs://weights/models/CompVis/stable-diffusion-v1-4",
+        "--hf-repo",
+        "CompVis/stable-diffusion-v1-4",
+        "--revision",
+        "bf16",
+        "--allow-pattern",
+        "model_index.json",
+        "--allow-pattern",
+        "unet/*",
+        *extra,
+    )
+
+
+def test_a_branch_is_staged_at_its_commit_with_only_the_allowed_files(hf_hub: HfHubTestDouble, weights: storage.Bucket):
+    commit = hf_hub.add_repo(
+        "CompVis/stable-diffusion-v1-4", SD_FILES, lfs={"unet/diffusion_flax_model.msgpack"}, branch="bf16"
+    )
+
+    code, out = run_sd()
+
+    assert code == 0, out
+    objects = {blob.name.removeprefix("models/CompVis/stable-diffusion-v1-4/"): blob for blob in weights.list_blobs()}
+    assert sorted(objects) == sorted([*SD_STAGED, "_staging_manifest.json"])
+    assert all(objects[name].download_as_bytes() == SD_FILES[name] for name in SD_STAGED)
+    written = json.loads(objects["_staging_manifest.json"].download_as_bytes())
+    assert (written["source"], written["revision"]) == ("hf://CompVis/stable-diffusion-v1-4", commit)
+
+
+def test_a_rerun_of_a_branch_copies_nothing(hf_hub: HfHubTestDouble, weights: storage.Bucket):
+    hf_hub.add_repo("CompVis/stable-diffusion-v1-4", SD_FILES, lfs={"unet/diffusion_flax_model.msgpack"}, branch="bf16")
+    run_sd()
+    downloads = list(hf_hub.downloads)
+
+    code, out = run_sd()
+
+    assert code == 0
+    assert "3 files: 0 copied, 3 skipped, 0 failed" in out
+    assert hf_hub.downloads == downloads
+
+
+def test_a_branch_the_repo_does_not_have_exits_1_naming_it(hf_hub: HfHubTestDouble, weights: storage.Bucket, capsys):
+    hf_hub.add_repo("CompVis/stable-diffusion-v1-4", SD_FILES, lfs=set(), branch="main")
+
+    code = stage_weights.main(["--dest", DEST, "--hf-repo", "CompVis/stable-diffusion-v1-4", "--revision", "bf16"])
+
+    assert code == 1
+    assert capsys.readouterr().err == (
+        "stage_weights.py: error: hf://CompVis/stable-diffusion-v1-4@bf16: revision 'bf16' not found\n"
+    )
