@@ -14,7 +14,7 @@ from helpers import ROOT, program_with_stacks
 from gke_tpu_serving.catalog.prices import parse_prices
 from gke_tpu_serving.offline import PreviewResult, render_diff, run_program
 from gke_tpu_serving.offline.cost import describe, pool_costs
-from gke_tpu_serving.offline.render import diff_plans
+from gke_tpu_serving.offline.diff import diff_plans
 from gke_tpu_serving.offline.replacements import Action, classify
 
 NODE_POOL = "gcp:container/nodePool:NodePool"

@@ -6,7 +6,6 @@ cluster has no Ray add-on, and the RayService: the workloads/stable_diffusion im
 an ingress and the model deployment, one replica per TPU host or GPU worker.
 """
 
-from enum import Enum
 from typing import Any, NotRequired, cast
 
 import pulumi
@@ -21,14 +20,13 @@ from gke_tpu_serving import (
     WorkloadIdentityMode,
 )
 from gke_tpu_serving.cluster.plan import GpuPoolPlan
-from gke_tpu_serving.errors import ArgError, PathPart, format_path, require_int
-from gke_tpu_serving.ray.cluster_args import head_service_name, max_requests
+from gke_tpu_serving.errors import ArgError, format_path, require_int
+from gke_tpu_serving.ray.cluster_args import max_requests
 from gke_tpu_serving.ray.groups import worker_defaults
 from gke_tpu_serving.ray.ray_service import (
     RayServiceUpgradeStrategy,
     check_autopilot_ray_service,
     check_ray_service_args,
-    serve_service_name,
 )
 from gke_tpu_serving.tenancy.quota import Resources
 
@@ -55,7 +53,9 @@ from ..storage import (
     stager_grant,
     storage_outputs,
 )
-from .stable_diffusion_weights import DEFAULT_MODEL, STAGING_JOB, deploy_staging
+from .ray_operator import RayOperator, check_operator, operator_of
+from .stable_diffusion_commands import commands
+from .stable_diffusion_weights import DEFAULT_MODEL, deploy_staging
 
 STORAGE = StorageSpec(
     default_namespace="stable-diffusion",
@@ -75,15 +75,6 @@ TPU_WORKER_CPU, TPU_WORKER_MEMORY = "32", "128Gi"
 # Each batch shape costs tens of seconds of XLA compile before the server is ready (DESIGN: ~45 s per shape for SD 2.1
 # on one H100): a project bound, not a platform one, on how many shapes and how large a per-device batch.
 MAX_BATCH_SIZES, MAX_BATCH_SIZE = 8, 64
-
-
-class RayOperator(Enum):
-    """Which KubeRay operator runs the RayService."""
-
-    ADD_ON = "add-on"
-    """GKE's Ray add-on (the cluster's rayOperator: true), which brings the KubeRay TPU webhook."""
-    HELM = "helm"
-    """The KubeRay Helm chart at the pinned version, on a cluster without the add-on (single-host TPU or GPU)."""
 
 
 class Config(StorageScenarioConfig):
@@ -146,12 +137,6 @@ _CONFIG_KEY_OF_ARG = {
     "weights_bucket": "bucket",
     "auth": "ray_auth",
 }
-
-
-def _operator(placement: Placement) -> RayOperator:
-    operator = placement.settings.get("operator", RayOperator.ADD_ON)
-    assert isinstance(operator, RayOperator)
-    return operator
 
 
 def _gpu_pool(placement: Placement) -> GpuPoolPlan:
@@ -234,21 +219,6 @@ def _service_args(placement: Placement, stack: StackInfo, image: pulumi.Input[st
     return cast(RayServiceArgs, args)
 
 
-def _check_operator(placement: Placement) -> None:
-    cluster = placement.cluster
-    at: tuple[PathPart, ...] = ("clusters", cluster.index, "ray_operator")
-    operator = _operator(placement)
-    where = format_path(placement.path, camel=True)
-    if operator is RayOperator.ADD_ON and not cluster.plan.ray_operator:
-        raise config_error(at, f"false, but {where} runs a RayService on cluster {cluster.name!r}; allowed: true")
-    if operator is RayOperator.HELM and cluster.plan.ray_operator:
-        raise config_error(
-            at,
-            f"true, but {where}.operator is helm, which would install a second KubeRay operator on cluster "
-            f"{cluster.name!r}; allowed: false, or {where}.operator add-on",
-        )
-
-
 def _check_app_settings(placement: Placement) -> None:
     settings = placement.settings
     try:
@@ -326,7 +296,7 @@ def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -
             f"{placement.pool!r} is a multi-host TPU pool; allowed: a single-host tpuPools entry or a gpuPools "
             "entry (one Stable Diffusion replica runs on one host)",
         )
-    _check_operator(placement)
+    check_operator(placement)
     if not cluster.plan.gcs_fuse_csi:
         raise config_error(
             ("clusters", cluster.index, "gcs_fuse_csi"),
@@ -370,7 +340,7 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
     weights = deploy_bucket(placement, stack, grants)
     cache = deploy_cache_bucket(placement, stack, identity)
     needs: list[pulumi.Resource] = [identity, weights, cache]
-    operator = _operator(placement)
+    operator = operator_of(placement)
     if operator is RayOperator.HELM:
         needs.append(context.addons.kuberay_operator())
     if placement.settings.get("stage_weights"):
@@ -394,26 +364,9 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
             "dashboardService": service.dashboard_service_name,
             # `pulumi up` does not wait for a custom resource to serve: this shows KubeRay's progress.
             "watch": f"kubectl -n {args['namespace']} get rayservice {name} -w",
-            "commands": commands(placement),
+            "commands": commands(placement, name),
         }
     )
-
-
-def commands(placement: Placement) -> dict[str, str]:
-    """The tutorial's follow-up commands with this instance's names: port-forward to the Serve Service, then its
-    client `python stable_diffusion_tpu_req.py --save_pictures` (which calls http://localhost:8000/imagine), a curl,
-    the RayService's status (Pulumi does not wait for custom resources) and the staging Job's logs."""
-    namespace, service = placement.namespace, placement.physical(SERVICE_NAME)
-    result = {
-        "portForward": f"kubectl -n {namespace} port-forward svc/{serve_service_name(service)} 8000:8000",
-        "client": "python stable_diffusion_tpu_req.py --save_pictures",
-        "imagine": "curl -o image.png 'http://localhost:8000/imagine?prompt=a%20lighthouse%20at%20dawn'",
-        "status": f"kubectl -n {namespace} get rayservice {service}",
-        "dashboard": f"kubectl -n {namespace} port-forward svc/{head_service_name(service)} 8265:8265",
-    }
-    if placement.settings.get("stage_weights"):
-        result["stagingLogs"] = f"kubectl -n {namespace} logs -f job/{placement.physical(STAGING_JOB)}"
-    return result
 
 
 SCENARIO = Scenario(

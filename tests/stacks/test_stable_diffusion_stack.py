@@ -224,11 +224,16 @@ def _dev_multi_host(raw: dict[str, Any]) -> None:
 
 BAD_CONFIGS: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
     (
-        "staging_without_an_image",
+        # Unset, stagingImage is the llama image `pulumi up` builds; set, it is checked like every prebuilt image.
+        "staging_with_a_placeholder_image",
         "gpu",
-        lambda raw: raw["stableDiffusion"].__setitem__("stageWeights", True),
-        "config key gke-tpu-serving:stableDiffusion.stagingImage: missing, but stageWeights is true; required: the "
-        "workloads/llama image (it carries stage_weights.py), pinned by tag or digest",
+        lambda raw: raw["stableDiffusion"].update(
+            stageWeights=True, stagingImage="us-central1-docker.pkg.dev/p/r/llama:set-from-images-workflow"
+        ),
+        "config key gke-tpu-serving:stableDiffusion.stagingImage: 'us-central1-docker.pkg.dev/p/r/llama:"
+        "set-from-images-workflow' looks like a placeholder; allowed: REPOSITORY@sha256:DIGEST (e.g. the reference "
+        "images.yml prints) or REPOSITORY:TAG of an image that exists, or remove the key so that `pulumi up` builds "
+        "the image",
     ),
     (
         "helm_beside_the_addon",

@@ -11,9 +11,10 @@ load in the provider process and add nothing to the schema or generated SDKs (te
 checks it). It ships in the wheel for importers' tests and scripts; keep it out of the package root's imports.
 """
 
+from .diff import render_diff
 from .mocks import MockSession, UnmockedInvokeError, default_invokes, plain_value
 from .model import SECRET, UNKNOWN, PreviewResult, RecordedResource
-from .render import kubernetes_manifests, render_diff, render_tree, write_manifests
+from .render import kubernetes_manifests, render_tree, write_manifests
 from .runner import ProjectError, input_error_message, load_stack_config, run_program
 
 __all__ = [

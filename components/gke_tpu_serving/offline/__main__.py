@@ -14,8 +14,9 @@ from pathlib import Path
 
 from ..catalog.prices import CONFIG_KEY, parse_prices
 from .cost import pool_costs, render_cost
+from .diff import diff_plans, render_diff
 from .plan_checks import integrity_violations
-from .render import diff_plans, render_diff, render_tree, write_manifests
+from .render import render_tree, write_manifests
 from .runner import input_error_message, load_stack_config, run_program
 
 

@@ -311,7 +311,7 @@ def test_flags_that_only_share_a_beginning_with_a_secret_flag_pass():
         ),
         (
             {**BASE, "SERVED_MODEL_NAME": "-llama"},
-            "SERVED_MODEL_NAME: '-llama' starts with '-', so vLLM would read it as a flag; allowed: the name clients put in requests, e.g. llama-3.1-70b (vLLM's flags go in EXTRA_ARGS)",
+            "SERVED_MODEL_NAME: '-llama' starts with '-', so vLLM would read it as a flag; allowed: the names clients put in requests, e.g. llama-3.1-70b (vLLM's flags go in EXTRA_ARGS)",
         ),
     ],
     ids=["model", "served-model-name"],
