@@ -141,3 +141,11 @@ def _convert_typed_dict(
         required = ", ".join(camel_case(name) for name in fields if name in schema.__required_keys__)
         raise ArgError((*path, missing[0]), f"missing; required keys: {required}")
     return result
+
+
+def passed_through(config_type: Any, args_type: Any, *, set_by_scenario: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys a scenario's config passes to its component as they are: every key the two TypedDicts share, except
+    those the scenario sets itself. Derived from the types, so a new shared key needs no list to be kept in step."""
+    return tuple(
+        key for key in config_type.__annotations__ if key in args_type.__annotations__ and key not in set_by_scenario
+    )

@@ -36,6 +36,7 @@ from ..storage import (
     stager_grant,
     storage_outputs,
 )
+from ..typed import passed_through
 
 STORAGE = StorageSpec(
     default_namespace="llama",
@@ -96,11 +97,7 @@ class Config(StorageScenarioConfig):
 
 # The server's own knobs that the config takes as they are (maxModelLen, ..., exposure): every key the two types
 # share except those _server_args sets itself (image, model, and namespace with its default).
-_PASSED_THROUGH = tuple(
-    key
-    for key in Config.__annotations__
-    if key in VllmDeploymentWithHpaArgs.__annotations__ and key not in ("image", "model", "namespace")
-)
+_PASSED_THROUGH = passed_through(Config, VllmDeploymentWithHpaArgs, set_by_scenario=("image", "model", "namespace"))
 
 # Server args that have no config key of their own point at the key that decides them.
 _CONFIG_KEY_OF_ARG = {

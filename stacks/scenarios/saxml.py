@@ -34,6 +34,7 @@ from ..placement import (
     tpu_capacity_args,
 )
 from ..storage import bucket_name, check_storage, deploy_bucket, deploy_identity, grant_for, storage_outputs
+from ..typed import passed_through
 
 STORAGE = StorageSpec(
     default_namespace="saxml",
@@ -72,11 +73,7 @@ class Config(StorageScenarioConfig):
 
 
 # Config keys the cell takes as they are: every key the two types share except those _cell_args sets itself.
-_PASSED_THROUGH = tuple(
-    key
-    for key in Config.__annotations__
-    if key in SaxmlJobSetArgs.__annotations__ and key not in ("namespace", "bucket", "http_server_image")
-)
+_PASSED_THROUGH = passed_through(Config, SaxmlJobSetArgs, set_by_scenario=("namespace", "bucket", "http_server_image"))
 
 # Cell args that have no config key of their own point at the key that decides them.
 _CONFIG_KEY_OF_ARG = {
