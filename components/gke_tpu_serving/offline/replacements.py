@@ -5,7 +5,8 @@ pulumi-kubernetes 4.34.2 (.venv), but neither tag is in the mirrors: the newest 
 pulumi-kubernetes v4.32.0. Re-check these rows against the pinned tags before trusting them for a new field.
 
 - gcp (a Terraform-bridged provider: it replaces when Terraform's schema marks a field `ForceNew`):
-  hashicorp/terraform-provider-google-beta tag v7.45.0 (commit 3dc173a397749158369ea839a2890d89f8c9c370, the
+  hashicorp/terraform-provider-google-beta tag v7.45.0 (commit 3dc173a397749158369ea839a2890d89f8c9c370, committed
+  2026-08-18; the tag and the commit checked in a fetched mirror of the repository on 2026-12-02; the
   `upstream` submodule of pulumi/pulumi-gcp v9.35.0), files google-beta/services/container/
   resource_container_node_pool.go, node_config.go (schemaNodeConfig), resource_container_cluster.go,
   services/storage/resource_storage_bucket.go, services/resourcemanager/resource_google_service_account.go,
@@ -15,7 +16,8 @@ pulumi-kubernetes v4.32.0. Re-check these rows against the pinned tags before tr
   (google_project_iam_member, i.e. gcp:projects/iAMMember:IAMMember).
   A `ForceNew` list block (node_config, placement_policy) replaces only when the block is added or removed; its
   leaves follow their own flag (Terraform SDKv2 gives the block's flag to its item count only).
-- kubernetes: pulumi/pulumi-kubernetes tag v4.32.0 (commit a03ff6ba58d2f1ea68319dda4b2c982119489c71),
+- kubernetes: pulumi/pulumi-kubernetes tag v4.32.0 (commit a03ff6ba58d2f1ea68319dda4b2c982119489c71; the tag and the
+  commit checked in a fetched mirror of the repository on 2026-12-02),
   provider/pkg/provider/diff.go (forceNew table: .metadata.name and .metadata.namespace for every kind, plus per
   kind) and provider.go (ConfigMap .data/.binaryData and Secret .type/.data/.stringData replace unless the provider
   enables mutability, off by default; deleteBeforeReplace when the replacement keeps its name and namespace).
