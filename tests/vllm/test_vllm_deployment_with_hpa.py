@@ -78,6 +78,9 @@ def test_requests_that_fit_a_small_host_render(pulumi_mocks: Any) -> None:
     VllmDeploymentWithHpa(
         "vllm-llama",
         args(
+            # A model small enough for one 16 GB chip (70B is refused there: test_kv_budget.py).
+            model="example/small-model",
+            model_architecture={"layers": 16, "kv_heads": 8, "head_dim": 64, "parameters": 1.2e9},
             tpu_generation=TpuGeneration.V5E,
             tpu_machine_type="ct5lp-hightpu-1t",
             tpu_topology="1x1",
