@@ -6,26 +6,15 @@ import re
 from typing import Any
 
 import pytest
-from helpers import args_factory
+from helpers import VLLM_BASE_ARGS, args_factory
 
-from gke_tpu_serving import VllmDeploymentWithHpa, VllmDeploymentWithHpaArgs
+from gke_tpu_serving import VllmDeploymentWithHpa
 from gke_tpu_serving.catalog import Dtype, TpuGeneration
 from gke_tpu_serving.errors import ComponentArgsError
 from gke_tpu_serving.vllm.deployment_spec import check_vllm_args
 
-IMAGE = "us-central1-docker.pkg.dev/demo-project/gke-tpu-serving/llama@sha256:" + "a" * 64
-BASE_ARGS: VllmDeploymentWithHpaArgs = {
-    "namespace": "llama",
-    "service_account_name": "vllm",
-    "image": IMAGE,
-    "model": "meta-llama/Llama-3.1-70B",
-    "weights_bucket": "demo-llama-weights",
-    "tpu_generation": TpuGeneration.V6E,
-    "tpu_machine_type": "ct6e-standard-8t",
-    "tpu_topology": "2x4",
-    "pool_max_nodes": 2,
-}
-args = args_factory(BASE_ARGS)
+# The component's own test arguments (a v6e 2x4 host), serving the base model.
+args = args_factory({**VLLM_BASE_ARGS, "model": "meta-llama/Llama-3.1-70B"})
 V5E_8 = {"tpu_generation": TpuGeneration.V5E, "tpu_machine_type": "ct5lp-hightpu-8t", "tpu_topology": "2x4"}
 PREFIX = "VllmDeploymentWithHpa 'vllm-llama': "
 FITS_70B = (

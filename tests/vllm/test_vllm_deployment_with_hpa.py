@@ -5,7 +5,7 @@ import re
 from typing import Any
 
 import pytest
-from helpers import allowed, args_factory, assert_refused_before_any_child
+from helpers import VLLM_BASE_ARGS, VLLM_IMAGE, allowed, args_factory, assert_refused_before_any_child
 from manifest_validation import validate_manifest
 
 from gke_tpu_serving import (
@@ -13,28 +13,14 @@ from gke_tpu_serving import (
     CustomMetricsAdapter,
     Exposure,
     VllmDeploymentWithHpa,
-    VllmDeploymentWithHpaArgs,
     WeightsSource,
 )
 from gke_tpu_serving.catalog import TpuGeneration
 from gke_tpu_serving.offline import kubernetes_manifests
 
 COMPONENT = "gke-tpu-serving:index:VllmDeploymentWithHpa"
-IMAGE = "us-central1-docker.pkg.dev/demo-project/gke-tpu-serving/llama@sha256:" + "a" * 64
-
-
-BASE_ARGS: VllmDeploymentWithHpaArgs = {
-    "namespace": "llama",
-    "service_account_name": "vllm",
-    "image": IMAGE,
-    "model": "meta-llama/Llama-3.1-70B-Instruct",
-    "weights_bucket": "demo-llama-weights",
-    "compile_cache_bucket": "demo-llama-xla-cache",
-    "tpu_generation": TpuGeneration.V6E,
-    "tpu_machine_type": "ct6e-standard-8t",
-    "tpu_topology": "2x4",
-    "pool_max_nodes": 2,
-}
+IMAGE = VLLM_IMAGE
+BASE_ARGS = VLLM_BASE_ARGS
 args = args_factory(BASE_ARGS)
 
 
