@@ -9,7 +9,9 @@ from typing import Any, TypeVar
 import pulumi
 import pytest
 
+from gke_tpu_serving.catalog import TpuGeneration
 from gke_tpu_serving.errors import allowed_values
+from gke_tpu_serving.vllm.deployment_spec import VllmDeploymentWithHpaArgs
 
 ROOT = Path(__file__).resolve().parents[1]
 """The project root: Pulumi.yaml, the stack files and the program."""
@@ -62,3 +64,23 @@ def assert_refused_before_any_child(
     assert str(raised.value) == f"{class_name} '{name}': {reason}"
     assert isinstance(raised.value, pulumi.InputPropertiesError)
     assert [r.type for r in mocks.settle().resources] == ["pulumi:pulumi:Stack", f"gke-tpu-serving:index:{class_name}"]
+
+
+# --- VllmDeploymentWithHpa ---------------------------------------------------------------------------------------
+
+VLLM_IMAGE = "us-central1-docker.pkg.dev/demo-project/gke-tpu-serving/llama@sha256:" + "a" * 64
+
+
+VLLM_BASE_ARGS: VllmDeploymentWithHpaArgs = {
+    "namespace": "llama",
+    "service_account_name": "vllm",
+    "image": VLLM_IMAGE,
+    "model": "meta-llama/Llama-3.1-70B-Instruct",
+    "weights_bucket": "demo-llama-weights",
+    "compile_cache_bucket": "demo-llama-xla-cache",
+    "tpu_generation": TpuGeneration.V6E,
+    "tpu_machine_type": "ct6e-standard-8t",
+    "tpu_topology": "2x4",
+    "pool_max_nodes": 2,
+}
+"""Its arguments in the component tests: 70B Instruct on one v6e 2x4 host of a pool of two."""

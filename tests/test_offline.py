@@ -498,3 +498,22 @@ def test_sessions_start_empty_after_an_earlier_one() -> None:
     finally:
         second.close()
     assert [r.urn for r in result.resources] == ["urn:pulumi:b::two::pulumi:pulumi:Stack::two-b"]
+
+
+# --- warnings -------------------------------------------------------------------------------------------
+
+
+def test_a_programs_warnings_are_kept_and_printed_under_diagnostics(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: warner\nruntime: python\n")
+    (tmp_path / "Pulumi.test.yaml").write_text("config: {}\n")
+    (tmp_path / "__main__.py").write_text(
+        "import logging\nimport pulumi\n\n"
+        "logging.getLogger('some.library').warning('not the program')\n"
+        "pulumi.log.warn('the batch does not fit')\npulumi.log.info('an info line')\n"
+        "pulumi.export('answer', 42)\n"
+    )
+    result = run_program(tmp_path, "test")
+    assert result.warnings == ["the batch does not fit"]
+    assert render_tree(result).endswith(
+        "Resources:\n    + 1 to create\n\nDiagnostics:\n    warning: the batch does not fit\n"
+    )

@@ -16,6 +16,7 @@ from gke_tpu_serving import (
     VllmDeploymentWithHpaArgs,
     WorkloadIdentityMode,
 )
+from gke_tpu_serving.catalog import ModelArchitectureArgs
 from gke_tpu_serving.errors import ArgError
 from gke_tpu_serving.tenancy.quota import Resources
 from gke_tpu_serving.vllm.vllm_deployment_with_hpa import check_vllm_args
@@ -62,6 +63,10 @@ class Config(StorageScenarioConfig):
     model: NotRequired[str]
     """Hugging Face id of the model, and the first name it is served under. Default: meta-llama/Llama-3.1-70B (the
     tutorial's)."""
+    model_architecture: NotRequired[ModelArchitectureArgs]
+    """For a model the catalog lacks: `{layers, kvHeads, headDim, parameters}` (and optionally attentionHeads,
+    contextLength, weightsDtype, kvCacheDtype) from its config.json, to size its weights and KV cache against the
+    pool's HBM. Default: the catalog's (Llama 3.1); without either the preview warns that it cannot size the model."""
     model_aliases: NotRequired[list[str]]
     """More names requests may use for the model (vLLM's --served-model-name takes several). Default: none."""
     cache_bucket: NotRequired[str]
@@ -163,7 +168,7 @@ def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -
         check_vllm_args(_server_args(placement, stack, check_image(placement, "image", LLAMA)))
     except ArgError as error:
         key = str(error.path[0])
-        raise config_error(placement.at(_CONFIG_KEY_OF_ARG.get(key, key)), error.reason) from None
+        raise config_error(placement.at(_CONFIG_KEY_OF_ARG.get(key, key), *error.path[1:]), error.reason) from None
 
 
 def demand(placement: Placement, stack: StackInfo) -> Resources:

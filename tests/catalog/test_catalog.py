@@ -99,7 +99,8 @@ ACCELERATOR_LABELS = {
     "v6e": "tpu-v6e-slice",
 }
 
-HBM_GIB_PER_CHIP = {"v4": 32, "v5e": 16, "v5p": 95, "v6e": 32}
+# As Google documents them: v4 in GiB, the others in GB (cloud.google.com/tpu/docs/<generation>).
+HBM_BYTES_PER_CHIP = {"v4": 32 * 2**30, "v5e": 16 * 10**9, "v5p": 95 * 10**9, "v6e": 32 * 10**9}
 
 ALL_CATALOG_SLICES = [
     (tpu_slice_.generation.value, tpu_slice_.machine_type, tpu_slice_.topology)
@@ -158,7 +159,7 @@ def test_slice_requests_every_chip_of_one_vm(
 def test_slice_hbm_is_chips_times_hbm_per_chip(
     generation: str, machine_type: str, topology: str, chips: int, hosts: int
 ) -> None:
-    assert tpu_slice(generation, machine_type, topology).hbm_gib == chips * HBM_GIB_PER_CHIP[generation]
+    assert tpu_slice(generation, machine_type, topology).hbm_bytes == chips * HBM_BYTES_PER_CHIP[generation]
 
 
 def test_2x4_is_single_host_on_8t_and_two_hosts_on_4t() -> None:
@@ -401,7 +402,7 @@ def _generation_spec(**overrides: Any) -> TpuGenerationSpec:
     fields: dict[str, Any] = {
         "generation": TpuGeneration.V5E,
         "accelerator_label": "tpu-test",
-        "hbm_gib_per_chip": 16,
+        "hbm_bytes_per_chip": 16 * 10**9,
         "machine_types": (TpuMachineType("ct-test-4t", 4, ("2x2",), ("2x4",)),),
         "zones": ("us-central1-a",),
         "min_gke_version": "1.30",
@@ -420,7 +421,7 @@ def test_generation_spec_accepts_a_consistent_entry() -> None:
         ({"zones": ("us-central1",)}, "TPU v5e lists 'us-central1', which is not a zone name"),
         ({"zones": ()}, "TPU v5e has no zones"),
         ({"min_gke_version": "latest"}, "GKE version 'latest' is not of the form"),
-        ({"hbm_gib_per_chip": 0}, "TPU v5e has 0 GiB of HBM per chip"),
+        ({"hbm_bytes_per_chip": 0}, "TPU v5e has 0 bytes of HBM per chip; allowed: 1 GB or more"),
         ({"machine_types": ()}, "TPU v5e has no machine types"),
         (
             {

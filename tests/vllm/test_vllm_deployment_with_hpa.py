@@ -5,7 +5,7 @@ import re
 from typing import Any
 
 import pytest
-from helpers import allowed, args_factory, assert_refused_before_any_child
+from helpers import VLLM_BASE_ARGS, VLLM_IMAGE, allowed, args_factory, assert_refused_before_any_child
 from manifest_validation import validate_manifest
 
 from gke_tpu_serving import (
@@ -13,28 +13,14 @@ from gke_tpu_serving import (
     CustomMetricsAdapter,
     Exposure,
     VllmDeploymentWithHpa,
-    VllmDeploymentWithHpaArgs,
     WeightsSource,
 )
 from gke_tpu_serving.catalog import TpuGeneration
 from gke_tpu_serving.offline import kubernetes_manifests
 
 COMPONENT = "gke-tpu-serving:index:VllmDeploymentWithHpa"
-IMAGE = "us-central1-docker.pkg.dev/demo-project/gke-tpu-serving/llama@sha256:" + "a" * 64
-
-
-BASE_ARGS: VllmDeploymentWithHpaArgs = {
-    "namespace": "llama",
-    "service_account_name": "vllm",
-    "image": IMAGE,
-    "model": "meta-llama/Llama-3.1-70B-Instruct",
-    "weights_bucket": "demo-llama-weights",
-    "compile_cache_bucket": "demo-llama-xla-cache",
-    "tpu_generation": TpuGeneration.V6E,
-    "tpu_machine_type": "ct6e-standard-8t",
-    "tpu_topology": "2x4",
-    "pool_max_nodes": 2,
-}
+IMAGE = VLLM_IMAGE
+BASE_ARGS = VLLM_BASE_ARGS
 args = args_factory(BASE_ARGS)
 
 
@@ -78,6 +64,9 @@ def test_requests_that_fit_a_small_host_render(pulumi_mocks: Any) -> None:
     VllmDeploymentWithHpa(
         "vllm-llama",
         args(
+            # A model small enough for one 16 GB chip (70B is refused there: test_kv_budget.py).
+            model="example/small-model",
+            model_architecture={"layers": 16, "kv_heads": 8, "head_dim": 64, "parameters": 1.2e9},
             tpu_generation=TpuGeneration.V5E,
             tpu_machine_type="ct5lp-hightpu-1t",
             tpu_topology="1x1",

@@ -3,8 +3,8 @@
 Pure and stdlib-only (no Pulumi import), so every component, the sizing planner and the tests share one source of
 truth and can check a configuration before any resource exists. The modules: `tpu` (the TPU table and slice
 arithmetic), `gpu` (the GPU table), `gke` (zones, GKE versions, cluster mode, pool size limit), `autopilot` (TPU
-generations on Autopilot), `machines` (machine shapes and GKE's allocatable), `models` (context lengths); this package
-re-exports their public names.
+generations on Autopilot), `machines` (machine shapes and GKE's allocatable), `models` (architectures, context
+lengths); this package re-exports their public names. `sizing` (the planner) builds on them and is imported by name.
 
 The facts come from GKE's TPU and GPU documentation as of late 2026. They are a snapshot: when GKE adds zones,
 machine types or topologies, update the tables (`TPU_GENERATIONS`, `GPU_ACCELERATORS`) and the table-driven tests in
@@ -41,8 +41,17 @@ from gke_tpu_serving.catalog.machines import (
     gke_allocatable,
     machine_shape,
 )
-from gke_tpu_serving.catalog.models import MODEL_CONTEXT_LENGTHS, model_context_length
+from gke_tpu_serving.catalog.models import (
+    MODEL_CATALOG,
+    MODEL_CONTEXT_LENGTHS,
+    Dtype,
+    ModelArchitecture,
+    ModelArchitectureArgs,
+    model_context_length,
+)
 from gke_tpu_serving.catalog.tpu import (
+    GB,
+    GIB,
     TPU_GENERATIONS,
     TPU_SLICE_ARGS,
     TpuGeneration,
@@ -61,19 +70,25 @@ from gke_tpu_serving.catalog.tpu import (
 
 __all__ = [
     "AUTOPILOT_TPU_MIN_GKE_VERSION",
+    "GB",
+    "GIB",
     "GPU_ACCELERATORS",
     "MACHINE_SHAPES",
     "MAX_NODES_PER_POOL_ZONE",
     "MIN_GKE_VERSION_RAY_ADDON",
+    "MODEL_CATALOG",
     "MODEL_CONTEXT_LENGTHS",
     "TPU_GENERATIONS",
     "TPU_SLICE_ARGS",
     "Allocatable",
     "ClusterMode",
+    "Dtype",
     "GpuAcceleratorSpec",
     "GpuAcceleratorType",
     "GpuMachineType",
     "MachineShape",
+    "ModelArchitecture",
+    "ModelArchitectureArgs",
     "TpuGeneration",
     "TpuGenerationSpec",
     "TpuMachineType",

@@ -17,6 +17,11 @@ from typing import Any
 from gke_tpu_serving.catalog.gke import is_zone, parse_gke_version, region_of_zone
 from gke_tpu_serving.errors import ArgError, allowed_values
 
+GB = 10**9
+"""A gigabyte as Google documents HBM (v5e, v5p, v6e) and as the planner shows it."""
+GIB = 2**30
+"""A gibibyte, as Google documents TPU v4's HBM."""
+
 
 class TpuGeneration(Enum):
     """A Cloud TPU generation that GKE can run as a node pool."""
@@ -110,8 +115,8 @@ class TpuGenerationSpec:
     generation: TpuGeneration
     accelerator_label: str
     """The value of the ``cloud.google.com/gke-tpu-accelerator`` node label, e.g. ``tpu-v5-lite-podslice``."""
-    hbm_gib_per_chip: int
-    """High-bandwidth memory per chip, in GiB."""
+    hbm_bytes_per_chip: int
+    """High-bandwidth memory per chip, in bytes, written in the unit Google documents it in (``16 * GB``)."""
     machine_types: tuple[TpuMachineType, ...]
     zones: tuple[str, ...]
     """Zones where GKE offers this generation."""
@@ -121,9 +126,11 @@ class TpuGenerationSpec:
     def __post_init__(self) -> None:
         if not self.accelerator_label:
             raise ArgError(("accelerator_label",), f"TPU {self.generation.value} needs an accelerator label")
-        if self.hbm_gib_per_chip < 1:
+        if self.hbm_bytes_per_chip < GB:
             raise ArgError(
-                ("hbm_gib_per_chip",), f"TPU {self.generation.value} has {self.hbm_gib_per_chip} GiB of HBM per chip"
+                ("hbm_bytes_per_chip",),
+                f"TPU {self.generation.value} has {self.hbm_bytes_per_chip} bytes of HBM per chip; allowed: 1 GB or "
+                "more",
             )
         if not self.machine_types:
             raise ArgError(("machine_types",), f"TPU {self.generation.value} has no machine types")
@@ -185,7 +192,7 @@ class TpuSlice:
     hosts: int
     """VMs (Kubernetes nodes) in the slice: the node pool's node count."""
     accelerator_label: str
-    hbm_gib_per_chip: int
+    hbm_bytes_per_chip: int
 
     def __post_init__(self) -> None:
         if self.chips != topology_chips(self.topology):
@@ -210,9 +217,9 @@ class TpuSlice:
         return self.hosts > 1
 
     @property
-    def hbm_gib(self) -> int:
-        """High-bandwidth memory of the whole slice, in GiB."""
-        return self.chips * self.hbm_gib_per_chip
+    def hbm_bytes(self) -> int:
+        """High-bandwidth memory of the whole slice, in bytes."""
+        return self.chips * self.hbm_bytes_per_chip
 
     @property
     def node_selector(self) -> dict[str, str]:
@@ -262,7 +269,8 @@ TPU_GENERATIONS: Mapping[TpuGeneration, TpuGenerationSpec] = _index_tpu_generati
         TpuGenerationSpec(
             generation=TpuGeneration.V4,
             accelerator_label="tpu-v4-podslice",
-            hbm_gib_per_chip=32,
+            # "HBM2 capacity and bandwidth: 32 GiB, 1200 GBps" (cloud.google.com/tpu/docs/v4, read 2026-12-07).
+            hbm_bytes_per_chip=32 * GIB,
             machine_types=(
                 TpuMachineType(
                     name="ct4p-hightpu-4t",
@@ -289,7 +297,8 @@ TPU_GENERATIONS: Mapping[TpuGeneration, TpuGenerationSpec] = _index_tpu_generati
         TpuGenerationSpec(
             generation=TpuGeneration.V5E,
             accelerator_label="tpu-v5-lite-podslice",
-            hbm_gib_per_chip=16,
+            # "HBM capacity per chip: 16 GB" (docs.cloud.google.com/tpu/docs/v5e, read 2026-12-07).
+            hbm_bytes_per_chip=16 * GB,
             machine_types=(
                 TpuMachineType("ct5lp-hightpu-1t", 1, single_host_topologies=("1x1",), multi_host_topologies=()),
                 TpuMachineType("ct5lp-hightpu-4t", 4, ("2x2",), _V5E_V6E_MULTI_HOST),
@@ -311,7 +320,8 @@ TPU_GENERATIONS: Mapping[TpuGeneration, TpuGenerationSpec] = _index_tpu_generati
         TpuGenerationSpec(
             generation=TpuGeneration.V5P,
             accelerator_label="tpu-v5p-slice",
-            hbm_gib_per_chip=95,
+            # "HBM2e: 95 GB, 2765 GBps" (cloud.google.com/tpu/docs/v5p, its es-419 and pt-br pages, read 2026-12-07).
+            hbm_bytes_per_chip=95 * GB,
             machine_types=(
                 TpuMachineType(
                     name="ct5p-hightpu-4t",
@@ -337,7 +347,8 @@ TPU_GENERATIONS: Mapping[TpuGeneration, TpuGenerationSpec] = _index_tpu_generati
         TpuGenerationSpec(
             generation=TpuGeneration.V6E,
             accelerator_label="tpu-v6e-slice",
-            hbm_gib_per_chip=32,
+            # "HBM capacity per chip: 32 GB" (docs.cloud.google.com/tpu/docs/v6e, read 2026-12-07).
+            hbm_bytes_per_chip=32 * GB,
             machine_types=(
                 TpuMachineType("ct6e-standard-1t", 1, single_host_topologies=("1x1",), multi_host_topologies=()),
                 TpuMachineType("ct6e-standard-4t", 4, ("2x2",), _V5E_V6E_MULTI_HOST),
@@ -382,7 +393,7 @@ def _slice_of(spec: TpuGenerationSpec, machine_type: TpuMachineType, topology: s
         chips_per_vm=machine_type.chips_per_vm,
         hosts=1 if topology in machine_type.single_host_topologies else chips // machine_type.chips_per_vm,
         accelerator_label=spec.accelerator_label,
-        hbm_gib_per_chip=spec.hbm_gib_per_chip,
+        hbm_bytes_per_chip=spec.hbm_bytes_per_chip,
     )
 
 

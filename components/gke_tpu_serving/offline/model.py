@@ -41,6 +41,8 @@ class PreviewResult:
     outputs: dict[str, Any] = field(default_factory=dict)
     stood_in_secrets: list[str] = field(default_factory=list)
     """Secret config keys the stack file does not set, rendered with a stand-in (its offline:standInSecrets)."""
+    warnings: list[str] = field(default_factory=list)
+    """What the program warned about (`pulumi.log.warn`), in order."""
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]

@@ -87,6 +87,9 @@ def render_tree(result: PreviewResult, actions: Mapping[str, str] | None = None,
         if deleted:
             lines.append(f"    - {deleted} to delete")
         lines.append(f"    {sum(1 for row in rows if row[3] is None)} unchanged")
+    if result.warnings:
+        # Where `pulumi preview` prints them: under Diagnostics, after the summary.
+        lines += ["", "Diagnostics:", *(f"    warning: {message}" for message in result.warnings)]
     if result.stood_in_secrets:
         lines += [
             "",

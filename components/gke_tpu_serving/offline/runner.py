@@ -1,5 +1,6 @@
 """Run a Pulumi project's `__main__.py` with a stack's config under the recording mocks."""
 
+import logging
 import os
 import runpy
 import sys
@@ -33,6 +34,19 @@ STAND_IN_SECRET = "offline-preview-stand-in-not-a-real-secret"
 # Bad config or bad input, reported as a message (exit 2); anything else is a bug and keeps its traceback.
 # RunError covers pulumi.Config's ConfigMissingError and ConfigTypeError.
 INPUT_ERRORS = (ValueError, pulumi.RunError, pulumi.InputPropertyError, pulumi.InputPropertiesError)
+
+
+class _EngineWarnings(logging.Handler):
+    """The program's `pulumi.log.warn` messages: Pulumi's MockEngine logs them to the root logger when set_mocks gets
+    no logger (pulumi/runtime/mocks.py), where a real engine would show them under "Diagnostics"."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name == "root" and record.levelno == logging.WARNING:
+            self.messages.append(record.getMessage())
 
 
 class ProjectError(ValueError):
@@ -180,6 +194,8 @@ def run_program(
     )
     # The engine runs a program from its project directory, with that directory importable.
     sys.path.insert(0, str(project_dir))
+    warnings = _EngineWarnings()
+    logging.getLogger().addHandler(warnings)
     try:
         os.chdir(project_dir)
         try:
@@ -192,8 +208,10 @@ def run_program(
             raise
         result = session.settle()
         result.stood_in_secrets = list(config.stood_in)
+        result.warnings = warnings.messages
         return result
     finally:
+        logging.getLogger().removeHandler(warnings)
         os.chdir(saved_cwd)
         if str(project_dir) in sys.path:
             sys.path.remove(str(project_dir))

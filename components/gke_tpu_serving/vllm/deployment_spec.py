@@ -9,7 +9,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from gke_tpu_serving.catalog import ClusterMode, TpuGeneration, TpuSlice, tpu_slice_of_args
+from gke_tpu_serving.catalog import ClusterMode, ModelArchitectureArgs, TpuGeneration, TpuSlice, tpu_slice_of_args
 from gke_tpu_serving.errors import ArgError, require_enum, require_int
 from gke_tpu_serving.k8s.accelerator_pods import (
     AUTOPILOT_EPHEMERAL_STORAGE,
@@ -25,7 +25,8 @@ from gke_tpu_serving.k8s.pods import (
     restricted_pod_security_context,
 )
 from gke_tpu_serving.names import check_bucket_name, check_dns_label, check_pinned_image
-from gke_tpu_serving.vllm.server_limits import check_engine_bounds, server_resources
+from gke_tpu_serving.vllm.kv_budget import KvCachePlan, check_model_fit
+from gke_tpu_serving.vllm.server_limits import server_resources
 
 PORT = 8000
 WEIGHTS_MOUNT = "/data"
@@ -60,6 +61,8 @@ class VllmDeploymentWithHpaArgs(TypedDict):
     model: str
     """The model's Hugging Face id; it is also the first served model name (what responses and vLLM's metrics
     report), e.g. meta-llama/Llama-3.1-70B."""
+    model_architecture: NotRequired[ModelArchitectureArgs]
+    """Its layers, KV heads, head dim and parameters, to size it against HBM. Default: the catalog's, else none."""
     model_aliases: NotRequired[list[str]]
     """More names clients may put in requests' `model` field (vLLM's `--served-model-name` takes several), e.g. the
     name an existing client sends. Default: none."""
@@ -175,6 +178,7 @@ class VllmSettings:
     memory: str
     memory_limit: str
     file_cache_size: str
+    kv_cache: KvCachePlan | None
 
     @property
     def startup_probe_failure_threshold(self) -> int:
@@ -256,7 +260,6 @@ def check_vllm_args(args: VllmDeploymentWithHpaArgs) -> VllmSettings:
     max_num_seqs = _positive(args, "max_num_seqs", 256) or 256
     max_num_batched_tokens = _positive(args, "max_num_batched_tokens", None)
     target_queue_length = _positive(args, "target_queue_length", 10) or 10
-    check_engine_bounds(args.get("model"), max_model_len, max_num_seqs, max_num_batched_tokens, target_queue_length)
     resources = server_resources(args, shape)
     return VllmSettings(
         shape=shape,
@@ -272,6 +275,7 @@ def check_vllm_args(args: VllmDeploymentWithHpaArgs) -> VllmSettings:
         target_queue_length=target_queue_length,
         scale_down_seconds=_positive(args, "scale_down_stabilization_seconds", 300) or 300,
         startup_timeout_seconds=_positive(args, "startup_timeout_seconds", 1800) or 1800,
+        kv_cache=check_model_fit(args, shape, max_model_len, max_num_seqs, max_num_batched_tokens, target_queue_length),
         **resources,
     )
 

@@ -5,7 +5,7 @@ there. Pure: VllmDeploymentWithHpa's checks (deployment_spec.py) call it, and so
 from collections.abc import Mapping
 from typing import Any
 
-from gke_tpu_serving.catalog import TpuSlice, model_context_length
+from gke_tpu_serving.catalog import TpuSlice
 from gke_tpu_serving.errors import ArgError
 from gke_tpu_serving.k8s.host_fit import MemoryVolume, check_pod_fits, host_budget
 from gke_tpu_serving.tenancy.quota import parse_quantity
@@ -15,10 +15,15 @@ DEFAULT_FILE_CACHE_SIZE = "200Gi"
 
 
 def check_engine_bounds(
-    model: object, max_model_len: int, max_num_seqs: int, max_num_batched_tokens: int | None, target_queue: int
+    model: object,
+    context: int | None,
+    max_model_len: int,
+    max_num_seqs: int,
+    max_num_batched_tokens: int | None,
+    target_queue: int,
 ) -> None:
-    """What vLLM or the model would refuse, and an HPA target that could never be reached."""
-    context = model_context_length(model) if isinstance(model, str) else None
+    """What vLLM or the model (whose context is `context` tokens, where known) would refuse, and an HPA target that
+    could never be reached."""
     if context is not None and max_model_len > context:
         raise ArgError(
             ("max_model_len",),

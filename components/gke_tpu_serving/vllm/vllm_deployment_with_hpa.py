@@ -16,6 +16,7 @@ from gke_tpu_serving.vllm.deployment_spec import (
     check_vllm_args,
     pod_template,
 )
+from gke_tpu_serving.vllm.kv_budget import kv_warnings
 
 __all__ = ["Exposure", "VllmDeploymentWithHpa", "VllmDeploymentWithHpaArgs", "WeightsSource", "check_vllm_args"]
 
@@ -37,6 +38,10 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
         with component_errors("VllmDeploymentWithHpa", name):
             check_dns_label(name)
             settings = check_vllm_args(args)
+        # What vLLM would not refuse but a reviewer should see: a batch the KV cache cannot hold at full length.
+        for warning in kv_warnings(args["model"], settings.kv_cache, settings.max_model_len, settings.max_num_seqs):
+            # Not attached to the resource: that would wait on its URN in a task nobody awaits; the name says whose.
+            pulumi.log.warn(f"VllmDeploymentWithHpa '{name}': {warning}")
         namespace = args["namespace"]
         labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": name}
         child = pulumi.ResourceOptions(parent=self, depends_on=inherited_dependencies(opts))
