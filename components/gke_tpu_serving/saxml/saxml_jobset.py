@@ -20,6 +20,7 @@ from gke_tpu_serving.k8s.accelerator_pods import (
 )
 from gke_tpu_serving.k8s.pods import (
     Exposure,
+    disruption_budget,
     restricted_container_security_context,
     restricted_pod_security_context,
     service_exposure,
@@ -236,6 +237,15 @@ class SaxmlJobSet(pulumi.ComponentResource):
         )
         service_type, annotations = service_exposure(settings.exposure)
         http_service = _service(f"{name}-http", namespace, http_labels, HTTP_PORT, service_type, annotations, child)
+        # The admin and HTTP servers restart in seconds elsewhere (state is in the bucket): a drain may move them.
+        # Evicting one model server fails its slice's Job and the JobSet recreates every slice (TPU start-up, then
+        # every model reloads): a serving set refuses voluntary evictions, and a drain waits for an operator.
+        for role, labels, bounds in (
+            ("admin-server", admin_labels, {"max_unavailable": 1}),
+            ("http", http_labels, {"max_unavailable": 1}),
+            ("model-server", _labels(name, "model-server"), {"min_available": args["slices"] * settings.shape.hosts}),
+        ):
+            disruption_budget(f"{name}-{role}", namespace, labels, child, **bounds)
         url = f"http://{name}-http.{namespace}.svc:{HTTP_PORT}"
         if settings.models is not None:
             SaxmlModels(
