@@ -160,9 +160,9 @@ def check_saxml_args(args: SaxmlJobSetArgs) -> _Settings:
 class SaxmlJobSet(pulumi.ComponentResource):
     """A Saxml cell on multi-host TPU slices, as in GKE's Saxml tutorial but private and least-privileged: the admin
     server (Deployment and ClusterIP Service on 10000, state in gs://BUCKET/sax-root), the model servers as a JobSet
-    (one Job per slice, one pod per host, TPU selectors and google.com/tpu from the catalog, ports 10001 and 8471,
-    recreated together when a host fails), the HTTP server (Deployment, and a Service on 8888 that is ClusterIP
-    unless `exposure` asks otherwise) and, with `models`, SaxmlModels to publish them.
+    (one Job per slice, one pod per host, catalog TPU selectors, ports 10001 and 8471, TCP probes, recreated together
+    when a host fails), the HTTP server (Deployment, Service on 8888, ClusterIP unless `exposure` asks otherwise), a
+    disruption budget per server and, with `models`, SaxmlModels to publish them.
 
     Every server runs as `service_account_name` (Workload Identity, bucket-level access only). The model servers do
     not use the host network, unlike the tutorial's: host-network pods bypass the GKE metadata server and act as the
