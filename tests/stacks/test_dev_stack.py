@@ -231,7 +231,7 @@ def test_make_preview_command_prints_the_tree(tmp_path: Path) -> None:
     assert "+ 88 to create" in done.stdout
     document = json.loads(out.read_text())
     assert document["project"] == "gke-tpu-serving" and document["stack"] == "dev"
-    assert len(document["resources"]) == 84
+    assert len(document["resources"]) == 88
 
 
 def _preview_variant(tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess[str]:
