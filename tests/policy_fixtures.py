@@ -33,6 +33,7 @@ CRON_JOB = "kubernetes:batch/v1:CronJob"
 JOB_SET = "kubernetes:jobset.x-k8s.io/v1alpha2:JobSet"
 RAY_SERVICE = "kubernetes:ray.io/v1:RayService"
 RAY_CLUSTER = "kubernetes:ray.io/v1:RayCluster"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 
 NODE_ACCOUNT = "serve-nodes@my-project.iam.gserviceaccount.com"
 DEFAULT_COMPUTE_ACCOUNT = "123456789012-compute@developer.gserviceaccount.com"
@@ -128,6 +129,17 @@ GOOD_SERVICE: Final = {
     "kind": "Service",
     "metadata": {"name": "server", "namespace": "serving"},
     "spec": {"type": "ClusterIP", "ports": [{"port": 8000, "targetPort": "http"}], "selector": {"app": "server"}},
+}
+
+GOOD_PDB: Final = {
+    "apiVersion": "policy/v1",
+    "kind": "PodDisruptionBudget",
+    "metadata": {"name": "server", "namespace": "serving"},
+    "spec": {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": {"app": "server"}},
+        "unhealthyPodEvictionPolicy": "AlwaysAllow",
+    },
 }
 
 _HEALTH = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10}

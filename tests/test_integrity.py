@@ -342,3 +342,27 @@ def test_violations_name_their_rule_and_resource() -> None:
     assert found == IntegrityViolation(
         "integrity-pod-references", f"{STACK}kubernetes:apps/v1:Deployment::server-deployment", found.message
     )
+
+
+def _head_labelled(labels: dict[str, str], selector: dict[str, str]) -> list[PlanResource]:
+    plan = _edited(_plan(), "team-raycluster", "spec.headGroupSpec.template.metadata", {"labels": labels})
+    plan = _edited(plan, "sd-rayservice", "spec.rayClusterConfig.headGroupSpec.template.metadata", {"labels": labels})
+    return [
+        *plan,
+        _k8s("kubernetes:policy/v1:PodDisruptionBudget", "head", spec={"selector": {"matchLabels": selector}}),
+    ]
+
+
+def test_a_ray_head_keeps_its_template_labels_as_kuberay_does() -> None:
+    # KubeRay's labelPod: a template's labels override KubeRay's own (app.kubernetes.io/name included) ...
+    relabelled = {"app.kubernetes.io/name": "research", "app.kubernetes.io/component": "ray-head"}
+    assert check_plan(_head_labelled(relabelled, relabelled)) == []
+    (found,) = check_plan(_head_labelled(relabelled, {"app.kubernetes.io/name": "kuberay", "ray.io/node-type": "head"}))
+    assert found.rule == "integrity-selectors"
+    # ... except ray.io/node-type, ray.io/group and ray.io/cluster, which place the pod.
+    assert (
+        check_plan(
+            _head_labelled({"ray.io/node-type": "worker"}, {"ray.io/node-type": "head", "ray.io/cluster": "team"})
+        )
+        == []
+    )

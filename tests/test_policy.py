@@ -68,6 +68,7 @@ from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
 from gke_tpu_serving.offline import PreviewResult, RecordedResource, run_program
 from policy.adapter import Violation, stack_validation_args, validation_args, violations
+from policy.disruption_rules import DISRUPTION_BUDGETS
 from policy.integrity_rules import PLAN_INTEGRITY
 from policy.rules import ALL_POLICIES, RESOURCE_POLICIES
 
@@ -1039,14 +1040,15 @@ def test_violations_planted_through_stack_config_are_reported_by_name(tmp_path: 
     assert service["spec"]["type"] == "LoadBalancer"
 
 
-def test_policies_have_unique_names_and_the_stack_policy_is_plan_integrity() -> None:
+def test_policies_have_unique_names_and_the_stack_policies_are_integrity_and_disruption_budgets() -> None:
     names = [policy.name for policy in ALL_POLICIES]
     assert len(names) >= 15
     assert len(set(names)) == len(names)
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name) for name in names)
     assert all(policy.description for policy in ALL_POLICIES)
-    assert [p for p in ALL_POLICIES if not isinstance(p, ResourceValidationPolicy)] == [PLAN_INTEGRITY]
-    assert isinstance(PLAN_INTEGRITY, StackValidationPolicy)
+    stack_policies = [p for p in ALL_POLICIES if not isinstance(p, ResourceValidationPolicy)]
+    assert stack_policies == [PLAN_INTEGRITY, DISRUPTION_BUDGETS]
+    assert all(isinstance(policy, StackValidationPolicy) for policy in stack_policies)
     assert isinstance(ALL_POLICIES, list)  # PolicyPack(policies=...) takes only a list
 
 

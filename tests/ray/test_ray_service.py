@@ -169,7 +169,7 @@ def test_workers_read_weights_through_gcs_fuse_and_compile_to_local_disk(pulumi_
     ]
     assert template["metadata"]["annotations"]["gke-gcsfuse/volumes"] == "true"
     head = manifest["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]
-    assert "volumes" not in head["spec"] and "metadata" not in head
+    assert "volumes" not in head["spec"] and "annotations" not in head["metadata"]
 
 
 def test_every_ray_pod_runs_as_the_workload_identity_unprivileged(pulumi_mocks: Any) -> None:

@@ -66,6 +66,9 @@ def test_every_object_passes_schema_validation(pulumi_mocks: Any) -> None:
         "Deployment",
         "Job",
         "JobSet",
+        "PodDisruptionBudget",
+        "PodDisruptionBudget",
+        "PodDisruptionBudget",
         "Service",
         "Service",
     ]

@@ -109,7 +109,7 @@ def test_resource_counts(dev: PreviewResult) -> None:
         "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": 2,
         "kubernetes:apps/v1:Deployment": 3,
         "kubernetes:core/v1:Service": 3,
-        "kubernetes:policy/v1:PodDisruptionBudget": 1,
+        "kubernetes:policy/v1:PodDisruptionBudget": 5,
         "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
         "kubernetes:monitoring.googleapis.com/v1:PodMonitoring": 1,
         "gke-tpu-serving:index:RayService": 1,
@@ -187,7 +187,7 @@ def test_every_kubernetes_manifest_passes_schema_validation(dev: PreviewResult) 
         "Namespace",
         "Namespace",
         "Namespace",
-        "PodDisruptionBudget",
+        *["PodDisruptionBudget"] * 5,
         "PodMonitoring",
         "RayService",
         "Secret",
@@ -228,10 +228,10 @@ def test_make_preview_command_prints_the_tree(tmp_path: Path) -> None:
         check=True,
     )
     assert re.search(r"\n \+   │  ├─ gcp:container/nodePool:NodePool +llm-us-central1-v5e-4x8-0 +create\n", done.stdout)
-    assert "+ 84 to create" in done.stdout
+    assert "+ 88 to create" in done.stdout
     document = json.loads(out.read_text())
     assert document["project"] == "gke-tpu-serving" and document["stack"] == "dev"
-    assert len(document["resources"]) == 84
+    assert len(document["resources"]) == 88
 
 
 def _preview_variant(tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess[str]:

@@ -113,6 +113,7 @@ def test_every_manifest_of_the_cell_passes_schema_validation(cell: PreviewResult
         "JobSet": 1,
         "ConfigMap": 1,
         "Job": 1,
+        "PodDisruptionBudget": 3,
     }
     for manifest in manifests:
         validate_manifest(manifest)

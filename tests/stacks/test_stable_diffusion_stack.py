@@ -54,7 +54,9 @@ def test_every_scenario_object_validates_against_its_schema(stack: str, dev: Pre
     manifests = [m for m in kubernetes_manifests(result) if m["metadata"].get("namespace") == "stable-diffusion"]
     # dev also stages the tutorial's weights: a Job and its writer ServiceAccount.
     staging = ["Job", "ServiceAccount"] if stack == "dev" else []
-    assert sorted(m["kind"] for m in manifests) == sorted(["RayService", "ServiceAccount", *staging])
+    assert sorted(m["kind"] for m in manifests) == sorted(
+        ["RayService", "PodDisruptionBudget", "ServiceAccount", *staging]
+    )
     for manifest in manifests:
         validate_manifest(manifest)
 

@@ -170,7 +170,7 @@ def test_the_gateway_routes_each_team_hostname_behind_iap(teams: PreviewResult) 
 
 def test_every_manifest_validates(teams: PreviewResult) -> None:
     manifests = kubernetes_manifests(teams)
-    assert len(manifests) == 54
+    assert len(manifests) == 58
     for manifest in manifests:
         validate_manifest(manifest)
 

@@ -94,7 +94,13 @@ def test_service_is_cluster_ip_and_the_workspace_persists(pulumi_mocks: Any) -> 
 def test_every_object_passes_schema_validation(pulumi_mocks: Any) -> None:
     Notebook("notebook", args())
     manifests = kubernetes_manifests(pulumi_mocks.settle())
-    assert sorted(m["kind"] for m in manifests) == ["Deployment", "PersistentVolumeClaim", "Secret", "Service"]
+    assert sorted(m["kind"] for m in manifests) == [
+        "Deployment",
+        "PersistentVolumeClaim",
+        "PodDisruptionBudget",
+        "Secret",
+        "Service",
+    ]
     for manifest in manifests:
         validate_manifest(manifest)
 

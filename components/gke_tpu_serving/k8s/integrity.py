@@ -23,6 +23,7 @@ from gke_tpu_serving.k8s.platform_objects import (
     ANY,
     AUTOPILOT_NODE_SELECTORS,
     DEFAULT_SERVICE_ACCOUNT,
+    KUBERAY_FIXED_LABELS,
     KUBERAY_SERVE_LABEL,
     SYSTEM_NAMESPACES,
     UNKNOWN,
@@ -105,7 +106,9 @@ class IntegrityViolation:
 
 
 @dataclass(frozen=True)
-class _Object:
+class KubernetesObject:
+    """A Kubernetes object of the plan: its API group, kind, name and namespace (None if cluster-scoped)."""
+
     resource: PlanResource
     group: str
     kind: str
@@ -123,25 +126,27 @@ class _Object:
 
 
 @dataclass(frozen=True)
-class _Pods:
-    owner: _Object
+class WorkloadPods:
+    """The pods of one pod template of a workload (`path`: where the template sits), with the labels they get."""
+
+    owner: KubernetesObject
     path: str
     labels: Mapping[str, Any]
     spec: Mapping[str, Any]
 
 
 @dataclass
-class _Cluster:
+class KubernetesCluster:
     """The Kubernetes objects of one provider, and what it knows of the cluster behind it."""
 
-    objects: list[_Object] = field(default_factory=list)
+    objects: list[KubernetesObject] = field(default_factory=list)
     pools: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
     autopilot: bool = False
     known: bool = False
     """Whether the provider's cluster is in the plan (then node selectors are checked)."""
 
 
-def _kubernetes_object(resource: PlanResource) -> _Object | None:
+def _kubernetes_object(resource: PlanResource) -> KubernetesObject | None:
     parts = resource.type.split(":")
     if (
         len(parts) != 3
@@ -155,16 +160,17 @@ def _kubernetes_object(resource: PlanResource) -> _Object | None:
     kind = str(resource.props.get("kind") or parts[2])
     metadata = resource.props["metadata"]
     namespace = None if kind in CLUSTER_SCOPED_KINDS else metadata.get("namespace") or "default"
-    return _Object(resource, group, kind, metadata.get("name", UNKNOWN), namespace)
+    return KubernetesObject(resource, group, kind, metadata.get("name", UNKNOWN), namespace)
 
 
-def _clusters(resources: Sequence[PlanResource]) -> dict[str | None, _Cluster]:
+def kubernetes_clusters(resources: Sequence[PlanResource]) -> dict[str | None, KubernetesCluster]:
+    """The plan's Kubernetes objects by provider (one cluster each), with what the plan says of each cluster."""
     by_urn = {r.urn: r for r in resources}
-    clusters: dict[str | None, _Cluster] = {}
+    clusters: dict[str | None, KubernetesCluster] = {}
     for resource in resources:
         found = _kubernetes_object(resource)
         if found is not None:
-            clusters.setdefault(resource.provider, _Cluster()).objects.append(found)
+            clusters.setdefault(resource.provider, KubernetesCluster()).objects.append(found)
     for provider_urn, cluster in clusters.items():
         provider = by_urn.get(provider_urn or "")
         # GkeTpuCluster parents its Kubernetes provider, its cluster and its node pools alike.
@@ -178,11 +184,12 @@ def _clusters(resources: Sequence[PlanResource]) -> dict[str | None, _Cluster]:
     return clusters
 
 
-def _pods(obj: _Object) -> Iterator[_Pods]:
+def workload_pods(obj: KubernetesObject) -> Iterator[WorkloadPods]:
+    """Every pod template of a workload object, with its pods' labels (KubeRay's included); none for other kinds."""
     for template_path in _WORKLOAD_TEMPLATES.get(obj.kind, ()):
         template = get_at(obj.props, *template_path)
         if isinstance(template, Mapping):
-            yield _Pods(
+            yield WorkloadPods(
                 obj,
                 ".".join(map(str, template_path)),
                 as_mapping(get_at(template, "metadata", "labels")),
@@ -193,7 +200,7 @@ def _pods(obj: _Object) -> Iterator[_Pods]:
             template = get_at(job, "template", "spec", "template")
             if isinstance(template, Mapping):
                 job_path = f"spec.replicatedJobs[{index}].template.spec.template"
-                yield _Pods(
+                yield WorkloadPods(
                     obj, job_path, as_mapping(get_at(template, "metadata", "labels")), as_mapping(template.get("spec"))
                 )
     if obj.kind in _RAY_KINDS:
@@ -209,16 +216,17 @@ def _pods(obj: _Object) -> Iterator[_Pods]:
         for group_name, node_type, template, path in groups:
             if not isinstance(template, Mapping):
                 continue
-            labels = {
-                **as_mapping(get_at(template, "metadata", "labels")),
-                **kuberay_pod_labels(cluster_name, node_type, group_name),
-            }
+            # KubeRay's labelPod: the template's labels win over KubeRay's, except the three that place the pod.
+            own = kuberay_pod_labels(cluster_name, node_type, group_name)
+            template_labels = as_mapping(get_at(template, "metadata", "labels"))
+            labels = {**own, **template_labels, **{key: own[key] for key in KUBERAY_FIXED_LABELS}}
             if obj.kind == "RayService":
                 labels[KUBERAY_SERVE_LABEL] = UNKNOWN
-            yield _Pods(obj, ".".join(map(str, (*spec_path, path))), labels, as_mapping(template.get("spec")))
+            yield WorkloadPods(obj, ".".join(map(str, (*spec_path, path))), labels, as_mapping(template.get("spec")))
 
 
-def _matches(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
+def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
+    """Whether a matchLabels selector selects these labels (UNKNOWN on either side matches)."""
     return all(
         key in labels and (value is UNKNOWN or labels[key] is UNKNOWN or labels[key] == value)
         for key, value in selector.items()
@@ -230,10 +238,10 @@ def _show(selector: Mapping[str, Any]) -> str:
 
 
 class _Checker:
-    def __init__(self, cluster: _Cluster) -> None:
+    def __init__(self, cluster: KubernetesCluster) -> None:
         self.cluster = cluster
         self.found: list[IntegrityViolation] = []
-        self.pods = [pods for obj in cluster.objects for pods in _pods(obj)]
+        self.pods = [pods for obj in cluster.objects for pods in workload_pods(obj)]
         self.names: dict[tuple[str, Any], set[Any]] = {}
         for obj in cluster.objects:
             self.names.setdefault((obj.kind, obj.namespace), set()).add(obj.name)
@@ -247,7 +255,7 @@ class _Checker:
                 if secret:
                     self.names.setdefault(("Secret", obj.namespace), set()).add(secret)
 
-    def report(self, rule: str, obj: _Object, message: str) -> None:
+    def report(self, rule: str, obj: KubernetesObject, message: str) -> None:
         self.found.append(IntegrityViolation(rule, obj.resource.urn, message))
 
     def exists(self, kind: str, namespace: str | None, name: Any) -> bool:
@@ -258,7 +266,7 @@ class _Checker:
         )
 
     def unique_names(self) -> None:
-        seen: dict[tuple[str, str, str | None, str], _Object] = {}
+        seen: dict[tuple[str, str, str | None, str], KubernetesObject] = {}
         for obj in self.cluster.objects:
             if not isinstance(obj.name, str):
                 continue
@@ -297,7 +305,7 @@ class _Checker:
                 continue
             if not isinstance(selector, Mapping) or not selector:
                 continue  # a Service without a selector has its endpoints managed elsewhere
-            if not any(p.owner.namespace == obj.namespace and _matches(selector, p.labels) for p in self.pods):
+            if not any(p.owner.namespace == obj.namespace and selector_matches(selector, p.labels) for p in self.pods):
                 self.report(
                     "integrity-selectors",
                     obj,
@@ -376,7 +384,7 @@ class _Checker:
 def check_plan(resources: Sequence[PlanResource]) -> list[IntegrityViolation]:
     """Every integrity violation of the plan, rule by rule, cluster by cluster, in plan order within each."""
     found: list[IntegrityViolation] = []
-    for cluster in _clusters(resources).values():
+    for cluster in kubernetes_clusters(resources).values():
         checker = _Checker(cluster)
         checker.unique_names()
         checker.namespaces()

@@ -50,6 +50,8 @@ KUBERAY_POD_LABELS: Final = {
 }
 """Labels KubeRay's labelPod puts on every head and worker pod, besides ray.io/cluster, node-type, group and
 identifier (which derive from the cluster's name)."""
+KUBERAY_FIXED_LABELS: Final = ("ray.io/node-type", "ray.io/group", "ray.io/cluster")
+"""The labels of KubeRay's that a pod template cannot override (labelPod); it keeps the template's other labels."""
 KUBERAY_SERVE_LABEL: Final = "ray.io/serve"
 """The RayService controller sets it on pods ("true" where a Serve proxy is healthy): its serve Service selects it."""
 KUBERAY_ENABLE_SERVE_SERVICE: Final = "ray.io/enable-serve-service"

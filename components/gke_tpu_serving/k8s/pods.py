@@ -1,5 +1,5 @@
-"""Pod pieces the workload components share: restricted security contexts, how a Service is exposed, and secrets
-passed by reference."""
+"""Pod pieces the workload components share: restricted security contexts, how a Service is exposed, secrets
+passed by reference, and disruption budgets."""
 
 import re
 from collections.abc import Mapping
@@ -75,3 +75,39 @@ def secret_env_vars(
         )
         for key in values
     ]
+
+
+UNHEALTHY_POD_EVICTION_POLICY = "AlwaysAllow"
+"""Pods that are running but not ready (still loading, or broken) may always be evicted: a budget then protects only
+a server that serves, and a broken one never blocks a node drain (kubernetes.io/docs/tasks/run-application/
+configure-pdb/#unhealthy-pod-eviction-policy, read 2026-12-07)."""
+
+
+def disruption_budget(
+    name: str,
+    namespace: str,
+    labels: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+    *,
+    max_unavailable: int | None = None,
+    min_available: int | None = None,
+) -> k8s.policy.v1.PodDisruptionBudget:
+    """A PodDisruptionBudget named `name` over the pods labelled `labels`; give exactly one of the two bounds.
+
+    max_unavailable suits pods of a Deployment or StatefulSet (which have the scale subresource). Pods of any other
+    owner (Jobs, a JobSet's, KubeRay's) take only an integer min_available: Kubernetes cannot count their expected
+    pods otherwise (kubernetes.io/docs/tasks/run-application/configure-pdb/#arbitrary-controllers-and-selectors,
+    read 2026-12-07)."""
+    if (max_unavailable is None) == (min_available is None):
+        raise ValueError("disruption_budget takes exactly one of max_unavailable and min_available")
+    return k8s.policy.v1.PodDisruptionBudget(
+        name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=dict(labels)),
+        spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+            max_unavailable=max_unavailable,
+            min_available=min_available,
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels)),
+            unhealthy_pod_eviction_policy=UNHEALTHY_POD_EVICTION_POLICY,
+        ),
+        opts=opts,
+    )

@@ -133,11 +133,19 @@ def args_cluster_spec(
     groups: Sequence[WorkerGroup],
     auth: RayAuthMode,
     run_as_user: int | None = None,
+    head_labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The Ray cluster spec of checked args: the head and every group's workers run `image` as the args'
-    ServiceAccount with the args' env; the workers also mount what the args ask for (worker_pod)."""
+    ServiceAccount with the args' env; the workers also mount what the args ask for (worker_pod). The head pod
+    carries `head_labels` (head_pod_labels: what its disruption budget selects)."""
     env = dict(args.get("env") or {})
-    head_pod = RayPod(image=image, service_account_name=args["service_account_name"], env=env, run_as_user=run_as_user)
+    head_pod = RayPod(
+        image=image,
+        service_account_name=args["service_account_name"],
+        env=env,
+        labels=head_labels or {},
+        run_as_user=run_as_user,
+    )
     workers = worker_pod(args, image, env, run_as_user=run_as_user)
     return ray_cluster_spec(
         ray_version=ray_version, head=head, head_pod=head_pod, groups=[(group, workers) for group in groups], auth=auth

@@ -8,6 +8,7 @@ import pulumi_kubernetes as k8s
 
 from gke_tpu_serving.catalog.versions import RAY_IMAGE
 from gke_tpu_serving.errors import component_errors, require_int
+from gke_tpu_serving.k8s.pods import disruption_budget
 from gke_tpu_serving.options import inherited_dependencies
 from gke_tpu_serving.ray.cluster_args import args_cluster_spec, check_common_args, check_ray_version, head_service_name
 from gke_tpu_serving.ray.groups import (
@@ -18,7 +19,7 @@ from gke_tpu_serving.ray.groups import (
     TpuWorkerGroupArgs,
     WorkerGroup,
 )
-from gke_tpu_serving.ray.spec import CLIENT_PORT, DASHBOARD_PORT, RayAuthMode, check_ray_name
+from gke_tpu_serving.ray.spec import CLIENT_PORT, DASHBOARD_PORT, RayAuthMode, check_ray_name, head_pod_labels
 
 DEFAULT_RUN_AS_USER = 1000
 
@@ -89,7 +90,7 @@ def check_ray_cluster_args(args: RayClusterArgs) -> RayClusterSettings:
     )
 
 
-def ray_cluster_resource_spec(args: RayClusterArgs, settings: RayClusterSettings) -> dict[str, Any]:
+def ray_cluster_resource_spec(name: str, args: RayClusterArgs, settings: RayClusterSettings) -> dict[str, Any]:
     """The RayCluster's spec: the shared Ray cluster spec, recreated by KubeRay when the pods' template changes (a
     standalone RayCluster otherwise keeps running pods of the old image)."""
     spec = args_cluster_spec(
@@ -100,8 +101,20 @@ def ray_cluster_resource_spec(args: RayClusterArgs, settings: RayClusterSettings
         groups=settings.groups,
         auth=settings.auth,
         run_as_user=settings.run_as_user,
+        head_labels=head_pod_labels(name),
     )
     return {**spec, "upgradeStrategy": {"type": "Recreate"}}
+
+
+def head_disruption_budget(name: str, namespace: str, opts: pulumi.ResourceOptions) -> None:
+    """The budget of the head pod of the Ray cluster `name`: no voluntary eviction while it is ready. Without GCS
+    fault tolerance (an external Redis) the head, the GCS and the whole cluster share one fate: a new head drops every
+    worker, and a serving cluster reloads and recompiles its models (docs.ray.io/en/latest/cluster/kubernetes/
+    user-guides/kuberay-gcs-ft.html, read 2026-12-07). KubeRay itself creates no budget (no PodDisruptionBudget in
+    ray-operator at kuberay@feeaf72f), and RayCluster has no scale subresource, so only an integer minAvailable works
+    (ray-project/kuberay#2662). A drain of the head's node then waits for an operator; a head that is not ready may
+    go (UNHEALTHY_POD_EVICTION_POLICY), and KubeRay deletes, not evicts, the pods it replaces."""
+    disruption_budget(f"{name}-head", namespace, head_pod_labels(name), opts, min_available=1)
 
 
 class RayCluster(pulumi.ComponentResource):
@@ -135,8 +148,11 @@ class RayCluster(pulumi.ComponentResource):
                 namespace=namespace,
                 labels={"app.kubernetes.io/name": "ray-cluster", "app.kubernetes.io/instance": name},
             ),
-            spec=ray_cluster_resource_spec(args, settings),
+            spec=ray_cluster_resource_spec(name, args, settings),
             opts=pulumi.ResourceOptions(parent=self, depends_on=inherited_dependencies(opts)),
+        )
+        head_disruption_budget(
+            name, namespace, pulumi.ResourceOptions(parent=self, depends_on=inherited_dependencies(opts))
         )
         head = head_service_name(name)
         self.head_service_name = pulumi.Output.from_input(head)

@@ -1,5 +1,6 @@
 """RayService: Ray Serve applications on a KubeRay Ray cluster with TPU, GPU and CPU worker groups."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NotRequired, TypedDict, cast
@@ -22,8 +23,9 @@ from gke_tpu_serving.ray.groups import (
     TpuWorkerGroupArgs,
     WorkerGroup,
 )
+from gke_tpu_serving.ray.ray_cluster import head_disruption_budget
 from gke_tpu_serving.ray.serve import SERVE_PORT, ServeApplicationArgs, check_serve_applications, serve_config_v2
-from gke_tpu_serving.ray.spec import RayAuthMode, check_autopilot_ray_cluster, check_ray_name
+from gke_tpu_serving.ray.spec import RayAuthMode, check_autopilot_ray_cluster, check_ray_name, head_pod_labels
 
 
 class RayServiceUpgradeStrategy(Enum):
@@ -135,8 +137,10 @@ def check_ray_service_args(args: RayServiceArgs) -> _Settings:
     )
 
 
-def ray_cluster_config(args: RayServiceArgs, settings: _Settings) -> dict[str, Any]:
-    """The RayService's spec.rayClusterConfig."""
+def ray_cluster_config(
+    args: RayServiceArgs, settings: _Settings, head_labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The RayService's spec.rayClusterConfig, its head pod labelled `head_labels` (head_pod_labels)."""
     return args_cluster_spec(
         args,
         # The pure spec carries a build's digest reference (an Output) into the custom resource as it is.
@@ -145,6 +149,7 @@ def ray_cluster_config(args: RayServiceArgs, settings: _Settings) -> dict[str, A
         head=settings.head,
         groups=settings.groups,
         auth=settings.auth,
+        head_labels=head_labels,
     )
 
 
@@ -196,7 +201,7 @@ class RayService(pulumi.ComponentResource):
             "serveConfigV2": serve_config_v2(args["applications"]),
             "upgradeStrategy": {"type": settings.upgrade_strategy.value},
             "serveService": _serve_service(name, settings.exposure),
-            "rayClusterConfig": ray_cluster_config(args, settings),
+            "rayClusterConfig": ray_cluster_config(args, settings, head_pod_labels(name)),
         }
         replace = settings.upgrade_strategy is RayServiceUpgradeStrategy.NONE
         k8s.apiextensions.CustomResource(
@@ -217,6 +222,9 @@ class RayService(pulumi.ComponentResource):
                 replace_on_changes=["spec.rayClusterConfig"] if replace else None,
                 delete_before_replace=replace,
             ),
+        )
+        head_disruption_budget(
+            name, namespace, pulumi.ResourceOptions(parent=self, depends_on=inherited_dependencies(opts))
         )
         self.service_name = pulumi.Output.from_input(serve_service_name(name))
         self.url = pulumi.Output.from_input(f"http://{serve_service_name(name)}.{namespace}.svc:{SERVE_PORT}")

@@ -36,6 +36,16 @@ HEAD_PORTS = {"gcs-server": GCS_PORT, "dashboard": DASHBOARD_PORT, "client": CLI
 """The head container's ports, named as KubeRay looks them up: it builds the Serve Service from the port named
 "serve" and the head Service from all of them."""
 
+HEAD_COMPONENT = "ray-head"
+
+
+def head_pod_labels(cluster: str) -> dict[str, str]:
+    """The labels by which the head pod of the Ray cluster `cluster` (a RayService's or RayCluster's name) is told
+    apart from other heads of its namespace: its PodDisruptionBudget selects them. KubeRay's own ray.io/cluster
+    cannot serve: a RayService's cluster takes a random suffix."""
+    return {"app.kubernetes.io/instance": cluster, "app.kubernetes.io/component": HEAD_COMPONENT}
+
+
 RAY_CLUSTER_NAME_MAX = 47
 """KubeRay refuses longer RayService names (it derives the RayCluster's and its Services' names from them)."""
 
@@ -68,6 +78,9 @@ class RayPod:
     volumes: Sequence[Mapping[str, Any]] = ()
     volume_mounts: Sequence[Mapping[str, Any]] = ()
     annotations: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels of the pods beside KubeRay's own (KubeRay keeps a template's labels but ray.io/node-type, ray.io/group
+    and ray.io/cluster: labelPod in ray-operator/controllers/ray/common/pod.go, kuberay@feeaf72f, read 2026-12-07)."""
     run_as_user: int | None = None
     """The image user's UID, where the image names its user (the kubelet enforces non-root only on a number)."""
 
@@ -125,13 +138,22 @@ def _pod_template(
     if tolerations:
         spec["tolerations"] = [dict(toleration) for toleration in tolerations]
     template: dict[str, Any] = {"spec": spec}
-    if pod.annotations:
-        template["metadata"] = {"annotations": dict(pod.annotations)}
+    metadata = {key: dict(value) for key, value in (("labels", pod.labels), ("annotations", pod.annotations)) if value}
+    if metadata:
+        template["metadata"] = metadata
     return template
 
 
 def head_group_spec(head: Head, pod: RayPod, *, autoscaling: bool) -> dict[str, Any]:
-    """The head group: a ClusterIP head Service (dashboard and job API only through port-forward or in-cluster)."""
+    """The head group: a ClusterIP head Service (dashboard and job API only through port-forward or in-cluster).
+
+    No probes on the Ray containers, head or worker: KubeRay injects them where a container has none
+    (initLivenessAndReadinessProbe in ray-operator/controllers/ray/common/pod.go, ray-project/kuberay@feeaf72f, v1.7.0's
+    branch, read 2026-12-07): they ask the raylet (and, on the head, the GCS) whether they are up, give a start-up 30 s
+    and a hung node 120 failures x 5 s, and on a RayService's workers the readiness probe also asks the Serve proxy.
+    A Serve application's slow start (the SD app compiles its JAX programs before it serves) happens in replica actors
+    while the raylet answers, and the RayService controller, not a probe, decides when Serve takes traffic; a probe of
+    our own would also drop KubeRay's Serve proxy check, which it adds only where the readiness probe is unset."""
     return {
         "serviceType": "ClusterIP",
         "rayStartParams": {},

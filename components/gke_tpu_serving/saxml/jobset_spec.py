@@ -35,6 +35,21 @@ SAXML_CHIPS = {TpuGeneration.V4: "tpuv4", TpuGeneration.V5E: "tpuv5e"}
 SAXML_UID = 1000
 """The upstream Saxml images name no user, so root would run them: the pods set an unprivileged one."""
 
+# Probes of the model servers. Saxml v1.2.0's model server (saxml/server/model_service_main.py run(),
+# model_service_base.py ModelServicesRunner, read 2026-12-07) opens its gRPC port on every host of a slice, primary or
+# not, once JAX has initialised the slice; it serves no HTTP and no grpc.health.v1, so the probes are TCP connects.
+# Models are loaded afterwards, when the admin server assigns a published model, on a worker thread while the port
+# keeps answering: a 175B load does not delay the port, only JAX's start-up and the rendezvous of the slice's hosts do.
+PROBE_PERIOD_SECONDS = 10
+MODEL_SERVER_START_SECONDS = 15 * 60
+"""How long a model server may take to open its port after its container starts: JAX's TPU start-up waits for every
+host of the slice, whose pods may still be pulling the multi-gigabyte model-server image. Not a measured figure (none
+is published): a generous bound, since a start-up that times out restarts every slice of the JobSet."""
+MODEL_SERVER_LIVENESS = {"periodSeconds": 20, "timeoutSeconds": 5, "failureThreshold": 3}
+"""A server whose port refuses connections for a minute is dead. The pods never restart in place (restartPolicy
+Never): the failed container fails its Job (backoffLimit 0) and the JobSet recreates every slice, the only way a
+multi-host slice recovers."""
+
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS_LABEL_MAX = 63
 # The Job controller appends a random suffix of this length to a pod's name; the webhook counts it.
@@ -114,6 +129,14 @@ def model_server_jobset(servers: ModelServers) -> dict[str, Any]:
             {"name": "tpu-runtime", "containerPort": TPU_RUNTIME_PORT},
         ],
         "resources": {"requests": tpu, "limits": tpu},
+        # No readiness probe: no Service sends traffic to the model servers (clients find them through the admin
+        # server), and the startup probe holds the pod unready (for the disruption budget) until the port opens.
+        "startupProbe": {
+            "tcpSocket": {"port": "model"},
+            "periodSeconds": PROBE_PERIOD_SECONDS,
+            "failureThreshold": MODEL_SERVER_START_SECONDS // PROBE_PERIOD_SECONDS,
+        },
+        "livenessProbe": {"tcpSocket": {"port": "model"}, **MODEL_SERVER_LIVENESS},
         "securityContext": restricted_container_security_context(),
     }
     pod_spec: dict[str, Any] = {

@@ -20,6 +20,7 @@ from gke_tpu_serving.k8s.accelerator_pods import (
 )
 from gke_tpu_serving.k8s.pods import (
     Exposure,
+    disruption_budget,
     restricted_container_security_context,
     restricted_pod_security_context,
     service_exposure,
@@ -159,9 +160,9 @@ def check_saxml_args(args: SaxmlJobSetArgs) -> _Settings:
 class SaxmlJobSet(pulumi.ComponentResource):
     """A Saxml cell on multi-host TPU slices, as in GKE's Saxml tutorial but private and least-privileged: the admin
     server (Deployment and ClusterIP Service on 10000, state in gs://BUCKET/sax-root), the model servers as a JobSet
-    (one Job per slice, one pod per host, TPU selectors and google.com/tpu from the catalog, ports 10001 and 8471,
-    recreated together when a host fails), the HTTP server (Deployment, and a Service on 8888 that is ClusterIP
-    unless `exposure` asks otherwise) and, with `models`, SaxmlModels to publish them.
+    (one Job per slice, one pod per host, catalog TPU selectors, ports 10001 and 8471, TCP probes, recreated together
+    when a host fails), the HTTP server (Deployment, Service on 8888, ClusterIP unless `exposure` asks otherwise), a
+    disruption budget per server and, with `models`, SaxmlModels to publish them.
 
     Every server runs as `service_account_name` (Workload Identity, bucket-level access only). The model servers do
     not use the host network, unlike the tutorial's: host-network pods bypass the GKE metadata server and act as the
@@ -236,6 +237,15 @@ class SaxmlJobSet(pulumi.ComponentResource):
         )
         service_type, annotations = service_exposure(settings.exposure)
         http_service = _service(f"{name}-http", namespace, http_labels, HTTP_PORT, service_type, annotations, child)
+        # The admin and HTTP servers restart in seconds elsewhere (state is in the bucket): a drain may move them.
+        # Evicting one model server fails its slice's Job and the JobSet recreates every slice (TPU start-up, then
+        # every model reloads): a serving set refuses voluntary evictions, and a drain waits for an operator.
+        for role, labels, bounds in (
+            ("admin-server", admin_labels, {"max_unavailable": 1}),
+            ("http", http_labels, {"max_unavailable": 1}),
+            ("model-server", _labels(name, "model-server"), {"min_available": args["slices"] * settings.shape.hosts}),
+        ):
+            disruption_budget(f"{name}-{role}", namespace, labels, child, **bounds)
         url = f"http://{name}-http.{namespace}.svc:{HTTP_PORT}"
         if settings.models is not None:
             SaxmlModels(

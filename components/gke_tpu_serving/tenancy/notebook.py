@@ -8,6 +8,7 @@ import pulumi_kubernetes as k8s
 
 from gke_tpu_serving.errors import ArgError, component_errors, require_int
 from gke_tpu_serving.k8s.pods import (
+    disruption_budget,
     restricted_container_security_context,
     restricted_pod_security_context,
     secret_env_vars,
@@ -231,6 +232,9 @@ class Notebook(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # A drain may move the notebook (its workspace is on the volume; a running kernel is lost either way): a
+        # budget that refused it would hold the node until someone deleted the pod.
+        disruption_budget(name, namespace, labels, child, max_unavailable=1)
         self.service_name = service.metadata.name
         self.ray_address = pulumi.Output.from_input(ray_address(args["ray_cluster"]))
         self.register_outputs({"service_name": self.service_name, "ray_address": self.ray_address})

@@ -5,7 +5,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from gke_tpu_serving.errors import component_errors
-from gke_tpu_serving.k8s.pods import Exposure, secret_env_vars, service_exposure
+from gke_tpu_serving.k8s.pods import Exposure, disruption_budget, secret_env_vars, service_exposure
 from gke_tpu_serving.names import check_dns_label
 from gke_tpu_serving.options import inherited_dependencies
 from gke_tpu_serving.vllm.deployment_spec import (
@@ -90,16 +90,9 @@ class VllmDeploymentWithHpa(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        k8s.policy.v1.PodDisruptionBudget(
-            name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels),
-            # At most one replica down for voluntary disruptions; minAvailable would block node upgrades of a
-            # single-replica server forever.
-            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels)
-            ),
-            opts=child,
-        )
+        # At most one replica down for voluntary disruptions; minAvailable would block node upgrades of a single-replica
+        # server forever.
+        disruption_budget(name, namespace, labels, child, max_unavailable=1)
         k8s.apiextensions.CustomResource(
             f"{name}-metrics",
             api_version="monitoring.googleapis.com/v1",
