@@ -305,7 +305,17 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "tpu_pool_key_misspelt",
         _set(_v6e, "minNode", 1),
-        "config key gke-tpu-serving:clusters[1].tpuPools[1].minNode: unknown key (did you mean minNodes?); allowed: name, generation, machineType, topology, zone, slices, minNodes, maxNodes, spot, reservation",
+        "config key gke-tpu-serving:clusters[1].tpuPools[1].minNode: unknown key (did you mean minNodes?); allowed: name, generation, machineType, topology, zone, slices, minNodes, maxNodes, spot, reservation, flexStart, queuedProvisioning, maxRunDuration",
+    ),
+    (
+        "tpu_pool_flex_start_and_spot",
+        lambda raw: _v6e(raw).update(spot=True, flexStart=True),
+        "config key gke-tpu-serving:clusters[1].tpuPools[1].flexStart: true, but the pool also asks for spot: flex start nodes are a provisioning model of their own, with no reservation and no Spot VMs; allowed: one of spot, reservation, flex start, queued provisioning (or none: on demand)",
+    ),
+    (
+        "llama_on_a_queued_provisioning_pool",
+        lambda raw: _v6e(raw).update(queuedProvisioning=True, minNodes=0),
+        "config key gke-tpu-serving:llama.pool: 'v6e-2x4' is a queued provisioning pool, whose nodes GKE creates only for a ProvisioningRequest, and llama creates none; allowed: a pool without queuedProvisioning (flexStart obtains nodes for pending pods)",
     ),
     (
         "tpu_zone_does_not_offer_generation",

@@ -59,7 +59,19 @@ class TpuPoolArgs(TypedDict):
     spot: NotRequired[bool]
     """Use Spot VMs (cheaper, preemptible); on Autopilot the pods select Spot capacity. Default: false."""
     reservation: NotRequired[str]
-    """Name of a specific Compute Engine reservation to consume; on Autopilot the pods select it. Default: none."""
+    """Name of a specific Compute Engine reservation to consume; on Autopilot the pods select it. Excludes spot (Spot
+    VMs cannot consume a reservation), flex_start and queued_provisioning. Default: none."""
+    flex_start: NotRequired[bool]
+    """DWS flex-start: GKE obtains the nodes when capacity frees up, for pending pods, and removes them after at most
+    7 days. The pool autoscales from 0 (min_nodes 0), is not auto-repaired and consumes no reservation; excludes spot,
+    reservation and queued_provisioning. Standard only. Default: false."""
+    queued_provisioning: NotRequired[bool]
+    """DWS queued provisioning (with flex-start): nodes only for a ProvisioningRequest, all at once. The workload must
+    create that ProvisioningRequest (e.g. through Kueue); none of this project's scenarios does, so the stack config
+    refuses to place one on such a pool. Same pool settings as flex_start. Standard only. Default: false."""
+    max_run_duration: NotRequired[int]
+    """Flex-start or queued provisioning pools: seconds a node runs before GKE removes it, at most 604800 (7 days).
+    Default: GKE's (7 days)."""
 
 
 class GpuPoolArgs(TypedDict):

@@ -15,6 +15,7 @@ from gke_tpu_serving.cluster.args import (
     TpuPoolArgs,
     kubeconfig_for,
 )
+from gke_tpu_serving.cluster.obtainability import node_pool_settings
 from gke_tpu_serving.cluster.plan import ClusterPlan, GpuPoolPlan, TpuPoolPlan, plan_cluster
 from gke_tpu_serving.errors import component_errors
 
@@ -236,7 +237,9 @@ class _NodePoolFactory:
         self.parent, self.name, self.project, self.cluster = parent, name, project, cluster
         self.location, self.node_config = location, node_config
 
-    def _pool(self, pool_name: str, machine_type: str, node_config: dict[str, Any], **pool_args: Any) -> NodePool:
+    def _pool(
+        self, pool_name: str, machine_type: str, node_config: dict[str, Any], auto_repair: bool = True, **pool_args: Any
+    ) -> NodePool:
         return gcp.container.NodePool(
             f"{self.name}-{pool_name}",
             gcp.container.NodePoolArgs(
@@ -250,7 +253,8 @@ class _NodePoolFactory:
                     **self.node_config,
                     **node_config,
                 ),
-                management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+                # Flex-start nodes are not repaired: GKE removes them and obtains new capacity instead.
+                management=gcp.container.NodePoolManagementArgs(auto_repair=auto_repair, auto_upgrade=True),
                 **pool_args,
             ),
             # A pool has a fixed name in its cluster: Pulumi's default create-before-delete replacement would ask
@@ -265,23 +269,25 @@ class _NodePoolFactory:
     def tpu(self, pool: TpuPoolPlan) -> NodePool:
         shape = pool.tpu_slice
         placement = shape.placement_policy
-        node_config: dict[str, Any] = {"spot": pool.spot}
-        if pool.reservation:
-            node_config["reservation_affinity"] = {
-                "consume_reservation_type": "SPECIFIC_RESERVATION",
-                "key": "compute.googleapis.com/reservation-name",
-                "values": [pool.reservation],
-            }
+        obtain = node_pool_settings(pool.obtainability, pool.reservation, pool.max_run_seconds)
         pool_args: dict[str, Any] = {"node_locations": [pool.zone]}
         if pool.node_count is not None:
             pool_args["node_count"] = pool.node_count
         else:
             pool_args["initial_node_count"] = pool.min_nodes
-            pool_args["autoscaling"] = {"min_node_count": pool.min_nodes, "max_node_count": pool.max_nodes}
+            pool_args["autoscaling"] = {
+                "min_node_count": pool.min_nodes,
+                "max_node_count": pool.max_nodes,
+                **obtain["autoscaling"],
+            }
+        if "queued_provisioning" in obtain:
+            pool_args["queued_provisioning"] = obtain["queued_provisioning"]
         if placement is not None:
             # A multi-host slice's hosts must sit on one ICI interconnect: COMPACT placement of that topology.
             pool_args["placement_policy"] = {"type": placement["type"], "tpu_topology": placement["tpu_topology"]}
-        return self._pool(pool.pool_name, shape.machine_type, node_config, **pool_args)
+        return self._pool(
+            pool.pool_name, shape.machine_type, obtain["node_config"], auto_repair=obtain["auto_repair"], **pool_args
+        )
 
     def gpu(self, pool: GpuPoolPlan) -> NodePool:
         accelerator = {

@@ -35,6 +35,7 @@ from gke_tpu_serving.catalog import (
     tpu_zones,
     tpu_zones_in_region,
 )
+from gke_tpu_serving.cluster.obtainability import Obtainability, check_obtainability, check_scales_from_zero
 from gke_tpu_serving.errors import ArgError, PathPart, require_int
 from gke_tpu_serving.names import check_gke_name, check_region, check_service_account_id
 from gke_tpu_serving.tenancy.quota import check_rbac_security_group
@@ -68,6 +69,10 @@ class TpuPoolPlan:
     """The zone the args named, if any (Autopilot pins pods to it; otherwise Autopilot chooses the zone)."""
     entry_name: str = ""
     """The `tpu_pools` entry this pool comes from: `pool_name` itself, or `<entry_name>-<i>` for one of its slices."""
+    obtainability: Obtainability = Obtainability.ON_DEMAND
+    """How the pool obtains its nodes (spot and reservation say the same for the two modes they name)."""
+    max_run_seconds: int | None = None
+    """Flex-start and queued provisioning: how long a node runs before GKE removes it; None for GKE's default."""
 
     @property
     def max_size(self) -> int:
@@ -229,9 +234,12 @@ def _pool_zone(
     return zone
 
 
-def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: str) -> tuple[TpuPoolPlan, ...]:
+def _plan_tpu_pool(
+    index: int, pool: Mapping[str, Any], location: str, region: str, autopilot: bool
+) -> tuple[TpuPoolPlan, ...]:
     at: tuple[PathPart, ...] = ("tpu_pools", index)
     name: str = _check((*at, "name"), _gke_name, pool.get("name"))
+    obtainability = check_obtainability(at, pool, autopilot=autopilot)
     try:
         # The catalog locates its complaint at the pool's field of the same name (generation, machine_type, topology).
         generation, machine_type, topology = (
@@ -262,6 +270,10 @@ def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: s
 
     min_nodes = pool.get("min_nodes")
     max_nodes = pool.get("max_nodes")
+    check_scales_from_zero(at, obtainability, min_nodes)
+    if obtainability.nodes_come_and_go:
+        # Flex-start and queued provisioning pools autoscale from zero: GKE creates nodes when it obtains capacity.
+        min_nodes = 0
     node_count: int | None = None
     if shape.multi_host:
         # A multi-host slice is created and removed as a whole: its pool holds exactly `hosts` nodes,
@@ -304,6 +316,8 @@ def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: s
             reservation=reservation,
             requested_zone=pool.get("zone"),
             entry_name=name,
+            obtainability=obtainability,
+            max_run_seconds=pool.get("max_run_duration"),
         )
         for pool_name in pool_names
     )
@@ -347,7 +361,7 @@ def plan_cluster(name: str, args: Mapping[str, Any]) -> ClusterPlan:
     tpu_pools = tuple(
         plan
         for index, pool in enumerate(args.get("tpu_pools") or [])
-        for plan in _plan_tpu_pool(index, pool, location, region)
+        for plan in _plan_tpu_pool(index, pool, location, region, mode is ClusterMode.AUTOPILOT)
     )
     gpu_pools = tuple(
         _plan_gpu_pool(index, pool, location, region) for index, pool in enumerate(args.get("gpu_pools") or [])
