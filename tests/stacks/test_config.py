@@ -190,7 +190,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "prices_not_positive",
         _set(_root, "prices", {"ct6e-standard-8t": 0}),
-        "config key gke-tpu-serving:prices: ct6e-standard-8t: 0 is not allowed; allowed: a positive number (USD per node-hour)",
+        "config key gke-tpu-serving:prices: ct6e-standard-8t: 0 is not allowed; allowed: a positive number (USD per node-hour), or a mapping of provisioning model (on-demand, spot, reservation, flex-start, queued-provisioning) to one",
     ),
     (
         "clusters_empty",
