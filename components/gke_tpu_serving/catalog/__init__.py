@@ -45,6 +45,7 @@ from gke_tpu_serving.catalog.models import MODEL_CONTEXT_LENGTHS, model_context_
 from gke_tpu_serving.catalog.tpu import (
     TPU_GENERATIONS,
     TPU_SLICE_ARGS,
+    MultiHostPlacement,
     TpuGeneration,
     TpuGenerationSpec,
     TpuMachineType,
@@ -74,6 +75,7 @@ __all__ = [
     "GpuAcceleratorType",
     "GpuMachineType",
     "MachineShape",
+    "MultiHostPlacement",
     "TpuGeneration",
     "TpuGenerationSpec",
     "TpuMachineType",

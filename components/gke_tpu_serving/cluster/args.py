@@ -36,7 +36,7 @@ class TpuPoolArgs(TypedDict):
     name: str
     """Node pool name (GKE: at most 40 characters); with `slices` > 1 the pools are `<name>-0`, `<name>-1`, ..."""
     generation: TpuGeneration
-    """TPU generation: v4, v5e, v5p or v6e."""
+    """TPU generation: v4, v5e, v5p, v6e or tpu7x (Ironwood)."""
     machine_type: str
     """TPU machine type of that generation, e.g. ct5lp-hightpu-4t (it fixes the chips per VM)."""
     topology: str

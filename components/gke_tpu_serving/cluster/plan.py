@@ -37,7 +37,7 @@ from gke_tpu_serving.catalog import (
 )
 from gke_tpu_serving.cluster.obtainability import Obtainability, check_obtainability, check_scales_from_zero
 from gke_tpu_serving.errors import ArgError, PathPart, require_int
-from gke_tpu_serving.names import check_gke_name, check_region, check_service_account_id
+from gke_tpu_serving.names import DNS_LABEL_MAX, check_gke_name, check_region, check_service_account_id
 from gke_tpu_serving.tenancy.quota import check_rbac_security_group
 
 DEFAULT_SYSTEM_MACHINE_TYPE = "e2-standard-4"
@@ -73,6 +73,9 @@ class TpuPoolPlan:
     """How the pool obtains its nodes (spot and reservation say the same for the two modes they name)."""
     max_run_seconds: int | None = None
     """Flex-start and queued provisioning: how long a node runs before GKE removes it; None for GKE's default."""
+    workload_policy: str | None = None
+    """The name of the Compute Engine workload policy that places this multi-host TPU7x slice (`<pool>-<cluster>`);
+    None for every other pool."""
 
     @property
     def max_size(self) -> int:
@@ -235,7 +238,7 @@ def _pool_zone(
 
 
 def _plan_tpu_pool(
-    index: int, pool: Mapping[str, Any], location: str, region: str, autopilot: bool
+    index: int, pool: Mapping[str, Any], location: str, region: str, cluster: str, autopilot: bool
 ) -> tuple[TpuPoolPlan, ...]:
     at: tuple[PathPart, ...] = ("tpu_pools", index)
     name: str = _check((*at, "name"), _gke_name, pool.get("name"))
@@ -304,6 +307,14 @@ def _plan_tpu_pool(
     pool_names = [name] if slices == 1 else [f"{name}-{i}" for i in range(slices)]
     for pool_name in pool_names:
         _check((*at, "name"), check_gke_name, pool_name)
+        if shape.needs_workload_policy and not autopilot:
+            policy = f"{pool_name}-{cluster}"
+            if len(policy) > DNS_LABEL_MAX:
+                raise ArgError(
+                    (*at, "name"),
+                    f"{name!r} makes the workload policy name {policy!r}, {len(policy)} characters; allowed: at most "
+                    f"{DNS_LABEL_MAX} for pool and cluster names together (a TPU7x multi-host pool needs one)",
+                )
     return tuple(
         TpuPoolPlan(
             pool_name=pool_name,
@@ -318,6 +329,7 @@ def _plan_tpu_pool(
             entry_name=name,
             obtainability=obtainability,
             max_run_seconds=pool.get("max_run_duration"),
+            workload_policy=f"{pool_name}-{cluster}" if shape.needs_workload_policy and not autopilot else None,
         )
         for pool_name in pool_names
     )
@@ -361,7 +373,7 @@ def plan_cluster(name: str, args: Mapping[str, Any]) -> ClusterPlan:
     tpu_pools = tuple(
         plan
         for index, pool in enumerate(args.get("tpu_pools") or [])
-        for plan in _plan_tpu_pool(index, pool, location, region, mode is ClusterMode.AUTOPILOT)
+        for plan in _plan_tpu_pool(index, pool, location, region, name, mode is ClusterMode.AUTOPILOT)
     )
     gpu_pools = tuple(
         _plan_gpu_pool(index, pool, location, region) for index, pool in enumerate(args.get("gpu_pools") or [])
