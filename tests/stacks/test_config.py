@@ -280,7 +280,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "tpu_generation_unknown",
         _set(_v4, "generation", "v7"),
-        "config key gke-tpu-serving:clusters[0].tpuPools[0].generation: 'v7' is not allowed; allowed: v4, v5e, v5p, v6e",
+        "config key gke-tpu-serving:clusters[0].tpuPools[0].generation: 'v7' is not allowed; allowed: v4, v5e, v5p, v6e, tpu7x",
     ),
     (
         "tpu_machine_type_of_another_generation",
@@ -305,7 +305,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "tpu_pool_key_misspelt",
         _set(_v6e, "minNode", 1),
-        "config key gke-tpu-serving:clusters[1].tpuPools[1].minNode: unknown key (did you mean minNodes?); allowed: name, generation, machineType, topology, zone, slices, minNodes, maxNodes, spot, reservation, flexStart, queuedProvisioning, maxRunDuration",
+        "config key gke-tpu-serving:clusters[1].tpuPools[1].minNode: unknown key (did you mean minNodes?); allowed: name, generation, machineType, topology, zone, slices, minNodes, maxNodes, spot, reservation, flexStart, queuedProvisioning, fallback, maxRunDuration",
     ),
     (
         "tpu_pool_flex_start_and_spot",

@@ -9,6 +9,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 
 from gke_tpu_serving.catalog import ClusterMode, GpuAcceleratorType, TpuGeneration
+from gke_tpu_serving.catalog.provisioning import Obtainability
 
 
 class ReleaseChannel(Enum):
@@ -69,6 +70,12 @@ class TpuPoolArgs(TypedDict):
     """DWS queued provisioning (with flex-start): nodes only for a ProvisioningRequest, all at once. The workload must
     create that ProvisioningRequest (e.g. through Kueue); none of this project's scenarios does, so the stack config
     refuses to place one on such a pool. Same pool settings as flex_start. Standard only. Default: false."""
+    fallback: NotRequired[list[Obtainability]]
+    """Autopilot only: the provisioning models to try for this shape, in order, e.g. [reservation, spot, on-demand,
+    flex-start] (queued-provisioning is not one). The cluster creates a ComputeClass named after the entry, one
+    priority per model, and the pods select it instead of Spot or reservation selectors; `reservation` names the
+    reservation of the reservation priority, and spot, flex_start and queued_provisioning are refused beside it.
+    Default: none."""
     max_run_duration: NotRequired[int]
     """Flex-start or queued provisioning pools: seconds a node runs before GKE removes it, at most 604800 (7 days).
     Default: GKE's (7 days)."""

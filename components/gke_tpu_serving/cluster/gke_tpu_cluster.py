@@ -16,6 +16,7 @@ from gke_tpu_serving.cluster.args import (
     TpuPoolArgs,
     kubeconfig_for,
 )
+from gke_tpu_serving.cluster.compute_class import compute_class_manifest
 from gke_tpu_serving.cluster.obtainability import node_pool_settings
 from gke_tpu_serving.cluster.plan import ClusterPlan, GpuPoolPlan, TpuPoolPlan, plan_cluster
 from gke_tpu_serving.errors import component_errors
@@ -150,6 +151,15 @@ class GkeTpuCluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(pools)),
         )
+        # Autopilot entries with a fallback: the ComputeClass their pods select (one per entry; Autopilot has no pool).
+        self.compute_classes = [
+            _custom_resource(
+                f"{name}-{entry.entry_name}-compute-class",
+                compute_class_manifest(entry.entry_name, entry.tpu_slice, entry.fallback, entry.reservation),
+                pulumi.ResourceOptions(parent=self, provider=self.kubernetes_provider),
+            )
+            for entry in {p.entry_name: p for p in plan.tpu_pools if p.compute_class is not None}.values()
+        ]
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
@@ -184,6 +194,20 @@ class GkeTpuCluster(pulumi.ComponentResource):
             opts=child,
         )
         return account.email, role
+
+
+def _custom_resource(
+    resource_name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions
+) -> k8s.apiextensions.CustomResource:
+    """A cluster-scoped custom resource from its Kubernetes JSON (apiVersion, kind, metadata, spec)."""
+    return k8s.apiextensions.CustomResource(
+        resource_name,
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        metadata=k8s.meta.v1.ObjectMetaArgs(**manifest["metadata"]),
+        spec=manifest["spec"],
+        opts=opts,
+    )
 
 
 def _shared_node_config(service_account: pulumi.Input[str]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from gke_tpu_serving.errors import ArgError, PathPart, require_int
 
 __all__ = [
     "Obtainability",
+    "check_fallback",
     "check_obtainability",
     "check_scales_from_zero",
     "node_pool_settings",
@@ -55,7 +56,10 @@ def _mode_words(mode: Obtainability) -> str:
 
 def check_obtainability(at: Sequence[PathPart], pool: Mapping[str, Any], *, autopilot: bool) -> Obtainability:
     """The mode a `tpu_pools` entry asks for; ArgError (located under `at`) when it asks for two, or for one that
-    this project cannot give in the cluster's mode."""
+    this project cannot give in the cluster's mode. An entry with a `fallback` (check_fallback) has none of its own:
+    on demand here, its ComputeClass decides."""
+    if pool.get("fallback") is not None:
+        return Obtainability.ON_DEMAND
     chosen: list[tuple[str, Obtainability]] = []
     for key, mode in _MODE_KEYS.items():
         value = pool.get(key)
@@ -87,6 +91,58 @@ def check_obtainability(at: Sequence[PathPart], pool: Mapping[str, Any], *, auto
         )
     _check_max_run_duration(at, pool.get("max_run_duration"), mode)
     return mode
+
+
+def check_fallback(at: Sequence[PathPart], pool: Mapping[str, Any], *, autopilot: bool) -> tuple[Obtainability, ...]:
+    """The `fallback` of a `tpu_pools` entry (the models a ComputeClass tries in order), checked; () when unset. On
+    Autopilot only; `reservation` names the reservation of its `reservation` priority; it replaces the one-mode keys."""
+    value = pool.get("fallback")
+    if value is None:
+        return ()
+    path = (*at, "fallback")
+    listed = ", ".join(mode.value for mode in _FALLBACK_MODELS)
+    if not autopilot:
+        raise ArgError(
+            path,
+            "not allowed on Standard, whose pool obtains its nodes one way (spot, reservation, flexStart or "
+            "queuedProvisioning); allowed: leave it out (a fallback is a ComputeClass that Autopilot provisions from)",
+        )
+    if not isinstance(value, list | tuple) or not value or not all(_is_model(v) for v in value):
+        raise ArgError(path, f"{value!r} is not allowed; allowed: a non-empty list of {listed}")
+    models = tuple(v if isinstance(v, Obtainability) else Obtainability(v) for v in value)
+    for index, model in enumerate(models):
+        if model not in _FALLBACK_MODELS:
+            raise ArgError(
+                (*path, index),
+                f"{model.value} is not allowed: a ComputeClass priority has no queued provisioning (its nodes exist "
+                f"only for a ProvisioningRequest); allowed: {listed}",
+            )
+        if model in models[:index]:
+            raise ArgError((*path, index), f"{model.value} is listed twice; allowed: each of {listed} at most once")
+    for key in ("spot", "flex_start", "queued_provisioning"):
+        if pool.get(key):
+            raise ArgError(
+                (*at, key),
+                "true is not allowed beside fallback, which lists the provisioning models to try; allowed: leave it "
+                "out (list the model in fallback instead)",
+            )
+    has_reservation = Obtainability.RESERVATION in models
+    if has_reservation != bool(pool.get("reservation")):
+        raise ArgError(
+            (*at, "reservation"),
+            "missing: fallback lists reservation; required: the reservation's name"
+            if has_reservation
+            else f"{pool.get('reservation')!r} is not allowed beside a fallback without reservation; allowed: add "
+            "reservation to fallback (where it is tried) or leave the reservation out",
+        )
+    return models
+
+
+_FALLBACK_MODELS = (Obtainability.RESERVATION, Obtainability.SPOT, Obtainability.ON_DEMAND, Obtainability.FLEX_START)
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, Obtainability) or value in {mode.value for mode in Obtainability}
 
 
 def _check_max_run_duration(at: Sequence[PathPart], value: Any, mode: Obtainability) -> None:

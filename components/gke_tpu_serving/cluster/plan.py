@@ -35,7 +35,12 @@ from gke_tpu_serving.catalog import (
     tpu_zones,
     tpu_zones_in_region,
 )
-from gke_tpu_serving.cluster.obtainability import Obtainability, check_obtainability, check_scales_from_zero
+from gke_tpu_serving.cluster.obtainability import (
+    Obtainability,
+    check_fallback,
+    check_obtainability,
+    check_scales_from_zero,
+)
 from gke_tpu_serving.errors import ArgError, PathPart, require_int
 from gke_tpu_serving.names import DNS_LABEL_MAX, check_gke_name, check_region, check_service_account_id
 from gke_tpu_serving.tenancy.quota import check_rbac_security_group
@@ -73,9 +78,17 @@ class TpuPoolPlan:
     """How the pool obtains its nodes (spot and reservation say the same for the two modes they name)."""
     max_run_seconds: int | None = None
     """Flex-start and queued provisioning: how long a node runs before GKE removes it; None for GKE's default."""
+    fallback: tuple[Obtainability, ...] = ()
+    """Autopilot: the provisioning models its ComputeClass tries, in order; () for none (spot and reservation then
+    select the capacity)."""
     workload_policy: str | None = None
     """The name of the Compute Engine workload policy that places this multi-host TPU7x slice (`<pool>-<cluster>`);
     None for every other pool."""
+
+    @property
+    def compute_class(self) -> str | None:
+        """The name of the ComputeClass its pods select: the entry's name, when the entry has a fallback."""
+        return self.entry_name if self.fallback else None
 
     @property
     def max_size(self) -> int:
@@ -243,6 +256,7 @@ def _plan_tpu_pool(
     at: tuple[PathPart, ...] = ("tpu_pools", index)
     name: str = _check((*at, "name"), _gke_name, pool.get("name"))
     obtainability = check_obtainability(at, pool, autopilot=autopilot)
+    fallback = check_fallback(at, pool, autopilot=autopilot)
     try:
         # The catalog locates its complaint at the pool's field of the same name (generation, machine_type, topology).
         generation, machine_type, topology = (
@@ -329,6 +343,7 @@ def _plan_tpu_pool(
             entry_name=name,
             obtainability=obtainability,
             max_run_seconds=pool.get("max_run_duration"),
+            fallback=fallback,
             workload_policy=f"{pool_name}-{cluster}" if shape.needs_workload_policy and not autopilot else None,
         )
         for pool_name in pool_names
