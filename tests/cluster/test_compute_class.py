@@ -9,12 +9,12 @@ from helpers import ROOT, args_factory, program_with_stacks
 from manifest_validation import validate_manifest
 
 from gke_tpu_serving import GkeTpuCluster, GkeTpuClusterArgs
-from gke_tpu_serving.catalog import TpuGeneration, tpu_slice
+from gke_tpu_serving.catalog import ClusterMode, TpuGeneration, tpu_slice
 from gke_tpu_serving.catalog.provisioning import Obtainability
 from gke_tpu_serving.cluster.compute_class import compute_class_manifest
 from gke_tpu_serving.cluster.plan import plan_cluster
 from gke_tpu_serving.errors import ArgError
-from gke_tpu_serving.k8s.accelerator_pods import check_capacity
+from gke_tpu_serving.k8s.accelerator_pods import check_capacity, tpu_pod_placement
 from gke_tpu_serving.offline import kubernetes_manifests, run_program
 
 COMPUTE_CLASS = "kubernetes:cloud.google.com/v1:ComputeClass"
@@ -178,3 +178,11 @@ def test_the_autopilot_stack_with_a_fallback_renders_the_class_and_pods_select_i
     assert [m for m in manifests if m["kind"] == "ComputeClass"]
     for manifest in manifests:
         validate_manifest(manifest)
+
+
+@pytest.mark.parametrize("mode", ["standard", "autopilot"])
+def test_a_pod_selects_the_class_on_autopilot_only_and_no_spot_selector(mode: str) -> None:
+    placement = tpu_pod_placement(V6E_8T, ClusterMode(mode), zone="us-central1-b", compute_class="v6e-2x4")
+    extra = {"cloud.google.com/compute-class": "v6e-2x4", "topology.kubernetes.io/zone": "us-central1-b"}
+    assert placement.node_selector == {**V6E_8T.node_selector, **(extra if mode == "autopilot" else {})}
+    assert placement.tolerations == []
