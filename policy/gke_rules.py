@@ -14,7 +14,7 @@ CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 
 RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED")
-TPU_MACHINE_PREFIXES = ("ct4p-", "ct5lp-", "ct5p-", "ct6e-")
+TPU_MACHINE_PREFIXES = ("ct4p-", "ct5lp-", "ct5p-", "ct6e-", "tpu7x-")
 _DEFAULT_COMPUTE_ACCOUNT_SUFFIX = "-compute@developer.gserviceaccount.com"
 # Node counts a multi-host slice pool may set; each one that is set must be the slice's host count.
 _NODE_COUNT_FIELDS: tuple[tuple[str, ...], ...] = (

@@ -18,6 +18,7 @@ import pulumi
 from gke_tpu_serving.catalog.prices import CONFIG_KEY as PRICES_KEY
 from gke_tpu_serving.catalog.prices import parse_prices
 from gke_tpu_serving.cluster.gke_tpu_cluster import GkeTpuClusterArgs, ReleaseChannel
+from gke_tpu_serving.cluster.obtainability import Obtainability
 from gke_tpu_serving.cluster.plan import plan_cluster
 from gke_tpu_serving.errors import ArgError, PathPart, format_path
 from gke_tpu_serving.names import check_region
@@ -166,6 +167,16 @@ def _parse_placement(
             (*at, "pool"),
             f"{pool!r} is not an accelerator pool of cluster {cluster.name!r}; "
             f"allowed: {', '.join(cluster.plan.pool_names) or 'none (the cluster has no tpuPools or gpuPools)'}",
+        )
+    queued = [p for p in cluster.plan.tpu_slices_of(pool) if p.obtainability is Obtainability.QUEUED_PROVISIONING]
+    if queued:
+        # Queued provisioning nodes exist only for a ProvisioningRequest; the scenarios' pods (Deployments, JobSets,
+        # RayServices) create none, so they would stay pending for ever.
+        raise config_error(
+            (*at, "pool"),
+            f"{pool!r} is a queued provisioning pool, whose nodes GKE creates only for a ProvisioningRequest, and "
+            f"{scenario.key} creates none; allowed: a pool without queuedProvisioning (flexStart obtains nodes for "
+            "pending pods)",
         )
     return Placement(
         scenario=scenario,

@@ -42,14 +42,19 @@ def autopilot_args(placement: Placement) -> dict[str, Any]:
 
 def tpu_capacity_args(placement: Placement) -> dict[str, Any]:
     """On Autopilot, the TPU pool entry's Spot, reservation and zone as the workload components' tpu_spot,
-    tpu_reservation and tpu_zone args: no node pool holds them, so the pods select them. Empty on Standard, where
-    the node pool decides them."""
+    tpu_reservation and tpu_zone args (or its ComputeClass, tpu_compute_class, when the entry has a fallback): no node
+    pool holds them, so the pods select them. Empty on Standard, where the node pool decides them."""
     if not placement.cluster.plan.autopilot:
         return {}
     pool = placement.tpu_pools[0]
-    args: dict[str, Any] = {"tpu_spot": pool.spot}
-    if pool.reservation:
-        args["tpu_reservation"] = pool.reservation
+    args: dict[str, Any] = {}
+    if pool.compute_class is not None:
+        # The entry's ComputeClass (GkeTpuCluster creates it) decides Spot and the reservation in its fallback order.
+        args["tpu_compute_class"] = pool.compute_class
+    else:
+        args["tpu_spot"] = pool.spot
+        if pool.reservation:
+            args["tpu_reservation"] = pool.reservation
     if pool.requested_zone:
         args["tpu_zone"] = pool.requested_zone
     return args

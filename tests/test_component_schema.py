@@ -94,7 +94,7 @@ def test_tpu_pool_type_takes_the_catalog_enum(schema: dict[str, Any]) -> None:
     tpu_pool = schema["types"][f"{PACKAGE_NAME}:index:TpuPoolArgs"]
     assert tpu_pool["required"] == ["generation", "machineType", "name", "topology"]
     generation = schema["types"][f"{PACKAGE_NAME}:index:TpuGeneration"]
-    assert [v["value"] for v in generation["enum"]] == ["v4", "v5e", "v5p", "v6e"]
+    assert [v["value"] for v in generation["enum"]] == ["v4", "v5e", "v5p", "v6e", "tpu7x"]
     gpu = schema["types"][f"{PACKAGE_NAME}:index:GpuAcceleratorType"]
     assert "nvidia-l4" in [v["value"] for v in gpu["enum"]]
 

@@ -286,7 +286,8 @@ def test_autopilot_refuses_a_selector_it_does_not_provision() -> None:
     plan = _edited(_plan(autopilot=True), "server-deployment", "spec.template.spec.nodeSelector", {"pool": "v6e"})
     assert [v.message for v in check_plan(plan)] == [
         "Deployment serve/server (spec.template.spec.nodeSelector) selects pool=v6e, which Autopilot does not "
-        "provision; allowed: keys cloud.google.com/gke-accelerator, cloud.google.com/gke-spot, "
+        "provision; allowed: keys cloud.google.com/compute-class, cloud.google.com/gke-accelerator, "
+        "cloud.google.com/gke-spot, "
         "cloud.google.com/gke-tpu-accelerator, cloud.google.com/gke-tpu-topology, cloud.google.com/reservation-"
         "affinity, cloud.google.com/reservation-name, kubernetes.io/arch, kubernetes.io/os, topology.kubernetes.io/zone"
     ]

@@ -155,6 +155,29 @@ def test_a_stack_price_prices_its_pools_and_the_diff_shows_the_delta(dev: dict[s
     assert "Accelerators: +16 chips at max" in render_diff(dev, head)
 
 
+@pytest.mark.parametrize(
+    ("node_config", "mode", "prices", "priced"),
+    [
+        ({"spot": True}, "spot", {"ct6e-standard-8t": 10}, None),
+        ({"spot": True}, "spot", {"ct6e-standard-8t": {"on-demand": 10, "spot": 4}}, "$4.00-$8.00/h spot"),
+        ({"flexStart": True}, "flex-start", {"ct6e-standard-8t": {"flex-start": 5}}, "$5.00-$10.00/h flex start"),
+        ({}, "on-demand", {"ct6e-standard-8t": {"spot": 4}}, None),
+    ],
+    ids=["spot-without-its-price", "spot", "flex-start", "on-demand-without-its-price"],
+)
+def test_a_pool_is_priced_for_its_provisioning_model(
+    dev: dict[str, Any], node_config: dict[str, Any], mode: str, prices: dict[str, Any], priced: str | None
+) -> None:
+    head = _pool(dev, "llm-us-central1-v6e-2x4", lambda inputs: inputs["nodeConfig"].update(node_config))
+    [v6e] = [pool for pool in pool_costs(head, parse_prices(prices)) if pool.pool.endswith("v6e-2x4")]
+    assert v6e.obtainability == mode
+    text = describe(v6e)
+    if priced is None:
+        assert v6e.usd_per_node_hour is None and "/h" not in text
+    else:
+        assert text.endswith(f"{mode}); {priced} [stack config key prices]")
+
+
 def test_without_a_sourced_price_no_price_is_shown(dev: dict[str, Any]) -> None:
     assert all(pool.usd_per_node_hour is None for pool in pool_costs(dev))
 
@@ -165,7 +188,13 @@ def test_without_a_sourced_price_no_price_is_shown(dev: dict[str, Any]) -> None:
         ([1], "[1] is not allowed; allowed: a mapping of machine type to USD per node-hour"),
         (
             {"ct6e-standard-8t": -1},
-            "ct6e-standard-8t: -1 is not allowed; allowed: a positive number (USD per node-hour)",
+            "ct6e-standard-8t: -1 is not allowed; allowed: a positive number (USD per node-hour), or a mapping of "
+            "provisioning model (on-demand, spot, reservation, flex-start, queued-provisioning) to one",
+        ),
+        (
+            {"ct6e-standard-8t": {"preemptible": 1}},
+            "ct6e-standard-8t.preemptible: unknown provisioning model; allowed: on-demand, spot, reservation, "
+            "flex-start, queued-provisioning",
         ),
     ],
 )

@@ -304,7 +304,7 @@ CASES = [
         "gke-tpu-slice-placement",
         "TPU machine type the catalog lacks",
         R(NODE_POOL, "serve-v6e", edited(SINGLE_HOST_POOL, {"nodeConfig.machineType": "ct6e-standard-2t"})),
-        "NodePool 'serve-v6e' (gcp:container/nodePool:NodePool) uses TPU machine type 'ct6e-standard-2t', which the TPU catalog does not list; set nodeConfig.machineType to one of ct4p-hightpu-4t, ct5lp-hightpu-1t, ct5lp-hightpu-4t, ct5lp-hightpu-8t, ct5p-hightpu-4t, ct6e-standard-1t, ct6e-standard-4t, ct6e-standard-8t (or add the new type to gke_tpu_serving.catalog).",
+        "NodePool 'serve-v6e' (gcp:container/nodePool:NodePool) uses TPU machine type 'ct6e-standard-2t', which the TPU catalog does not list; set nodeConfig.machineType to one of ct4p-hightpu-4t, ct5lp-hightpu-1t, ct5lp-hightpu-4t, ct5lp-hightpu-8t, ct5p-hightpu-4t, ct6e-standard-1t, ct6e-standard-4t, ct6e-standard-8t, tpu7x-standard-4t (or add the new type to gke_tpu_serving.catalog).",
     ),
     case(
         "gke-tpu-slice-placement",

@@ -113,6 +113,7 @@ _CONFIG_KEY_OF_ARG = {
     "pool_max_nodes": "pool",
     "tpu_spot": "pool",
     "tpu_reservation": "pool",
+    "tpu_compute_class": "pool",
     "tpu_zone": "pool",
     "weights_bucket": "bucket",
     "compile_cache_bucket": "cache_bucket",

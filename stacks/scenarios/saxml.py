@@ -83,6 +83,7 @@ _CONFIG_KEY_OF_ARG = {
     "slices": "pool",
     "tpu_spot": "pool",
     "tpu_reservation": "pool",
+    "tpu_compute_class": "pool",
     "tpu_zone": "pool",
 }
 

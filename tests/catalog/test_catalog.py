@@ -79,6 +79,12 @@ SLICES = [
     ("v6e", "ct6e-standard-4t", "8x16", 128, 32),
     ("v6e", "ct6e-standard-4t", "16x16", 256, 64),
     ("v6e", "ct6e-standard-8t", "2x4", 8, 1),
+    # TPU7x (Ironwood): sources beside its catalog entry.
+    ("tpu7x", "tpu7x-standard-4t", "2x2x1", 4, 1),
+    ("tpu7x", "tpu7x-standard-4t", "2x2x2", 8, 2),
+    ("tpu7x", "tpu7x-standard-4t", "2x2x4", 16, 4),
+    ("tpu7x", "tpu7x-standard-4t", "2x4x4", 32, 8),
+    ("tpu7x", "tpu7x-standard-4t", "4x4x4", 64, 16),
 ]
 
 CHIPS_PER_VM = {
@@ -90,6 +96,7 @@ CHIPS_PER_VM = {
     "ct6e-standard-1t": 1,
     "ct6e-standard-4t": 4,
     "ct6e-standard-8t": 8,
+    "tpu7x-standard-4t": 4,
 }
 
 ACCELERATOR_LABELS = {
@@ -97,10 +104,11 @@ ACCELERATOR_LABELS = {
     "v5e": "tpu-v5-lite-podslice",
     "v5p": "tpu-v5p-slice",
     "v6e": "tpu-v6e-slice",
+    "tpu7x": "tpu7x",
 }
 
 # As Google documents them: v4 in GiB, the others in GB (cloud.google.com/tpu/docs/<generation>).
-HBM_BYTES_PER_CHIP = {"v4": 32 * 2**30, "v5e": 16 * 10**9, "v5p": 95 * 10**9, "v6e": 32 * 10**9}
+HBM_BYTES_PER_CHIP = {"v4": 32 * 2**30, "v5e": 16 * 10**9, "v5p": 95 * 10**9, "v6e": 32 * 10**9, "tpu7x": 192 * 2**30}
 
 ALL_CATALOG_SLICES = [
     (tpu_slice_.generation.value, tpu_slice_.machine_type, tpu_slice_.topology)
@@ -147,6 +155,13 @@ def test_slice_placement_policy_is_compact_only_for_multi_host(
 
 
 @pytest.mark.parametrize(("generation", "machine_type", "topology", "chips", "hosts"), SLICES, ids=SLICE_IDS)
+def test_only_multi_host_tpu7x_slices_need_a_workload_policy(
+    generation: str, machine_type: str, topology: str, chips: int, hosts: int
+) -> None:
+    assert tpu_slice(generation, machine_type, topology).needs_workload_policy == (generation == "tpu7x" and hosts > 1)
+
+
+@pytest.mark.parametrize(("generation", "machine_type", "topology", "chips", "hosts"), SLICES, ids=SLICE_IDS)
 def test_slice_requests_every_chip_of_one_vm(
     generation: str, machine_type: str, topology: str, chips: int, hosts: int
 ) -> None:
@@ -180,6 +195,7 @@ def test_tpu_slice_accepts_the_enum_as_well_as_its_value() -> None:
         ("v5e", "tpu-v5-lite-podslice", "1.27.2-gke.2100"),
         ("v5p", "tpu-v5p-slice", "1.28.3-gke.1024000"),
         ("v6e", "tpu-v6e-slice", "1.31.2-gke.1115000"),
+        ("tpu7x", "tpu7x", "1.34.0-gke.2201000"),
     ],
 )
 def test_generation_label_and_minimum_gke_version(generation: str, label: str, min_gke_version: str) -> None:
@@ -207,7 +223,7 @@ def test_ray_addon_minimum_gke_version() -> None:
 
 
 def test_unknown_generation_lists_the_generations() -> None:
-    with pytest.raises(ArgError, match=re.escape("unknown TPU generation 'v7'; allowed: v4, v5e, v5p, v6e")):
+    with pytest.raises(ArgError, match=re.escape("unknown TPU generation 'v7'; allowed: v4, v5e, v5p, v6e, tpu7x")):
         tpu_generation("v7")
 
 
@@ -274,7 +290,14 @@ def test_zone_not_offering_the_generation_lists_its_zones() -> None:
 
 @pytest.mark.parametrize(
     ("generation", "zone"),
-    [("v4", "us-central2-b"), ("v5e", "us-central1-a"), ("v5p", "us-east5-a"), ("v6e", "us-central1-b")],
+    [
+        ("v4", "us-central2-b"),
+        ("v5e", "us-central1-a"),
+        ("v5p", "us-central1-a"),
+        ("v5p", "us-east5-a"),
+        ("v6e", "us-central1-b"),
+        ("tpu7x", "us-central1-c"),
+    ],
 )
 def test_zone_offering_the_generation_passes(generation: str, zone: str) -> None:
     check_tpu_zone(generation, zone)
@@ -645,6 +668,7 @@ AUTOPILOT_MINIMUMS = [
     (TpuGeneration.V5E, "1.29.2-gke.1521000"),
     (TpuGeneration.V5P, "1.29.2-gke.1521000"),
     (TpuGeneration.V6E, "1.31.2-gke.1384000"),
+    (TpuGeneration.TPU7X, "1.34.1-gke.3084001"),
 ]
 
 

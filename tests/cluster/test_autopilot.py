@@ -466,22 +466,32 @@ def test_every_manifest_of_both_modes_validates_and_autopilot_admits_its_pods(
             check_autopilot_pod(manifest["spec"]["template"]["spec"])
 
 
-def test_spot_reservation_and_zone_of_an_autopilot_pool_reach_the_vllm_pod(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("extra", "selector", "tolerations"),
+    [
+        (
+            "          spot: true\n",
+            {"cloud.google.com/gke-spot": "true"},
+            [{"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+        ),
+        (
+            "          reservation: v6e-res\n",
+            {"cloud.google.com/reservation-name": "v6e-res", "cloud.google.com/reservation-affinity": "specific"},
+            [],
+        ),
+    ],
+    ids=["spot", "reservation"],
+)
+def test_spot_or_reservation_and_zone_of_an_autopilot_pool_reach_the_vllm_pod(
+    tmp_path: Path, extra: str, selector: dict[str, str], tolerations: list[dict[str, str]]
+) -> None:
     stack = (ROOT / "Pulumi.autopilot.yaml").read_text()
     anchor = "          maxNodes: 2\n"
     assert stack.count(anchor) == 1
-    extra = "          spot: true\n          reservation: v6e-res\n          zone: us-central1-b\n"
-    result = run_program(_project(tmp_path, {"spot": stack.replace(anchor, anchor + extra)}), "spot")
+    extra += "          zone: us-central1-b\n"
+    result = run_program(_project(tmp_path, {"capacity": stack.replace(anchor, anchor + extra)}), "capacity")
     pod = _pod_spec(result)
-    assert pod["nodeSelector"] == {
-        **V6E_8T.node_selector,
-        "cloud.google.com/gke-spot": "true",
-        "cloud.google.com/reservation-name": "v6e-res",
-        "cloud.google.com/reservation-affinity": "specific",
-        "topology.kubernetes.io/zone": "us-central1-b",
-    }
-    assert pod["tolerations"] == [
-        {"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
-    ]
+    assert pod["nodeSelector"] == {**V6E_8T.node_selector, **selector, "topology.kubernetes.io/zone": "us-central1-b"}
+    assert pod.get("tolerations", []) == tolerations
     for manifest in kubernetes_manifests(result):
         validate_manifest(manifest)

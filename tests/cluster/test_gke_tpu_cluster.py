@@ -157,12 +157,22 @@ def test_multi_host_pool_scales_to_zero_as_a_whole(pulumi_mocks) -> None:
     assert "nodeCount" not in pool
 
 
-def test_spot_and_reservation_on_tpu_pool(pulumi_mocks) -> None:
+def test_spot_tpu_pool(pulumi_mocks) -> None:
     args = seed_args()
-    args["tpu_pools"][1] |= {"spot": True, "reservation": "v6e-reserved"}
+    args["tpu_pools"][1] |= {"spot": True}
+    GkeTpuCluster("serve", args)
+    pool = pulumi_mocks.settle().one(POOL, "serve-v6e-2x4").inputs
+    assert pool["nodeConfig"]["spot"] is True
+    assert "reservationAffinity" not in pool["nodeConfig"]
+    assert pool["autoscaling"] == {"minNodeCount": 1, "maxNodeCount": 2}
+
+
+def test_tpu_pool_on_a_specific_reservation(pulumi_mocks) -> None:
+    args = seed_args()
+    args["tpu_pools"][1] |= {"reservation": "v6e-reserved"}
     GkeTpuCluster("serve", args)
     node_config = pulumi_mocks.settle().one(POOL, "serve-v6e-2x4").inputs["nodeConfig"]
-    assert node_config["spot"] is True
+    assert node_config["spot"] is False
     assert node_config["reservationAffinity"] == {
         "consumeReservationType": "SPECIFIC_RESERVATION",
         "key": "compute.googleapis.com/reservation-name",

@@ -190,7 +190,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "prices_not_positive",
         _set(_root, "prices", {"ct6e-standard-8t": 0}),
-        "config key gke-tpu-serving:prices: ct6e-standard-8t: 0 is not allowed; allowed: a positive number (USD per node-hour)",
+        "config key gke-tpu-serving:prices: ct6e-standard-8t: 0 is not allowed; allowed: a positive number (USD per node-hour), or a mapping of provisioning model (on-demand, spot, reservation, flex-start, queued-provisioning) to one",
     ),
     (
         "clusters_empty",
@@ -280,7 +280,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "tpu_generation_unknown",
         _set(_v4, "generation", "v7"),
-        "config key gke-tpu-serving:clusters[0].tpuPools[0].generation: 'v7' is not allowed; allowed: v4, v5e, v5p, v6e",
+        "config key gke-tpu-serving:clusters[0].tpuPools[0].generation: 'v7' is not allowed; allowed: v4, v5e, v5p, v6e, tpu7x",
     ),
     (
         "tpu_machine_type_of_another_generation",
@@ -305,7 +305,17 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "tpu_pool_key_misspelt",
         _set(_v6e, "minNode", 1),
-        "config key gke-tpu-serving:clusters[1].tpuPools[1].minNode: unknown key (did you mean minNodes?); allowed: name, generation, machineType, topology, zone, slices, minNodes, maxNodes, spot, reservation",
+        "config key gke-tpu-serving:clusters[1].tpuPools[1].minNode: unknown key (did you mean minNodes?); allowed: name, generation, machineType, topology, zone, slices, minNodes, maxNodes, spot, reservation, flexStart, queuedProvisioning, fallback, maxRunDuration",
+    ),
+    (
+        "tpu_pool_flex_start_and_spot",
+        lambda raw: _v6e(raw).update(spot=True, flexStart=True),
+        "config key gke-tpu-serving:clusters[1].tpuPools[1].flexStart: true, but the pool also asks for spot: flex start nodes are a provisioning model of their own, with no reservation and no Spot VMs; allowed: one of spot, reservation, flex start, queued provisioning (or none: on demand)",
+    ),
+    (
+        "llama_on_a_queued_provisioning_pool",
+        lambda raw: _v6e(raw).update(queuedProvisioning=True, minNodes=0),
+        "config key gke-tpu-serving:llama.pool: 'v6e-2x4' is a queued provisioning pool, whose nodes GKE creates only for a ProvisioningRequest, and llama creates none; allowed: a pool without queuedProvisioning (flexStart obtains nodes for pending pods)",
     ),
     (
         "tpu_zone_does_not_offer_generation",

@@ -64,7 +64,8 @@ def test_70b_on_a_v5e_8_is_refused_and_told_what_fits() -> None:
         "2x4 on ct5lp-hightpu-8t (8 chips x 16 GB = 128 GB, 1 host) x 0.9 (vLLM's gpu_memory_utilization) = 115.2 GB "
         "usable - 70.55B parameters x 2 bytes = 141.1 GB of weights leaves nothing for the KV cache (vLLM refuses to "
         "start); allowed: a pool on v6e 2x4 on ct6e-standard-8t (66 sequences of 4,096 tokens); or v5p 2x2x1 on "
-        "ct5p-hightpu-4t (149 sequences of 4,096 tokens)"
+        "ct5p-hightpu-4t (149 sequences of 4,096 tokens); or tpu7x 2x2x1 on tpu7x-standard-4t (447 sequences of "
+        "4,096 tokens)"
     )
 
 

@@ -19,7 +19,7 @@ V5E_8 = {"tpu_generation": TpuGeneration.V5E, "tpu_machine_type": "ct5lp-hightpu
 PREFIX = "VllmDeploymentWithHpa 'vllm-llama': "
 FITS_70B = (
     "allowed: a pool on v6e 2x4 on ct6e-standard-8t (66 sequences of 4,096 tokens); or v5p 2x2x1 on ct5p-hightpu-4t "
-    "(149 sequences of 4,096 tokens)"
+    "(149 sequences of 4,096 tokens); or tpu7x 2x2x1 on tpu7x-standard-4t (447 sequences of 4,096 tokens)"
 )
 
 
@@ -60,7 +60,7 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
             "usable - 100B parameters x 2 bytes = 200 GB of weights = 30.4 GB of KV cache; at 327,680 bytes a token "
             "(2 x 80 layers x 8 KV heads x 128 head dim x 2 bytes) it holds 92,773 tokens (vLLM refuses to start "
             "unless one sequence of maxModelLen fits); allowed: 1 to 92,773, or a pool on v5p 2x2x1 on ct5p-hightpu-4t "
-            "(4 sequences of 100,000 tokens)",
+            "(4 sequences of 100,000 tokens); or tpu7x 2x2x1 on tpu7x-standard-4t (16 sequences of 100,000 tokens)",
         ),
         (
             {

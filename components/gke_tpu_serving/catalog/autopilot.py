@@ -15,6 +15,9 @@ AUTOPILOT_TPU_MIN_GKE_VERSION: Mapping[TpuGeneration, str] = MappingProxyType(
         TpuGeneration.V5E: "1.29.2-gke.1521000",
         TpuGeneration.V5P: "1.29.2-gke.1521000",
         TpuGeneration.V6E: "1.31.2-gke.1384000",
+        # docs.cloud.google.com/kubernetes-engine/docs/concepts/tpu-ironwood (read 2026-12-07): "in Autopilot clusters
+        # that run version 1.34.1-gke.3084001 and later".
+        TpuGeneration.TPU7X: "1.34.1-gke.3084001",
     }
 )
 """The first GKE version whose Autopilot mode provisions TPU nodes of each generation (a pod's TPU selectors and

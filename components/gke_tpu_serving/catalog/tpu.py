@@ -31,6 +31,18 @@ class TpuGeneration(Enum):
     V5E = "v5e"
     V5P = "v5p"
     V6E = "v6e"
+    TPU7X = "tpu7x"
+    """Ironwood, GKE's name for it: TPU7x."""
+
+
+class MultiHostPlacement(Enum):
+    """How GKE places the hosts of a multi-host slice on one interconnect."""
+
+    COMPACT_TOPOLOGY = "compact-topology"
+    """A COMPACT placement policy naming the topology (v4, v5e, v5p, v6e)."""
+    WORKLOAD_POLICY = "workload-policy"
+    """A Compute Engine workload policy (a resource policy of type HIGH_THROUGHPUT with the accelerator topology) that
+    the node pool's placement policy names (TPU7x)."""
 
 
 # Dimensions are positive integers without leading zeros; GKE topologies are 2-D (v5e, v6e) or 3-D (v4, v5p).
@@ -122,6 +134,8 @@ class TpuGenerationSpec:
     """Zones where GKE offers this generation."""
     min_gke_version: str
     """The first GKE version that supports this generation's node pools."""
+    multi_host_placement: MultiHostPlacement = MultiHostPlacement.COMPACT_TOPOLOGY
+    """How the node pool of a multi-host slice is placed."""
 
     def __post_init__(self) -> None:
         if not self.accelerator_label:
@@ -193,6 +207,7 @@ class TpuSlice:
     """VMs (Kubernetes nodes) in the slice: the node pool's node count."""
     accelerator_label: str
     hbm_bytes_per_chip: int
+    multi_host_placement: MultiHostPlacement = MultiHostPlacement.COMPACT_TOPOLOGY
 
     def __post_init__(self) -> None:
         if self.chips != topology_chips(self.topology):
@@ -239,6 +254,12 @@ class TpuSlice:
         if not self.multi_host:
             return None
         return {"type": "COMPACT", "tpu_topology": self.topology}
+
+    @property
+    def needs_workload_policy(self) -> bool:
+        """Whether the slice's node pool names a workload policy (TPU7x multi-host): the cluster creates one per pool,
+        of type HIGH_THROUGHPUT with the slice's topology as its accelerator topology."""
+        return self.multi_host and self.multi_host_placement is MultiHostPlacement.WORKLOAD_POLICY
 
     @property
     def accelerator_resources(self) -> dict[str, int]:
@@ -317,6 +338,11 @@ TPU_GENERATIONS: Mapping[TpuGeneration, TpuGenerationSpec] = _index_tpu_generati
             ),
             min_gke_version="1.27.2-gke.2100",
         ),
+        # v5p, re-read 2026-12-07 for its serving path: zones us-central1-a and us-east5-a
+        # (docs.cloud.google.com/tpu/docs/types-zones, North America; the Europe row was cut off in the copy read, so
+        # europe-west4-b stands as first written); ct5p-hightpu-4t for a 4-chip v5p VM (cluster-toolkit@1047080375af
+        # pkg/config/hardware.go, "v5p-4": "ct5p-hightpu-4t"; its ct5p-hightpu-1t/-2t are left out: no GKE page read
+        # lists them); the topologies stand as first written from "Plan TPUs in GKE" (not re-read in full).
         TpuGenerationSpec(
             generation=TpuGeneration.V5P,
             accelerator_label="tpu-v5p-slice",
@@ -365,6 +391,36 @@ TPU_GENERATIONS: Mapping[TpuGeneration, TpuGenerationSpec] = _index_tpu_generati
             ),
             min_gke_version="1.31.2-gke.1115000",
         ),
+        # Ironwood. Each fact read 2026-12-07:
+        # - 4 chips per VM; Standard from 1.34.0-gke.2201000; a workload policy (HIGH_THROUGHPUT) places multi-host
+        #   pools instead of the topology flag: docs.cloud.google.com/kubernetes-engine/docs/concepts/tpu-ironwood
+        # - 192 GiB of HBM per chip: docs.cloud.google.com/tpu/docs/tpu7x (system architecture table, "GiB")
+        # - zone us-central1-c: docs.cloud.google.com/tpu/docs/types-zones (the AI zone us-central1-ai1a is left out:
+        #   it is not of the region-letter form the catalog's zone check accepts)
+        # - machine type tpu7x-standard-4t, node label tpu7x, topology 2x2x1 on one VM: Google's own tools, as no GKE
+        #   page with them could be read: GoogleCloudPlatform/cluster-toolkit@1047080375af
+        #   modules/internal/tpu-definition/main.tf ("tpu7x" = "tpu7x") and examples/gke-tpu-7x/README.md, and
+        #   AI-Hypercomputer/xpk goldens (SystemCharacteristics(topology='2x2x1', vms_per_slice=1, gke_accelerator=
+        #   'tpu7x', gce_machine_type='tpu7x-standard-4t', chips_per_vm=4))
+        # - multi-host 2x2x2, 2x2x4, 2x4x4 and 4x4x4: xpk's generate_tpu_topologies (AI-Hypercomputer/xpk PR 834:
+        #   "2x2x1, 2x2x2, 2x2x4, 2x4x4" plus multiples of 4x4x4); the larger ones are left out until a GKE page
+        #   lists them.
+        TpuGenerationSpec(
+            generation=TpuGeneration.TPU7X,
+            accelerator_label="tpu7x",
+            hbm_bytes_per_chip=192 * GIB,
+            machine_types=(
+                TpuMachineType(
+                    name="tpu7x-standard-4t",
+                    chips_per_vm=4,
+                    single_host_topologies=("2x2x1",),
+                    multi_host_topologies=("2x2x2", "2x2x4", "2x4x4", "4x4x4"),
+                ),
+            ),
+            zones=("us-central1-c",),
+            min_gke_version="1.34.0-gke.2201000",
+            multi_host_placement=MultiHostPlacement.WORKLOAD_POLICY,
+        ),
     ]
 )
 """The TPU catalog, one spec per generation."""
@@ -394,6 +450,7 @@ def _slice_of(spec: TpuGenerationSpec, machine_type: TpuMachineType, topology: s
         hosts=1 if topology in machine_type.single_host_topologies else chips // machine_type.chips_per_vm,
         accelerator_label=spec.accelerator_label,
         hbm_bytes_per_chip=spec.hbm_bytes_per_chip,
+        multi_host_placement=spec.multi_host_placement,
     )
 
 

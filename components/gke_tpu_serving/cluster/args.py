@@ -9,6 +9,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 
 from gke_tpu_serving.catalog import ClusterMode, GpuAcceleratorType, TpuGeneration
+from gke_tpu_serving.catalog.provisioning import Obtainability
 
 
 class ReleaseChannel(Enum):
@@ -36,7 +37,7 @@ class TpuPoolArgs(TypedDict):
     name: str
     """Node pool name (GKE: at most 40 characters); with `slices` > 1 the pools are `<name>-0`, `<name>-1`, ..."""
     generation: TpuGeneration
-    """TPU generation: v4, v5e, v5p or v6e."""
+    """TPU generation: v4, v5e, v5p, v6e or tpu7x (Ironwood)."""
     machine_type: str
     """TPU machine type of that generation, e.g. ct5lp-hightpu-4t (it fixes the chips per VM)."""
     topology: str
@@ -59,7 +60,25 @@ class TpuPoolArgs(TypedDict):
     spot: NotRequired[bool]
     """Use Spot VMs (cheaper, preemptible); on Autopilot the pods select Spot capacity. Default: false."""
     reservation: NotRequired[str]
-    """Name of a specific Compute Engine reservation to consume; on Autopilot the pods select it. Default: none."""
+    """Name of a specific Compute Engine reservation to consume; on Autopilot the pods select it. Excludes spot (Spot
+    VMs cannot consume a reservation), flex_start and queued_provisioning. Default: none."""
+    flex_start: NotRequired[bool]
+    """DWS flex-start: GKE obtains the nodes when capacity frees up, for pending pods, and removes them after at most
+    7 days. The pool autoscales from 0 (min_nodes 0), is not auto-repaired and consumes no reservation; excludes spot,
+    reservation and queued_provisioning. Standard only. Default: false."""
+    queued_provisioning: NotRequired[bool]
+    """DWS queued provisioning (with flex-start): nodes only for a ProvisioningRequest, all at once. The workload must
+    create that ProvisioningRequest (e.g. through Kueue); none of this project's scenarios does, so the stack config
+    refuses to place one on such a pool. Same pool settings as flex_start. Standard only. Default: false."""
+    fallback: NotRequired[list[Obtainability]]
+    """Autopilot only: the provisioning models to try for this shape, in order, e.g. [reservation, spot, on-demand,
+    flex-start] (queued-provisioning is not one). The cluster creates a ComputeClass named after the entry, one
+    priority per model, and the pods select it instead of Spot or reservation selectors; `reservation` names the
+    reservation of the reservation priority, and spot, flex_start and queued_provisioning are refused beside it.
+    Default: none."""
+    max_run_duration: NotRequired[int]
+    """Flex-start or queued provisioning pools: seconds a node runs before GKE removes it, at most 604800 (7 days).
+    Default: GKE's (7 days)."""
 
 
 class GpuPoolArgs(TypedDict):

@@ -7,6 +7,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from gke_tpu_serving.catalog import region_of_zone
 from gke_tpu_serving.cluster.args import (
     GkeTpuClusterArgs,
     GpuPoolArgs,
@@ -15,6 +16,8 @@ from gke_tpu_serving.cluster.args import (
     TpuPoolArgs,
     kubeconfig_for,
 )
+from gke_tpu_serving.cluster.compute_class import compute_class_manifest
+from gke_tpu_serving.cluster.obtainability import node_pool_settings
 from gke_tpu_serving.cluster.plan import ClusterPlan, GpuPoolPlan, TpuPoolPlan, plan_cluster
 from gke_tpu_serving.errors import component_errors
 
@@ -148,6 +151,15 @@ class GkeTpuCluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(pools)),
         )
+        # Autopilot entries with a fallback: the ComputeClass their pods select (one per entry; Autopilot has no pool).
+        self.compute_classes = [
+            _custom_resource(
+                f"{name}-{entry.entry_name}-compute-class",
+                compute_class_manifest(entry.entry_name, entry.tpu_slice, entry.fallback, entry.reservation),
+                pulumi.ResourceOptions(parent=self, provider=self.kubernetes_provider),
+            )
+            for entry in {p.entry_name: p for p in plan.tpu_pools if p.compute_class is not None}.values()
+        ]
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
@@ -182,6 +194,20 @@ class GkeTpuCluster(pulumi.ComponentResource):
             opts=child,
         )
         return account.email, role
+
+
+def _custom_resource(
+    resource_name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions
+) -> k8s.apiextensions.CustomResource:
+    """A cluster-scoped custom resource from its Kubernetes JSON (apiVersion, kind, metadata, spec)."""
+    return k8s.apiextensions.CustomResource(
+        resource_name,
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        metadata=k8s.meta.v1.ObjectMetaArgs(**manifest["metadata"]),
+        spec=manifest["spec"],
+        opts=opts,
+    )
 
 
 def _shared_node_config(service_account: pulumi.Input[str]) -> dict[str, Any]:
@@ -236,7 +262,9 @@ class _NodePoolFactory:
         self.parent, self.name, self.project, self.cluster = parent, name, project, cluster
         self.location, self.node_config = location, node_config
 
-    def _pool(self, pool_name: str, machine_type: str, node_config: dict[str, Any], **pool_args: Any) -> NodePool:
+    def _pool(
+        self, pool_name: str, machine_type: str, node_config: dict[str, Any], auto_repair: bool = True, **pool_args: Any
+    ) -> NodePool:
         return gcp.container.NodePool(
             f"{self.name}-{pool_name}",
             gcp.container.NodePoolArgs(
@@ -250,7 +278,8 @@ class _NodePoolFactory:
                     **self.node_config,
                     **node_config,
                 ),
-                management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+                # Flex-start nodes are not repaired: GKE removes them and obtains new capacity instead.
+                management=gcp.container.NodePoolManagementArgs(auto_repair=auto_repair, auto_upgrade=True),
                 **pool_args,
             ),
             # A pool has a fixed name in its cluster: Pulumi's default create-before-delete replacement would ask
@@ -265,23 +294,45 @@ class _NodePoolFactory:
     def tpu(self, pool: TpuPoolPlan) -> NodePool:
         shape = pool.tpu_slice
         placement = shape.placement_policy
-        node_config: dict[str, Any] = {"spot": pool.spot}
-        if pool.reservation:
-            node_config["reservation_affinity"] = {
-                "consume_reservation_type": "SPECIFIC_RESERVATION",
-                "key": "compute.googleapis.com/reservation-name",
-                "values": [pool.reservation],
-            }
+        obtain = node_pool_settings(pool.obtainability, pool.reservation, pool.max_run_seconds)
         pool_args: dict[str, Any] = {"node_locations": [pool.zone]}
         if pool.node_count is not None:
             pool_args["node_count"] = pool.node_count
         else:
             pool_args["initial_node_count"] = pool.min_nodes
-            pool_args["autoscaling"] = {"min_node_count": pool.min_nodes, "max_node_count": pool.max_nodes}
+            pool_args["autoscaling"] = {
+                "min_node_count": pool.min_nodes,
+                "max_node_count": pool.max_nodes,
+                **obtain["autoscaling"],
+            }
+        if "queued_provisioning" in obtain:
+            pool_args["queued_provisioning"] = obtain["queued_provisioning"]
         if placement is not None:
             # A multi-host slice's hosts must sit on one ICI interconnect: COMPACT placement of that topology.
             pool_args["placement_policy"] = {"type": placement["type"], "tpu_topology": placement["tpu_topology"]}
-        return self._pool(pool.pool_name, shape.machine_type, node_config, **pool_args)
+        if pool.workload_policy is not None:
+            pool_args["placement_policy"]["policy_name"] = self._workload_policy(pool).name
+        return self._pool(
+            pool.pool_name, shape.machine_type, obtain["node_config"], auto_repair=obtain["auto_repair"], **pool_args
+        )
+
+    def _workload_policy(self, pool: TpuPoolPlan) -> gcp.compute.ResourcePolicy:
+        """The workload policy a multi-host TPU7x pool names in its placement policy: HIGH_THROUGHPUT with the slice's
+        topology (docs.cloud.google.com/kubernetes-engine/docs/concepts/tpu-ironwood, read 2026-12-07; the pool keeps
+        its tpu_topology beside the policy name, as GoogleCloudPlatform/cluster-toolkit@1047080375af's gke-tpu-7x
+        blueprint renders it)."""
+        return gcp.compute.ResourcePolicy(
+            f"{self.name}-{pool.pool_name}-workload-policy",
+            gcp.compute.ResourcePolicyArgs(
+                name=pool.workload_policy,
+                project=self.project,
+                region=region_of_zone(pool.zone),
+                workload_policy=gcp.compute.ResourcePolicyWorkloadPolicyArgs(
+                    type="HIGH_THROUGHPUT", accelerator_topology=pool.tpu_slice.topology
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self.parent),
+        )
 
     def gpu(self, pool: GpuPoolPlan) -> NodePool:
         accelerator = {

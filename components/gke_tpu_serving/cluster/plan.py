@@ -35,8 +35,14 @@ from gke_tpu_serving.catalog import (
     tpu_zones,
     tpu_zones_in_region,
 )
+from gke_tpu_serving.cluster.obtainability import (
+    Obtainability,
+    check_fallback,
+    check_obtainability,
+    check_scales_from_zero,
+)
 from gke_tpu_serving.errors import ArgError, PathPart, require_int
-from gke_tpu_serving.names import check_gke_name, check_region, check_service_account_id
+from gke_tpu_serving.names import DNS_LABEL_MAX, check_gke_name, check_region, check_service_account_id
 from gke_tpu_serving.tenancy.quota import check_rbac_security_group
 
 DEFAULT_SYSTEM_MACHINE_TYPE = "e2-standard-4"
@@ -68,6 +74,21 @@ class TpuPoolPlan:
     """The zone the args named, if any (Autopilot pins pods to it; otherwise Autopilot chooses the zone)."""
     entry_name: str = ""
     """The `tpu_pools` entry this pool comes from: `pool_name` itself, or `<entry_name>-<i>` for one of its slices."""
+    obtainability: Obtainability = Obtainability.ON_DEMAND
+    """How the pool obtains its nodes (spot and reservation say the same for the two modes they name)."""
+    max_run_seconds: int | None = None
+    """Flex-start and queued provisioning: how long a node runs before GKE removes it; None for GKE's default."""
+    fallback: tuple[Obtainability, ...] = ()
+    """Autopilot: the provisioning models its ComputeClass tries, in order; () for none (spot and reservation then
+    select the capacity)."""
+    workload_policy: str | None = None
+    """The name of the Compute Engine workload policy that places this multi-host TPU7x slice (`<pool>-<cluster>`);
+    None for every other pool."""
+
+    @property
+    def compute_class(self) -> str | None:
+        """The name of the ComputeClass its pods select: the entry's name, when the entry has a fallback."""
+        return self.entry_name if self.fallback else None
 
     @property
     def max_size(self) -> int:
@@ -229,9 +250,13 @@ def _pool_zone(
     return zone
 
 
-def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: str) -> tuple[TpuPoolPlan, ...]:
+def _plan_tpu_pool(
+    index: int, pool: Mapping[str, Any], location: str, region: str, cluster: str, autopilot: bool
+) -> tuple[TpuPoolPlan, ...]:
     at: tuple[PathPart, ...] = ("tpu_pools", index)
     name: str = _check((*at, "name"), _gke_name, pool.get("name"))
+    obtainability = check_obtainability(at, pool, autopilot=autopilot)
+    fallback = check_fallback(at, pool, autopilot=autopilot)
     try:
         # The catalog locates its complaint at the pool's field of the same name (generation, machine_type, topology).
         generation, machine_type, topology = (
@@ -262,6 +287,10 @@ def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: s
 
     min_nodes = pool.get("min_nodes")
     max_nodes = pool.get("max_nodes")
+    check_scales_from_zero(at, obtainability, min_nodes)
+    if obtainability.nodes_come_and_go:
+        # Flex-start and queued provisioning pools autoscale from zero: GKE creates nodes when it obtains capacity.
+        min_nodes = 0
     node_count: int | None = None
     if shape.multi_host:
         # A multi-host slice is created and removed as a whole: its pool holds exactly `hosts` nodes,
@@ -292,6 +321,14 @@ def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: s
     pool_names = [name] if slices == 1 else [f"{name}-{i}" for i in range(slices)]
     for pool_name in pool_names:
         _check((*at, "name"), check_gke_name, pool_name)
+        if shape.needs_workload_policy and not autopilot:
+            policy = f"{pool_name}-{cluster}"
+            if len(policy) > DNS_LABEL_MAX:
+                raise ArgError(
+                    (*at, "name"),
+                    f"{name!r} makes the workload policy name {policy!r}, {len(policy)} characters; allowed: at most "
+                    f"{DNS_LABEL_MAX} for pool and cluster names together (a TPU7x multi-host pool needs one)",
+                )
     return tuple(
         TpuPoolPlan(
             pool_name=pool_name,
@@ -304,6 +341,10 @@ def _plan_tpu_pool(index: int, pool: Mapping[str, Any], location: str, region: s
             reservation=reservation,
             requested_zone=pool.get("zone"),
             entry_name=name,
+            obtainability=obtainability,
+            max_run_seconds=pool.get("max_run_duration"),
+            fallback=fallback,
+            workload_policy=f"{pool_name}-{cluster}" if shape.needs_workload_policy and not autopilot else None,
         )
         for pool_name in pool_names
     )
@@ -347,7 +388,7 @@ def plan_cluster(name: str, args: Mapping[str, Any]) -> ClusterPlan:
     tpu_pools = tuple(
         plan
         for index, pool in enumerate(args.get("tpu_pools") or [])
-        for plan in _plan_tpu_pool(index, pool, location, region)
+        for plan in _plan_tpu_pool(index, pool, location, region, name, mode is ClusterMode.AUTOPILOT)
     )
     gpu_pools = tuple(
         _plan_gpu_pool(index, pool, location, region) for index, pool in enumerate(args.get("gpu_pools") or [])

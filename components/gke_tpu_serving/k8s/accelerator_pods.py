@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from gke_tpu_serving.catalog import ClusterMode, GpuAcceleratorType, TpuSlice, is_zone
+from gke_tpu_serving.cluster.compute_class import COMPUTE_CLASS_LABEL
 from gke_tpu_serving.cluster.plan import GpuPoolPlan, TpuPoolPlan
 from gke_tpu_serving.errors import ArgError, PathPart, require_enum
+from gke_tpu_serving.names import check_dns_label
 
 # Autopilot gives a container 1 GiB of ephemeral storage unless it asks for more, and evicts a pod that writes more;
 # the compiled programs of a model (and a GCS FUSE file cache on disk) take a few GiB.
@@ -38,18 +40,21 @@ class AcceleratorPodPlacement:
 
 
 def _autopilot_provisioning(
-    mode: ClusterMode, spot: bool, reservation: str | None, zone: str | None
+    mode: ClusterMode, spot: bool, reservation: str | None, zone: str | None, compute_class: str | None = None
 ) -> tuple[dict[str, str], list[dict[str, str]]]:
-    """The selectors (and the Spot toleration) that tell Autopilot which capacity to provision; none on Standard."""
+    """The selectors (and the Spot toleration) that tell Autopilot which capacity to provision; none on Standard. A
+    ComputeClass, when named, decides Spot, reservation and flex-start itself (in its priority order)."""
     if mode is not ClusterMode.AUTOPILOT:
         return {}, []
     selector: dict[str, str] = {}
     tolerations: list[dict[str, str]] = []
-    if spot:
+    if compute_class:
+        selector[COMPUTE_CLASS_LABEL] = compute_class
+    elif spot:
         selector[SPOT_LABEL] = "true"
         # Spot nodes carry this taint; stating the toleration keeps the pod schedulable whoever adds the taint.
         tolerations.append({"key": SPOT_LABEL, "operator": "Equal", "value": "true", "effect": "NoSchedule"})
-    if reservation:
+    if reservation and not compute_class:
         selector[RESERVATION_NAME_LABEL] = reservation
         selector[RESERVATION_AFFINITY_LABEL] = "specific"
     if zone:
@@ -64,10 +69,12 @@ def tpu_pod_placement(
     spot: bool = False,
     reservation: str | None = None,
     zone: str | None = None,
+    compute_class: str | None = None,
 ) -> AcceleratorPodPlacement:
     """A pod on one host of `shape`: the slice's accelerator and topology selectors and every chip of the host.
-    On Autopilot, `spot`, `reservation` and `zone` become selectors too (on Standard the pool has decided them)."""
-    selector, tolerations = _autopilot_provisioning(mode, spot, reservation, zone)
+    On Autopilot, `spot`, `reservation` and `zone` (or a `compute_class` instead of the first two) become selectors
+    too (on Standard the pool has decided them)."""
+    selector, tolerations = _autopilot_provisioning(mode, spot, reservation, zone, compute_class)
     return AcceleratorPodPlacement(
         node_selector={**shape.node_selector, **selector},
         tolerations=tolerations,
@@ -98,7 +105,12 @@ def pool_pod_placement(pool: TpuPoolPlan | GpuPoolPlan, mode: ClusterMode) -> Ac
     """A pod on one node of a planned pool (on Autopilot: of the capacity the pool entry describes)."""
     if isinstance(pool, TpuPoolPlan):
         return tpu_pod_placement(
-            pool.tpu_slice, mode, spot=pool.spot, reservation=pool.reservation, zone=pool.requested_zone
+            pool.tpu_slice,
+            mode,
+            spot=pool.spot,
+            reservation=pool.reservation,
+            zone=pool.requested_zone,
+            compute_class=pool.compute_class,
         )
     return gpu_pod_placement(pool.accelerator_type, pool.machine.gpus_per_vm, mode, spot=pool.spot, zone=pool.zone)
 
@@ -108,17 +120,30 @@ def check_cluster_mode(args: Mapping[str, Any], key: str = "cluster_mode") -> Cl
     return require_enum((key,), args.get(key, ClusterMode.STANDARD), ClusterMode)
 
 
-def check_capacity(args: Mapping[str, Any], *, spot: str, zone: str, reservation: str | None = None) -> dict[str, Any]:
-    """The `spot`, `reservation` and `zone` keyword arguments of tpu_pod_placement / gpu_pod_placement, read from
-    `args` under the keys given (Autopilot's capacity; Standard ignores them). ArgError for a zone that is not one."""
+def check_capacity(
+    args: Mapping[str, Any], *, spot: str, zone: str, reservation: str | None = None, compute_class: str | None = None
+) -> dict[str, Any]:
+    """The `spot`, `reservation`, `zone` (and `compute_class`) keyword arguments of tpu_pod_placement /
+    gpu_pod_placement, read from `args` under the keys given (Autopilot's capacity; Standard ignores them). ArgError
+    for a zone that is not one, or a ComputeClass beside Spot or a reservation (the class decides those)."""
     zone_name = args.get(zone)
     if zone_name is not None and not is_zone(zone_name):
         raise ArgError((zone,), f"{zone_name!r} is not a GCP zone; allowed: e.g. 'us-central1-b'")
-    return {
+    capacity = {
         "spot": bool(args.get(spot, False)),
         "reservation": args.get(reservation) if reservation else None,
         "zone": zone_name,
     }
+    if compute_class is not None and args.get(compute_class) is not None:
+        check_dns_label(args[compute_class], at=(compute_class,))
+        if capacity["spot"] or capacity["reservation"]:
+            raise ArgError(
+                (compute_class,),
+                f"{args[compute_class]!r} beside {spot} or {reservation}; allowed: one of them (the ComputeClass "
+                "decides Spot and reservations in its own priority order)",
+            )
+        capacity["compute_class"] = args[compute_class]
+    return capacity
 
 
 def _containers(pod_spec: Mapping[str, Any]) -> list[tuple[tuple[PathPart, ...], Mapping[str, Any]]]:

@@ -10,6 +10,7 @@ from typing import Any, Final
 from gke_tpu_serving.catalog.autopilot import AUTOPILOT_TPU_MIN_GKE_VERSION
 from gke_tpu_serving.catalog.gpu import GpuAcceleratorType
 from gke_tpu_serving.catalog.tpu import TPU_GENERATIONS
+from gke_tpu_serving.cluster.compute_class import COMPUTE_CLASS_LABEL
 from gke_tpu_serving.k8s.accelerator_pods import (
     GPU_LABEL,
     RESERVATION_AFFINITY_LABEL,
@@ -176,11 +177,13 @@ AUTOPILOT_NODE_SELECTORS: Final[Mapping[str, frozenset[str]]] = {
     RESERVATION_NAME_LABEL: ANY,
     RESERVATION_AFFINITY_LABEL: frozenset({"specific"}),
     ZONE_LABEL: ANY,
+    COMPUTE_CLASS_LABEL: ANY,
     "kubernetes.io/os": frozenset({"linux"}),
     "kubernetes.io/arch": ANY,
 }
 """The node selectors Autopilot provisions capacity for, as this project renders them (accelerator_pods.py): the TPU
-generations and topologies it offers (catalog/autopilot.py), the catalog's GPUs, Spot, a reservation and a zone."""
+generations and topologies it offers (catalog/autopilot.py), the catalog's GPUs, Spot, a reservation, a zone and a
+custom ComputeClass (cluster/compute_class.py)."""
 
 
 def pool_matches(selector: Mapping[str, Any], labels: Mapping[str, frozenset[str]]) -> bool:

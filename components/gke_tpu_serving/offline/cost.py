@@ -1,6 +1,7 @@
 """What a plan's node pools hold and cost: chips and nodes at minimum and maximum autoscaling, chip-hours per month,
-and an on-demand estimate where a price is known (gke_tpu_serving.catalog.prices). Read from the `--json` document,
-so a base and a head preview compare without rerunning either."""
+and an estimate where a price is known for the pool's provisioning model (gke_tpu_serving.catalog.prices: sourced
+rows are on-demand prices, so a Spot, reservation or flex-start pool is priced only from the stack's own `prices`).
+Read from the `--json` document, so a base and a head preview compare without rerunning either."""
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -9,6 +10,7 @@ from typing import Any
 from ..catalog.gke import is_zone, region_of_zone
 from ..catalog.prices import node_hour_price
 from ..catalog.tpu import TPU_GENERATIONS
+from ..cluster.obtainability import obtainability_of_node_pool
 
 NODE_POOL = "gcp:container/nodePool:NodePool"
 # 730 hours: the average month (8,760 hours a year / 12) that cloud price pages quote monthly figures in.
@@ -38,7 +40,9 @@ class PoolCost:
     max_nodes: int
     per_zone: bool
     """Node counts are per zone and the zones are not in the plan (a regional cluster's default locations)."""
-    spot: bool
+    obtainability: str
+    """How the pool obtains its nodes (`on-demand`, `spot`, `reservation`, `flex-start`, `queued-provisioning`): its
+    price is the one for that provisioning model."""
     usd_per_node_hour: float | None
     price_source: str | None
 
@@ -68,7 +72,7 @@ def _int(value: Any, default: int = 0) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
 
 
-def pool_costs(preview: Mapping[str, Any], prices: Mapping[str, float] | None = None) -> list[PoolCost]:
+def pool_costs(preview: Mapping[str, Any], prices: Mapping[str, Mapping[str, float]] | None = None) -> list[PoolCost]:
     """One entry per node pool of a `--json` document, in the document's order."""
     pools = []
     for resource in preview.get("resources", []):
@@ -94,7 +98,8 @@ def pool_costs(preview: Mapping[str, Any], prices: Mapping[str, float] | None = 
         # GKE counts nodes per zone of the pool.
         zone_count = len(zones) or (1 if is_zone(location) else 0)
         region = region_of_zone(zones[0]) if zones else (region_of_zone(location) if is_zone(location) else location)
-        price = node_hour_price(machine_type, region, prices or {})
+        model = obtainability_of_node_pool(inputs)
+        price = node_hour_price(machine_type, region, prices or {}, model)
         pools.append(
             PoolCost(
                 pool=str(resource.get("name")),
@@ -104,7 +109,7 @@ def pool_costs(preview: Mapping[str, Any], prices: Mapping[str, float] | None = 
                 min_nodes=low * max(zone_count, 1),
                 max_nodes=high * max(zone_count, 1),
                 per_zone=zone_count == 0,
-                spot=bool(node_config.get("spot")),
+                obtainability=model.value,
                 usd_per_node_hour=price.usd_per_node_hour if price else None,
                 price_source=price.source if price else None,
             )
@@ -124,10 +129,11 @@ def describe(pool: PoolCost) -> str:
     if pool.chips_per_node:
         text += f" = {_range(pool.min_chips, pool.max_chips)} chips"
         text += f", up to {pool.max_chips * HOURS_PER_MONTH:,} chip-hours/month"
-    text += f" ({pool.machine_type}{', spot' if pool.spot else ''})"
+    on_demand = pool.obtainability == "on-demand"
+    text += f" ({pool.machine_type}{'' if on_demand else ', ' + pool.obtainability})"
     if pool.usd_per_node_hour is not None:
         low, high = pool.usd_per_hour(pool.min_nodes), pool.usd_per_hour(pool.max_nodes)
-        text += f"; ${low:,.2f}-${high:,.2f}/h on demand [{pool.price_source}]"
+        text += f"; ${low:,.2f}-${high:,.2f}/h {pool.obtainability.replace('-', ' ')} [{pool.price_source}]"
     return text
 
 

@@ -78,6 +78,8 @@ class TpuWorkerGroupArgs(TypedDict):
     tpu_reservation: NotRequired[str]
     """Autopilot: consume this specific reservation. Standard ignores it (the node pool consumes it). Default:
     none."""
+    tpu_compute_class: NotRequired[str]
+    """Autopilot: select this ComputeClass, which decides Spot and reservations (refused beside them). Default: none."""
     tpu_zone: NotRequired[str]
     """Autopilot: pin the group's pods to this zone. Standard ignores it (the node pool's zone applies). Default:
     a zone GKE chooses."""
@@ -251,7 +253,9 @@ def tpu_worker_group(args: TpuWorkerGroupArgs, mode: ClusterMode = ClusterMode.S
             f"{shape.chips_per_vm} per host), and the KubeRay TPU webhook would refuse the group: "
             f'"{TPU_WEBHOOK_REASON}"; allowed: {expected} (max(chips / chips per host, 1))',
         )
-    capacity = check_capacity(args, spot="tpu_spot", reservation="tpu_reservation", zone="tpu_zone")
+    capacity = check_capacity(
+        args, spot="tpu_spot", reservation="tpu_reservation", zone="tpu_zone", compute_class="tpu_compute_class"
+    )
     placement = tpu_pod_placement(shape, mode, **capacity)
     return _group(
         args,

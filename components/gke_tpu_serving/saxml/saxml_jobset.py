@@ -92,6 +92,8 @@ class SaxmlJobSetArgs(TypedDict):
     tpu_reservation: NotRequired[str]
     """Autopilot: consume this specific reservation. Standard ignores it (the node pools consume it). Default:
     none."""
+    tpu_compute_class: NotRequired[str]
+    """Autopilot: select this ComputeClass, which decides Spot and reservations (refused beside them). Default: none."""
     tpu_zone: NotRequired[str]
     """Autopilot: pin the model servers to this zone. Standard ignores it (the node pools' zone applies). Default:
     a zone GKE chooses."""
@@ -145,7 +147,9 @@ def check_saxml_args(args: SaxmlJobSetArgs) -> _Settings:
     models = models_document(cell, args["models"], max_replicas=slices) if "models" in args else None
     exposure = require_enum(("exposure",), args.get("exposure", Exposure.CLUSTER_IP), Exposure)
     mode = check_cluster_mode(args)
-    capacity = check_capacity(args, spot="tpu_spot", reservation="tpu_reservation", zone="tpu_zone")
+    capacity = check_capacity(
+        args, spot="tpu_spot", reservation="tpu_reservation", zone="tpu_zone", compute_class="tpu_compute_class"
+    )
     return _Settings(
         shape=shape,
         mode=mode,

@@ -94,6 +94,8 @@ class VllmDeploymentWithHpaArgs(TypedDict):
     tpu_reservation: NotRequired[str]
     """Autopilot: consume this specific reservation. Standard ignores it (the node pool consumes it). Default:
     none."""
+    tpu_compute_class: NotRequired[str]
+    """Autopilot: select this ComputeClass, which decides Spot and reservations (refused beside them). Default: none."""
     tpu_zone: NotRequired[str]
     """Autopilot: pin the pods to this zone. Standard ignores it (the node pool's zone applies). Default: a zone
     GKE chooses."""
@@ -252,7 +254,9 @@ def check_vllm_args(args: VllmDeploymentWithHpaArgs) -> VllmSettings:
     source = require_enum(("weights_source",), args.get("weights_source", WeightsSource.STAGED), WeightsSource)
     exposure = require_enum(("exposure",), args.get("exposure", Exposure.CLUSTER_IP), Exposure)
     mode = check_cluster_mode(args)
-    capacity = check_capacity(args, spot="tpu_spot", reservation="tpu_reservation", zone="tpu_zone")
+    capacity = check_capacity(
+        args, spot="tpu_spot", reservation="tpu_reservation", zone="tpu_zone", compute_class="tpu_compute_class"
+    )
     autopilot = mode is ClusterMode.AUTOPILOT
     if source is WeightsSource.HUGGING_FACE and args.get("hf_token") is None:
         raise ArgError(("hf_token",), "missing; required with weights_source hugging-face (the download needs it)")
