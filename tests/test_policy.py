@@ -1010,10 +1010,13 @@ def _plant(text: str, anchor: str, addition: str) -> str:
 def test_violations_planted_through_stack_config_are_reported_by_name(tmp_path: Path) -> None:
     stack = (ROOT / "Pulumi.dev.yaml").read_text()
     # The sd-v4 cluster's nodes run as the Compute Engine default account; the Saxml state bucket is unprotected;
-    # Llama asks for a public load balancer, which config may do (the component adds the opt-in annotation).
+    # Llama asks for a public load balancer with an API key, which config may do (the component adds the opt-in
+    # annotation, and the server authenticates every request).
     stack = _plant(stack, "    - name: sd-v4\n", f"      nodeServiceAccountEmail: {DEFAULT_COMPUTE_ACCOUNT}\n")
     stack = _plant(stack, "    pool: v5e-4x8\n", "    protectBucket: false\n")
     stack = _plant(stack, "    targetQueueLength: 10\n", "    exposure: public-load-balancer\n")
+    # A load balancer needs the API key, which vLLM then requires on every request.
+    stack = stack.replace("offline:standInSecrets: [hfToken]", "offline:standInSecrets: [hfToken, apiKey]")
     result = run_program(_planted_project(tmp_path, stack), "planted")
 
     found = violations(result)

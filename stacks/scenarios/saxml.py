@@ -31,6 +31,7 @@ from ..placement import (
     check_prebuilt,
     deployed_image,
     placement_outputs,
+    refuse_unauthenticated_exposure,
     tpu_capacity_args,
 )
 from ..storage import bucket_name, check_storage, deploy_bucket, deploy_identity, grant_for, storage_outputs
@@ -65,8 +66,9 @@ class Config(StorageScenarioConfig):
     max_restarts: NotRequired[int]
     """JobSet failure policy: how many times all model servers are recreated after a failure. Default: 10."""
     exposure: NotRequired[Exposure]
-    """The HTTP server's Service: cluster-ip (default), internal-load-balancer or public-load-balancer (it has no
-    authentication)."""
+    """The HTTP server's Service: cluster-ip, the default and the only one allowed (the HTTP server does not
+    authenticate /generate). To reach it from outside the cluster, deploy the instance into a tenant and route its
+    HTTP Service through the tenant's gateway, which puts Identity-Aware Proxy in front."""
     install_jobset: NotRequired[bool]
     """Install the JobSet controller on the cluster (one per cluster). false when the cluster already has JobSet
     v0.2.3 or later. Default: true."""
@@ -117,6 +119,7 @@ def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -
             "several hosts (Saxml's model servers run as one JobSet job per multi-host slice)",
         )
     check_storage(placement, stack)
+    refuse_unauthenticated_exposure(placement, "the Saxml HTTP server (/generate, /publish, /unpublish)")
     for key in ("admin_server_image", "model_server_image"):
         check_prebuilt(placement, key)
     args = _cell_args(placement, stack, check_image(placement, "http_server_image", SAXML_HTTP_SERVER))

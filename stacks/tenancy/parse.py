@@ -196,6 +196,13 @@ def _parse_tenant(
         raise _error(at, error) from None
     _check_group_members(at, config, cluster)
     routes = _routes(config, name)
+    if ray_cluster is not None and ray_cluster.get("auth") is RayAuthMode.DISABLED:
+        # Its dashboard and job API are routed through the team's gateway: Ray must authenticate them too.
+        raise config_error(
+            (*at, "ray_cluster", "auth"),
+            "disabled, but the team's gateway routes the Ray dashboard and job API (/ray/) beyond the cluster; "
+            "allowed: token (the default)",
+        )
     hostname = config.get("hostname") or (f"{name}.{domain}" if domain else None)
     if routes and hostname is None:
         raise config_error(

@@ -126,22 +126,28 @@ def test_head_and_serve_services_are_cluster_ip_by_default(pulumi_mocks: Any) ->
     assert spec["serveService"] == {"metadata": {"name": "stable-diffusion-serve-svc"}, "spec": {"type": "ClusterIP"}}
 
 
-def test_internal_exposure_is_an_internal_load_balancer(pulumi_mocks: Any) -> None:
-    spec = _ray_service(pulumi_mocks, tpu_args(exposure=Exposure.INTERNAL_LOAD_BALANCER))["spec"]
-    assert spec["serveService"] == {
-        "metadata": {
-            "name": "stable-diffusion-serve-svc",
-            "annotations": {"networking.gke.io/load-balancer-type": "Internal"},
-        },
-        "spec": {"type": "LoadBalancer"},
-    }
+@pytest.mark.parametrize("exposure", [Exposure.INTERNAL_LOAD_BALANCER, Exposure.PUBLIC_LOAD_BALANCER])
+def test_a_load_balancer_is_refused_serve_does_not_authenticate(pulumi_mocks: Any, exposure: Exposure) -> None:
+    assert_refused_before_any_child(
+        pulumi_mocks,
+        RayService,
+        "bad",
+        tpu_args(exposure=exposure),
+        f"exposure: {exposure.value}, but Ray Serve's HTTP proxy (Ray token authentication covers the dashboard and "
+        "jobs API only) does not authenticate requests, and a load balancer would hand them to it from anywhere it is "
+        "reachable; allowed: cluster-ip (to reach it from outside the cluster, route it through a Gateway with "
+        "Identity-Aware Proxy (a TenantGateway route), or use kubectl port-forward)",
+    )
 
 
-def test_public_exposure_is_annotated_and_leaves_the_head_private(pulumi_mocks: Any) -> None:
-    spec = _ray_service(pulumi_mocks, tpu_args(exposure=Exposure.PUBLIC_LOAD_BALANCER))["spec"]
-    assert spec["serveService"]["metadata"]["annotations"] == {"gke-tpu-serving/public-exposure": "true"}
-    assert spec["serveService"]["spec"] == {"type": "LoadBalancer"}
-    assert spec["rayClusterConfig"]["headGroupSpec"]["serviceType"] == "ClusterIP"
+def test_auth_disabled_with_an_exposed_serve_service_is_refused_first(pulumi_mocks: Any) -> None:
+    assert_refused_before_any_child(
+        pulumi_mocks,
+        RayService,
+        "bad",
+        tpu_args(exposure=Exposure.PUBLIC_LOAD_BALANCER, auth=RayAuthMode.DISABLED),
+        "auth: disabled, but exposure is public-load-balancer; allowed: token (the default)",
+    )
 
 
 def test_token_authentication_is_on_by_default(pulumi_mocks: Any) -> None:

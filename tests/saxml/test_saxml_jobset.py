@@ -58,7 +58,7 @@ def _env(container: dict[str, Any]) -> dict[str, str]:
 
 
 def test_every_object_passes_schema_validation(pulumi_mocks: Any) -> None:
-    SaxmlJobSet("saxml", args(exposure=Exposure.INTERNAL_LOAD_BALANCER))
+    SaxmlJobSet("saxml", args())
     manifests = kubernetes_manifests(pulumi_mocks.settle())
     assert sorted(m["kind"] for m in manifests) == [
         "ConfigMap",
@@ -166,22 +166,20 @@ def test_http_server_finds_the_cell_through_the_bucket_and_is_private_by_default
     assert pulumi_mocks.resolve(component.http_url) == "http://saxml-http.saxml.svc:8888"
 
 
-@pytest.mark.parametrize(
-    ("exposure", "annotations"),
-    [
-        (Exposure.INTERNAL_LOAD_BALANCER, {"networking.gke.io/load-balancer-type": "Internal"}),
-        (Exposure.PUBLIC_LOAD_BALANCER, {"gke-tpu-serving/public-exposure": "true"}),
-    ],
-)
-def test_http_load_balancers_only_when_asked(
-    pulumi_mocks: Any, exposure: Exposure, annotations: dict[str, str]
+@pytest.mark.parametrize("exposure", [Exposure.INTERNAL_LOAD_BALANCER, Exposure.PUBLIC_LOAD_BALANCER])
+def test_a_load_balancer_is_refused_the_http_server_does_not_authenticate(
+    pulumi_mocks: Any, exposure: Exposure
 ) -> None:
-    SaxmlJobSet("saxml", args(exposure=exposure))
-    result = pulumi_mocks.settle()
-    service = result.one(SERVICE, "saxml-http").inputs
-    assert service["spec"]["type"] == "LoadBalancer"
-    assert service["metadata"]["annotations"] == annotations
-    assert result.one(SERVICE, "saxml-admin-server").inputs["spec"]["type"] == "ClusterIP"
+    assert_refused_before_any_child(
+        pulumi_mocks,
+        SaxmlJobSet,
+        "bad",
+        args(exposure=exposure),
+        f"exposure: {exposure.value}, but the Saxml HTTP server (/generate; /publish and /unpublish but for the admin "
+        "token) does not authenticate requests, and a load balancer would hand them to it from anywhere it is "
+        "reachable; allowed: cluster-ip (to reach it from outside the cluster, route it through a Gateway with "
+        "Identity-Aware Proxy (a TenantGateway route), or use kubectl port-forward)",
+    )
 
 
 def test_images_can_be_overridden(pulumi_mocks: Any) -> None:

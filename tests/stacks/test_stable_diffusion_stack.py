@@ -14,8 +14,7 @@ import yaml
 from helpers import ROOT
 from manifest_validation import validate_manifest
 
-from gke_tpu_serving.offline import PreviewResult, kubernetes_manifests, run_program
-from policy.adapter import violations
+from gke_tpu_serving.offline import PreviewResult, input_error_message, kubernetes_manifests, run_program
 from stacks.config import ConfigError, parse
 
 PREFIX = "gke-tpu-serving:"
@@ -201,15 +200,17 @@ def test_helm_operator_is_installed_where_the_cluster_has_no_ray_addon(tmp_path:
     assert result.outputs["stableDiffusion"]["operator"] == "helm"
 
 
-def test_public_exposure_asked_for_in_config_is_annotated_and_passes_the_policy_pack(tmp_path: Path) -> None:
-    def public(config: dict[str, Any]) -> None:
-        config[f"{PREFIX}stableDiffusion"]["exposure"] = "public-load-balancer"
+def test_a_public_serve_endpoint_with_ray_auth_disabled_is_refused_before_anything_registers(tmp_path: Path) -> None:
+    def public_without_auth(config: dict[str, Any]) -> None:
+        config[f"{PREFIX}stableDiffusion"].update(exposure="public-load-balancer", rayAuth="disabled")
 
-    result = run_program(_project_with(tmp_path, "gpu", public), "variant")
-    serve_service = _ray_service(result)["spec"]["serveService"]
-    assert serve_service["spec"] == {"type": "LoadBalancer"}
-    assert serve_service["metadata"]["annotations"] == {"gke-tpu-serving/public-exposure": "true"}
-    assert violations(result) == []
+    with pytest.raises(Exception) as raised:
+        run_program(_project_with(tmp_path, "gpu", public_without_auth), "variant")
+    assert input_error_message(raised.value) == (
+        "config key gke-tpu-serving:stableDiffusion.rayAuth: disabled, but exposure is public-load-balancer: the Ray "
+        "cluster would be reachable beyond the cluster without Ray's token authentication; allowed: token (the "
+        "default)"
+    )
 
 
 def _raw(stack: str) -> tuple[dict[str, Any], str]:

@@ -388,6 +388,12 @@ BAD = [
         "instance with tenant: team-b",
     ),
     (
+        "ray_auth_disabled_on_a_routed_dashboard",
+        lambda raw: raw["tenants"][0]["rayCluster"].update(auth="disabled"),
+        "config key gke-tpu-serving:tenants[0].rayCluster.auth: disabled, but the team's gateway routes the Ray "
+        "dashboard and job API (/ray/) beyond the cluster; allowed: token (the default)",
+    ),
+    (
         "misspelt_quota_key",
         _tenant(0, "quota", {"cpu": "96", "memory": "512Gi", "tpus": 16}),
         "config key gke-tpu-serving:tenants[0].quota.tpus: unknown key (did you mean gpus?); allowed: cpu, memory, tpuChips, gpus, "

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 from gke_tpu_serving.catalog import ClusterMode
 from gke_tpu_serving.errors import ArgError, PathPart, component_errors, require_enum
 from gke_tpu_serving.k8s.accelerator_pods import check_cluster_mode
-from gke_tpu_serving.k8s.pods import Exposure, service_exposure
+from gke_tpu_serving.k8s.pods import Exposure, service_exposure, unauthenticated_exposure
 from gke_tpu_serving.options import inherited_dependencies
 from gke_tpu_serving.ray.cluster_args import args_cluster_spec, check_common_args, check_ray_version, head_service_name
 from gke_tpu_serving.ray.groups import (
@@ -24,6 +24,8 @@ from gke_tpu_serving.ray.groups import (
 )
 from gke_tpu_serving.ray.serve import SERVE_PORT, ServeApplicationArgs, check_serve_applications, serve_config_v2
 from gke_tpu_serving.ray.spec import RayAuthMode, check_autopilot_ray_cluster, check_ray_name
+
+SERVE_DOES_NOT_AUTHENTICATE = "Ray Serve's HTTP proxy (Ray token authentication covers the dashboard and jobs API only)"
 
 
 class RayServiceUpgradeStrategy(Enum):
@@ -64,8 +66,10 @@ class RayServiceArgs(TypedDict):
     """NewCluster or None. Default: None with TPU worker groups (a second cluster needs twice the chips),
     NewCluster otherwise."""
     exposure: NotRequired[Exposure]
-    """How the Serve Service is reachable: cluster-ip (default), internal-load-balancer or public-load-balancer.
-    The head (dashboard, job API) is never exposed: reach it with kubectl port-forward."""
+    """How the Serve Service is reachable: cluster-ip, the default and the only one allowed. Ray Serve does not
+    authenticate HTTP requests, so a load balancer is refused; reach it from outside the cluster through a Gateway
+    with Identity-Aware Proxy (a TenantGateway route). The head (dashboard, job API) is never exposed: reach it with
+    kubectl port-forward."""
     env: NotRequired[dict[str, str]]
     """Environment variables of every Ray container. Default: none."""
     weights_bucket: NotRequired[str]
@@ -120,6 +124,11 @@ def check_ray_service_args(args: RayServiceArgs) -> _Settings:
     head, auth, groups = check_common_args(args, args.get("image"))
     check_serve_applications(args.get("applications"))
     _check_fit(args["applications"], groups)
+    exposure = require_enum(("exposure",), args.get("exposure", Exposure.CLUSTER_IP), Exposure)
+    if exposure is not Exposure.CLUSTER_IP:
+        if auth is RayAuthMode.DISABLED:
+            raise ArgError(("auth",), f"disabled, but exposure is {exposure.value}; allowed: token (the default)")
+        raise ArgError(("exposure",), unauthenticated_exposure(exposure, SERVE_DOES_NOT_AUTHENTICATE))
     tpu = any(g.ray_resources.get(TPU_RAY_RESOURCE) for g in groups)
     default_upgrade = RayServiceUpgradeStrategy.NONE if tpu else RayServiceUpgradeStrategy.NEW_CLUSTER
     return _Settings(
@@ -129,7 +138,7 @@ def check_ray_service_args(args: RayServiceArgs) -> _Settings:
         upgrade_strategy=require_enum(
             ("upgrade_strategy",), args.get("upgrade_strategy", default_upgrade), RayServiceUpgradeStrategy
         ),
-        exposure=require_enum(("exposure",), args.get("exposure", Exposure.CLUSTER_IP), Exposure),
+        exposure=exposure,
         ray_version=check_ray_version(args, auth),
         mode=check_cluster_mode(args),
     )

@@ -23,6 +23,7 @@ from gke_tpu_serving.k8s.pods import (
     restricted_container_security_context,
     restricted_pod_security_context,
     service_exposure,
+    unauthenticated_exposure,
 )
 from gke_tpu_serving.names import check_bucket_name, check_dns_label, check_pinned_image
 from gke_tpu_serving.options import inherited_dependencies
@@ -41,6 +42,7 @@ from gke_tpu_serving.saxml.saxml_models import DEFAULT_CELL, SaxmlModelArgs, Sax
 ADMIN_PORT = 10000
 HTTP_PORT = 8888
 DEFAULT_MAX_RESTARTS = 10
+HTTP_SERVER_DOES_NOT_AUTHENTICATE = "the Saxml HTTP server (/generate; /publish and /unpublish but for the admin token)"
 
 
 class SaxmlJobSetArgs(TypedDict):
@@ -79,9 +81,9 @@ class SaxmlJobSetArgs(TypedDict):
     """How many times the JobSet recreates all model servers after one of its pods fails, before it gives up.
     Default: 10."""
     exposure: NotRequired[Exposure]
-    """Reach of the HTTP server's Service: cluster-ip (default), internal-load-balancer or public-load-balancer. The
-    HTTP server has no authentication and can publish and unpublish models: expose it publicly only behind
-    something that authenticates."""
+    """Reach of the HTTP server's Service: cluster-ip, the default and the only one allowed. The HTTP server does not
+    authenticate /generate (and /publish, /unpublish only with admin_token): a load balancer is refused; reach it
+    from outside the cluster through a Gateway with Identity-Aware Proxy (a TenantGateway route)."""
     cluster_mode: NotRequired[ClusterMode]
     """The cluster's mode, standard (default) or autopilot. On Autopilot the model servers' TPU selectors and
     requests make GKE provision each slice, and tpu_spot, tpu_reservation and tpu_zone become node selectors."""
@@ -143,6 +145,8 @@ def check_saxml_args(args: SaxmlJobSetArgs) -> _Settings:
     cell = check_cell(args.get("cell", DEFAULT_CELL))
     models = models_document(cell, args["models"], max_replicas=slices) if "models" in args else None
     exposure = require_enum(("exposure",), args.get("exposure", Exposure.CLUSTER_IP), Exposure)
+    if exposure is not Exposure.CLUSTER_IP:
+        raise ArgError(("exposure",), unauthenticated_exposure(exposure, HTTP_SERVER_DOES_NOT_AUTHENTICATE))
     mode = check_cluster_mode(args)
     capacity = check_capacity(args, spot="tpu_spot", reservation="tpu_reservation", zone="tpu_zone")
     return _Settings(
