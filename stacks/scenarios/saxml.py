@@ -35,6 +35,7 @@ from ..placement import (
     tpu_capacity_args,
 )
 from ..storage import bucket_name, check_storage, deploy_bucket, deploy_identity, grant_for, storage_outputs
+from ..tokens import generated_token
 from ..typed import passed_through
 
 STORAGE = StorageSpec(
@@ -150,6 +151,8 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
         placement, context.stack, deployed_image(placement, context, "http_server_image", SAXML_HTTP_SERVER)
     )
     args["service_account_name"] = identity.service_account_name
+    # /publish, /update and /unpublish answer only the cell's own publishing Job (and whoever reads the Secret).
+    args["admin_token"] = generated_token(f"{placement.resource_prefix}-admin-token")
     cell = SaxmlJobSet(
         placement.physical(CELL_NAME),
         args,

@@ -4,6 +4,7 @@ strategy, auth, Service types, volumes; bad args refused before anything is regi
 
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 from helpers import args_factory, assert_refused_before_any_child
@@ -148,6 +149,30 @@ def test_auth_disabled_with_an_exposed_serve_service_is_refused_first(pulumi_moc
         tpu_args(exposure=Exposure.PUBLIC_LOAD_BALANCER, auth=RayAuthMode.DISABLED),
         "auth: disabled, but exposure is public-load-balancer; allowed: token (the default)",
     )
+
+
+def test_a_given_token_is_kept_in_a_secret_that_every_container_and_the_operator_read(pulumi_mocks: Any) -> None:
+    RayService("stable-diffusion", gpu_args(auth_token=pulumi.Output.secret("t" * 48)))
+    result = pulumi_mocks.settle()
+    manifests = {m["kind"]: m for m in kubernetes_manifests(result)}
+    secret, cluster = manifests["Secret"], manifests["RayService"]["spec"]["rayClusterConfig"]
+    validate_manifest(manifests["RayService"])
+    assert secret["metadata"] == {"name": "stable-diffusion-ray-auth", "namespace": "stable-diffusion"}
+    assert list(secret["stringData"]) == ["auth_token"]
+    # KubeRay >= 1.6 deploys the Serve applications with this token; older operators ignore the field.
+    assert cluster["authOptions"] == {"mode": "token", "secretName": "stable-diffusion-ray-auth"}
+    token_env = [
+        {"name": "RAY_AUTH_MODE", "value": "token"},
+        {
+            "name": "RAY_AUTH_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "stable-diffusion-ray-auth", "key": "auth_token"}},
+        },
+    ]
+    templates = [cluster["headGroupSpec"]["template"], *(g["template"] for g in cluster["workerGroupSpecs"])]
+    assert [c["env"][-2:] for t in templates for c in t["spec"]["containers"]] == [token_env, token_env]
+    assert cluster["autoscalerOptions"]["env"] == token_env
+    service = result.one("kubernetes:ray.io/v1:RayService", "stable-diffusion")
+    assert result.one("kubernetes:core/v1:Secret", "stable-diffusion-ray-auth").urn in service.options["dependsOn"]
 
 
 def test_token_authentication_is_on_by_default(pulumi_mocks: Any) -> None:

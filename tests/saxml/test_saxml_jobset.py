@@ -235,6 +235,35 @@ def test_models_are_published_by_a_job_running_the_client_after_the_http_server(
         assert needed.urn in job.options["dependsOn"]
 
 
+def test_an_admin_token_is_kept_in_a_secret_that_the_server_and_the_publisher_read(pulumi_mocks: Any) -> None:
+    SaxmlJobSet("saxml", args(admin_token=pulumi.Output.secret("t" * 48)))
+    result = pulumi_mocks.settle()
+    secret = result.one("kubernetes:core/v1:Secret", "saxml-admin-token").inputs
+    assert secret["metadata"] == {"name": "saxml-admin-token", "namespace": "saxml"}
+    assert list(secret["stringData"]) == ["SAXML_ADMIN_TOKEN"]
+    by_reference = {
+        "name": "SAXML_ADMIN_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "saxml-admin-token", "key": "SAXML_ADMIN_TOKEN"}},
+    }
+    specs = _pod_specs(result)
+    (server,) = specs["saxml-http"]["containers"]
+    (publisher,) = specs["saxml-models-sync"]["containers"]
+    assert by_reference in server["env"] and publisher["env"] == [by_reference]
+    # Nothing else gets the token: the admin and model servers never see it.
+    others = [c for name in ("saxml-admin-server", "saxml-model-server") for c in specs[name]["containers"]]
+    assert not [e for c in others for e in c.get("env", []) if e["name"] == "SAXML_ADMIN_TOKEN"]
+    for manifest in kubernetes_manifests(result):
+        validate_manifest(manifest)
+
+
+def test_without_an_admin_token_no_secret_is_rendered(pulumi_mocks: Any) -> None:
+    SaxmlJobSet("saxml", args())
+    result = pulumi_mocks.settle()
+    assert result.of_type("kubernetes:core/v1:Secret") == []
+    (publisher,) = _pod_specs(result)["saxml-models-sync"]["containers"]
+    assert "env" not in publisher
+
+
 def test_the_publishing_job_is_bounded_and_cleaned_up(pulumi_mocks: Any) -> None:
     SaxmlJobSet("saxml", args())
     job = pulumi_mocks.settle().one(JOB, "saxml-models-sync")

@@ -12,6 +12,7 @@ from gke_tpu_serving.errors import ArgError, PathPart, component_errors, require
 from gke_tpu_serving.k8s.accelerator_pods import check_cluster_mode
 from gke_tpu_serving.k8s.pods import Exposure, service_exposure, unauthenticated_exposure
 from gke_tpu_serving.options import inherited_dependencies
+from gke_tpu_serving.ray.auth_secret import ray_auth
 from gke_tpu_serving.ray.cluster_args import args_cluster_spec, check_common_args, check_ray_version, head_service_name
 from gke_tpu_serving.ray.groups import (
     TPU_RAY_RESOURCE,
@@ -23,7 +24,7 @@ from gke_tpu_serving.ray.groups import (
     WorkerGroup,
 )
 from gke_tpu_serving.ray.serve import SERVE_PORT, ServeApplicationArgs, check_serve_applications, serve_config_v2
-from gke_tpu_serving.ray.spec import RayAuthMode, check_autopilot_ray_cluster, check_ray_name
+from gke_tpu_serving.ray.spec import RayAuth, RayAuthMode, check_autopilot_ray_cluster, check_ray_name
 
 SERVE_DOES_NOT_AUTHENTICATE = "Ray Serve's HTTP proxy (Ray token authentication covers the dashboard and jobs API only)"
 
@@ -62,6 +63,13 @@ class RayServiceArgs(TypedDict):
     auth: NotRequired[RayAuthMode]
     """Ray token authentication (token, the default; needs KubeRay >= 1.5.1 and Ray >= 2.52) or disabled. The head
     Service is ClusterIP either way."""
+    auth_token: NotRequired[pulumi.Input[str]]
+    """The Ray token (a Pulumi secret), for a KubeRay operator that predates authOptions or whose version is unknown
+    (the GKE Ray add-on): kept in the Secret `<name>-ray-auth` (key auth_token), whose token every Ray container
+    (head, workers, the autoscaler) gets as RAY_AUTH_TOKEN with RAY_AUTH_MODE=token, Ray's way for KubeRay older than
+    v1.5.1; authOptions names the same Secret (secretName), which KubeRay >= 1.6.0 then uses to deploy the Serve
+    applications (an older operator cannot deploy them onto a token-authenticated cluster: the RayService fails
+    closed). Default: none (KubeRay >= 1.5.1 generates the token from authOptions)."""
     upgrade_strategy: NotRequired[RayServiceUpgradeStrategy]
     """NewCluster or None. Default: None with TPU worker groups (a second cluster needs twice the chips),
     NewCluster otherwise."""
@@ -144,8 +152,8 @@ def check_ray_service_args(args: RayServiceArgs) -> _Settings:
     )
 
 
-def ray_cluster_config(args: RayServiceArgs, settings: _Settings) -> dict[str, Any]:
-    """The RayService's spec.rayClusterConfig."""
+def ray_cluster_config(args: RayServiceArgs, settings: _Settings, auth: RayAuth | None = None) -> dict[str, Any]:
+    """The RayService's spec.rayClusterConfig; `auth`: where the token comes from (default: authOptions)."""
     return args_cluster_spec(
         args,
         # The pure spec carries a build's digest reference (an Output) into the custom resource as it is.
@@ -153,7 +161,7 @@ def ray_cluster_config(args: RayServiceArgs, settings: _Settings) -> dict[str, A
         ray_version=settings.ray_version,
         head=settings.head,
         groups=settings.groups,
-        auth=settings.auth,
+        auth=auth or RayAuth(settings.auth),
     )
 
 
@@ -201,11 +209,16 @@ class RayService(pulumi.ComponentResource):
             settings = check_ray_service_args(args)
             check_autopilot_ray_service(args, settings)
         namespace = args["namespace"]
+        child = pulumi.ResourceOptions(parent=self, depends_on=inherited_dependencies(opts))
+        # The operator deploys the Serve applications through the dashboard: it needs the same token.
+        auth, auth_needs = ray_auth(
+            name, namespace, settings.auth, args.get("auth_token"), operator_reads_secret=True, opts=child
+        )
         spec: dict[str, Any] = {
             "serveConfigV2": serve_config_v2(args["applications"]),
             "upgradeStrategy": {"type": settings.upgrade_strategy.value},
             "serveService": _serve_service(name, settings.exposure),
-            "rayClusterConfig": ray_cluster_config(args, settings),
+            "rayClusterConfig": ray_cluster_config(args, settings, auth),
         }
         replace = settings.upgrade_strategy is RayServiceUpgradeStrategy.NONE
         k8s.apiextensions.CustomResource(
@@ -220,7 +233,7 @@ class RayService(pulumi.ComponentResource):
             spec=spec,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=inherited_dependencies(opts),
+                depends_on=[*auth_needs, *inherited_dependencies(opts)],
                 # KubeRay does not roll a cluster change under upgradeStrategy None; replacing the RayService does,
                 # freeing the accelerators first.
                 replace_on_changes=["spec.rayClusterConfig"] if replace else None,
