@@ -2,7 +2,7 @@
 
 from pulumi_policy import Policy, ResourceValidationPolicy
 
-from . import gke_rules, iam_rules, integrity_rules, kubernetes_rules, ray_rules, storage_rules
+from . import exposure_rules, gke_rules, iam_rules, integrity_rules, kubernetes_rules, ray_rules, storage_rules
 
 ALL_POLICIES: list[Policy] = [
     *gke_rules.POLICIES,
@@ -11,9 +11,10 @@ ALL_POLICIES: list[Policy] = [
     *kubernetes_rules.POLICIES,
     *ray_rules.POLICIES,
     *integrity_rules.POLICIES,
+    *exposure_rules.POLICIES,
 ]
 """A list, as `PolicyPack(policies=...)` requires."""
 
 RESOURCE_POLICIES: list[Policy] = [policy for policy in ALL_POLICIES if isinstance(policy, ResourceValidationPolicy)]
 """The per-resource policies: what a component's own resources must pass, without the plan around them that the
-stack policy (plan-integrity) looks at."""
+stack policies (plan-integrity, kubernetes-authenticated-exposure) look at."""
