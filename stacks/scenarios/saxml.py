@@ -20,6 +20,7 @@ from gke_tpu_serving import (
 )
 from gke_tpu_serving.errors import ArgError
 from gke_tpu_serving.saxml.saxml_jobset import check_autopilot_model_servers, check_saxml_args
+from gke_tpu_serving.saxml.saxml_models import admin_token_secret_name
 from gke_tpu_serving.tenancy.quota import Resources
 
 from ..images import SAXML_HTTP_SERVER
@@ -167,6 +168,12 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
             "jobSet": cell.jobset_name,
             # `pulumi up` does not wait for a custom resource to run: this shows the model servers' progress.
             "watch": pulumi.Output.concat("kubectl -n ", args["namespace"], " get jobset ", cell.jobset_name, " -w"),
+            "commands": {
+                # /publish, /update and /unpublish by hand (saxml_client reads SAXML_ADMIN_TOKEN) need the token.
+                "adminToken": f"kubectl -n {args['namespace']} get secret "
+                f"{admin_token_secret_name(placement.physical(CELL_NAME))} "
+                "-o jsonpath='{.data.SAXML_ADMIN_TOKEN}' | base64 -d",
+            },
         }
     )
 

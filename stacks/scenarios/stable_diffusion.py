@@ -55,7 +55,7 @@ from ..storage import (
     storage_outputs,
 )
 from ..tokens import generated_token
-from .ray_operator import RayOperator, check_operator, operator_of
+from .ray_operator import RayOperator, check_operator, operator_of, stack_generates_ray_token
 from .stable_diffusion_commands import commands
 from .stable_diffusion_weights import DEFAULT_MODEL, deploy_staging
 
@@ -362,8 +362,7 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
         needs.append(deploy_staging(placement, context, stager, weights))
     args = _service_args(placement, stack, deployed_image(placement, context, "image", _image_build(placement)))
     args["service_account_name"] = identity.service_account_name
-    if operator is RayOperator.ADD_ON and args.get("auth", RayAuthMode.TOKEN) is RayAuthMode.TOKEN:
-        # The add-on's KubeRay version is not documented: the stack gives every Ray container the token itself.
+    if stack_generates_ray_token(placement):
         args["auth_token"] = generated_token(f"{placement.resource_prefix}-ray-auth-token")
     name = placement.physical(SERVICE_NAME)
     service = RayService(
