@@ -225,7 +225,10 @@ class RayAuth:
     version is unknown (the GKE Ray add-on). None: authOptions, and KubeRay (>= 1.5.1) generates the token."""
     operator_reads_secret: bool = False
     """With token_secret: also name it in authOptions.secretName (KubeRay >= 1.6.0), so an operator that has
-    authOptions uses the same token where it calls the dashboard itself (a RayService's Serve deployments)."""
+    authOptions uses the same token where it calls the dashboard itself (a RayService's Serve deployments): its
+    dashboard client sends a token only with authOptions mode token, read from secretName when set
+    (ray-project/kuberay v1.6.0 ray-operator/controllers/ray/utils/util.go, GetRayDashboardClientFunc; read
+    2026-12-07)."""
 
     def cluster_fields(self) -> dict[str, Any]:
         """The spec's authOptions, if any: none where the token comes from the caller's Secret alone, as in Ray's
@@ -270,7 +273,8 @@ def ray_cluster_spec(
             "securityContext": restricted_container_security_context(),
         }
         if token_env:
-            # KubeRay adds the autoscaler beside the head; with authOptions it gives it the token itself.
+            # KubeRay adds the autoscaler beside the head; with authOptions it gives it the token itself
+            # (ray-project/kuberay v1.7.0 ray-operator/controllers/ray/common/pod.go, read 2026-12-07).
             spec["autoscalerOptions"]["env"] = token_env
     return spec
 
