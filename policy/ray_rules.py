@@ -10,7 +10,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from ._props import at, is_unknown, subject
+from ._props import at, elements, is_unknown, subject
 from ._workloads import PUBLIC_EXPOSURE, group_kind
 from .kubernetes_rules import internal_load_balancer, opted_in
 
@@ -45,7 +45,11 @@ def validate_ray_dashboard_auth(args: ResourceValidationArgs, report_violation: 
     mode = at(cluster, "authOptions", "mode")
     if cluster is None or is_unknown(cluster) or is_unknown(mode):
         return
-    token_auth = mode == "token"
+    # Ray's way for operators without authOptions: RAY_AUTH_MODE=token on the Ray containers (head first).
+    head_env = at(cluster, "headGroupSpec", "template", "spec", "containers", 0, "env")
+    token_auth = mode == "token" or any(
+        at(variable, "name") == "RAY_AUTH_MODE" and at(variable, "value") == "token" for variable in elements(head_env)
+    )
     auth = f"token authentication ({prefix}.authOptions.mode: token)"
     head = at(cluster, "headGroupSpec")
     resource_annotations = at(args.props, "metadata", "annotations")

@@ -6,6 +6,7 @@ import pulumi
 
 from gke_tpu_serving.cluster.plan import GpuPoolPlan
 from gke_tpu_serving.errors import ArgError, format_path
+from gke_tpu_serving.k8s.pods import Exposure
 
 from .images import ImageBuild, check_prebuilt_image
 from .model import ConfigError, DeployContext, Placement, config_error
@@ -101,3 +102,18 @@ def deployed_image(placement: Placement, context: DeployContext, key: str, build
     `pulumi up` builds and pushes (a new digest rolls the pods; an unchanged one leaves them)."""
     value = placement.settings.get(key)
     return str(value) if value is not None else context.images.reference(build)
+
+
+def refuse_unauthenticated_exposure(placement: Placement, server: str) -> None:
+    """The instance's `exposure` is cluster-ip: `server` does not authenticate requests, and a passthrough load
+    balancer cannot. The authenticated way in is a tenant's gateway, with Identity-Aware Proxy in front."""
+    exposure = placement.settings.get("exposure", Exposure.CLUSTER_IP)
+    if exposure is Exposure.CLUSTER_IP:
+        return
+    raise config_error(
+        placement.at("exposure"),
+        f"{exposure.value}, but {server} does not authenticate requests, and a load balancer would hand them to it "
+        "from anywhere it is reachable; allowed: cluster-ip (to reach it from outside the cluster, deploy the instance "
+        "into a tenant with its `tenant` key and add a `routes` entry for its Service to that tenant: the tenant's "
+        "gateway puts Identity-Aware Proxy in front)",
+    )

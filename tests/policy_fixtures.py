@@ -255,3 +255,15 @@ GOOD_RAY_CLUSTER: Final = {
     "metadata": {"name": "research", "namespace": "ray"},
     "spec": ray_cluster_spec(),
 }
+
+PUBLIC_SERVICE_WITHOUT_AUTH: Final = {
+    **GOOD_SERVICE,
+    "metadata": {"name": "server", "namespace": "serving", "annotations": {"gke-tpu-serving/public-exposure": "true"}},
+    "spec": {**GOOD_SERVICE["spec"], "type": "LoadBalancer"},
+}
+"""A hand-built public load balancer in front of GOOD_DEPLOYMENT, which authenticates nothing: it carries the
+public-exposure opt-in, so only the authentication rule can catch it."""
+
+API_KEY_ENV: Final = {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": "server-secrets", "key": "key"}}}
+DEPLOYMENT_WITH_API_KEY: Final = workload("Deployment", pod_template(container(env=[API_KEY_ENV])))
+"""GOOD_DEPLOYMENT as a vLLM server that requires its API key, read from a Secret."""

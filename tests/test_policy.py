@@ -8,13 +8,13 @@ the Pulumi CLI (numbers as floats, unknowns as the engine's sentinel, props behi
 import ast
 import importlib
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
 import yaml
+from helpers import program_with_stacks
 from manifest_validation import validate_manifest
 from policy_fixtures import (
     BUCKET,
@@ -26,6 +26,7 @@ from policy_fixtures import (
     DEFAULT_COMPUTE_ACCOUNT,
     DELETE,
     DEPLOYMENT,
+    DEPLOYMENT_WITH_API_KEY,
     FOLDER_BINDING,
     GATEWAY,
     GOOD_BUCKET,
@@ -34,6 +35,7 @@ from policy_fixtures import (
     GOOD_DEPLOYMENT,
     GOOD_JOB,
     GOOD_JOB_SET,
+    GOOD_PDB,
     GOOD_RAY_CLUSTER,
     GOOD_RAY_SERVICE,
     GOOD_SERVICE,
@@ -45,10 +47,12 @@ from policy_fixtures import (
     NODE_ACCOUNT,
     NODE_POOL,
     ORGANIZATION_MEMBER,
+    PDB,
     POD,
     PROJECT_BINDING,
     PROJECT_MEMBER,
     PROJECT_POLICY,
+    PUBLIC_SERVICE_WITHOUT_AUTH,
     RAY_CLUSTER,
     RAY_SERVICE,
     SERVICE,
@@ -69,6 +73,7 @@ from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 from gke_tpu_serving.offline import PreviewResult, RecordedResource, run_program
 from policy.adapter import Violation, stack_validation_args, validation_args, violations
 from policy.disruption_rules import DISRUPTION_BUDGETS
+from policy.exposure_rules import AUTHENTICATED_EXPOSURE
 from policy.integrity_rules import PLAN_INTEGRITY
 from policy.rules import ALL_POLICIES, RESOURCE_POLICIES
 
@@ -863,6 +868,25 @@ CASES = [
     ),
     case(
         "ray-dashboard-auth",
+        "dashboard on 0.0.0.0 with the token from the env (Ray's way without authOptions)",
+        R(
+            RAY_CLUSTER,
+            "research",
+            edited(
+                GOOD_RAY_CLUSTER,
+                {
+                    "spec.authOptions": DELETE,
+                    "spec.headGroupSpec.rayStartParams": {"dashboard-host": "0.0.0.0"},
+                    "spec.headGroupSpec.template.spec.containers.0.env": [
+                        {"name": "RAY_AUTH_MODE", "value": "token"},
+                        {"name": "RAY_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {"name": "t", "key": "auth_token"}}},
+                    ],
+                },
+            ),
+        ),
+    ),
+    case(
+        "ray-dashboard-auth",
         "NodePort head Service with auth disabled",
         R(
             RAY_CLUSTER,
@@ -996,11 +1020,8 @@ def test_the_project_has_stack_files() -> None:
 
 
 def _planted_project(tmp_path: Path, stack_text: str) -> Path:
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
-    (tmp_path / "Pulumi.planted.yaml").write_text(stack_text)
-    return tmp_path
+    # The whole program, workloads/ included (the images' build variants are read from there).
+    return program_with_stacks(tmp_path, {"planted": stack_text})
 
 
 def _plant(text: str, anchor: str, addition: str) -> str:
@@ -1011,10 +1032,13 @@ def _plant(text: str, anchor: str, addition: str) -> str:
 def test_violations_planted_through_stack_config_are_reported_by_name(tmp_path: Path) -> None:
     stack = (ROOT / "Pulumi.dev.yaml").read_text()
     # The sd-v4 cluster's nodes run as the Compute Engine default account; the Saxml state bucket is unprotected;
-    # Llama asks for a public load balancer, which config may do (the component adds the opt-in annotation).
+    # Llama asks for a public load balancer with an API key, which config may do (the component adds the opt-in
+    # annotation, and the server authenticates every request).
     stack = _plant(stack, "    - name: sd-v4\n", f"      nodeServiceAccountEmail: {DEFAULT_COMPUTE_ACCOUNT}\n")
     stack = _plant(stack, "    pool: v5e-4x8\n", "    protectBucket: false\n")
     stack = _plant(stack, "    targetQueueLength: 10\n", "    exposure: public-load-balancer\n")
+    # A load balancer needs the API key, which vLLM then requires on every request.
+    stack = stack.replace("offline:standInSecrets: [hfToken]", "offline:standInSecrets: [hfToken, apiKey]")
     result = run_program(_planted_project(tmp_path, stack), "planted")
 
     found = violations(result)
@@ -1040,14 +1064,14 @@ def test_violations_planted_through_stack_config_are_reported_by_name(tmp_path: 
     assert service["spec"]["type"] == "LoadBalancer"
 
 
-def test_policies_have_unique_names_and_the_stack_policies_are_integrity_and_disruption_budgets() -> None:
+def test_policies_have_unique_names_and_the_stack_policies_are_integrity_budgets_and_authentication() -> None:
     names = [policy.name for policy in ALL_POLICIES]
     assert len(names) >= 15
     assert len(set(names)) == len(names)
     assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name) for name in names)
     assert all(policy.description for policy in ALL_POLICIES)
     stack_policies = [p for p in ALL_POLICIES if not isinstance(p, ResourceValidationPolicy)]
-    assert stack_policies == [PLAN_INTEGRITY, DISRUPTION_BUDGETS]
+    assert stack_policies == [PLAN_INTEGRITY, DISRUPTION_BUDGETS, AUTHENTICATED_EXPOSURE]
     assert all(isinstance(policy, StackValidationPolicy) for policy in stack_policies)
     assert isinstance(ALL_POLICIES, list)  # PolicyPack(policies=...) takes only a list
 
@@ -1148,3 +1172,121 @@ def test_plan_integrity_reads_unknown_values_through_the_analyzers_proxies() -> 
     assert _integrity(namespace, R(DEPLOYMENT, "server", GOOD_DEPLOYMENT), service) == []
     args = stack_validation_args(preview(namespace, service))
     assert [r.name for r in args.resources] == ["serving", "server"]
+
+
+def _unauthenticated(*resources: RecordedResource) -> list[str]:
+    return [v.message for v in violations(preview(*resources)) if v.policy == "kubernetes-authenticated-exposure"]
+
+
+_IAP_WAY = (
+    "keep it ClusterIP and reach it through a Gateway with Identity-Aware Proxy (a GCPBackendPolicy with "
+    "spec.default.iap.enabled: true on the Service; TenantGateway renders both)"
+)
+
+
+def test_a_hand_built_public_service_without_authentication_is_flagged_despite_its_opt_in() -> None:
+    service = R(SERVICE, "server", PUBLIC_SERVICE_WITHOUT_AUTH)
+    namespace = R("kubernetes:core/v1:Namespace", "serving", {"metadata": {"name": "serving"}})
+    budget = R(PDB, "server", GOOD_PDB)
+    found = violations(preview(namespace, R(DEPLOYMENT, "server", GOOD_DEPLOYMENT), budget, service))
+    # The opt-in satisfies the label rule; the authentication rule still reports it, at the Service.
+    assert [v.policy for v in found] == ["kubernetes-authenticated-exposure"]
+    assert found[0].resource_urn == service.urn
+    assert found[0].message == (
+        "Service 'server' (kubernetes:core/v1:Service) sends LoadBalancer traffic (spec.type: LoadBalancer) to the "
+        "pods of Deployment 'server' (kubernetes:apps/v1:Deployment) (spec.template), which do not authenticate "
+        f"requests (no container takes VLLM_API_KEY from a Secret or runs with --api-key); {_IAP_WAY}, or give the "
+        "server a key."
+    )
+
+
+def test_an_internal_load_balancer_must_authenticate_too() -> None:
+    internal = edited(
+        PUBLIC_SERVICE_WITHOUT_AUTH, {"metadata.annotations": {"networking.gke.io/load-balancer-type": "Internal"}}
+    )
+    assert len(_unauthenticated(R(DEPLOYMENT, "server", GOOD_DEPLOYMENT), R(SERVICE, "server", internal))) == 1
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        DEPLOYMENT_WITH_API_KEY,
+        edited(GOOD_DEPLOYMENT, {"spec.template.spec.containers.0.args": ["--api-key", "$(KEY)"]}),
+    ],
+    ids=["key-from-a-secret", "api-key-flag"],
+)
+def test_a_load_balancer_in_front_of_a_server_that_checks_its_key_passes(server: dict[str, Any]) -> None:
+    assert _unauthenticated(R(DEPLOYMENT, "server", server), R(SERVICE, "server", PUBLIC_SERVICE_WITHOUT_AUTH)) == []
+
+
+def test_a_load_balancer_to_pods_the_plan_does_not_create_cannot_show_authentication() -> None:
+    assert _unauthenticated(R(SERVICE, "server", PUBLIC_SERVICE_WITHOUT_AUTH)) == [
+        "Service 'server' (kubernetes:core/v1:Service) sends LoadBalancer traffic (spec.type: LoadBalancer) to pods "
+        f"this plan does not create (selector app=server), which it cannot show to authenticate requests; {_IAP_WAY}."
+    ]
+
+
+def test_cluster_ip_services_and_unknown_selectors_are_not_judged() -> None:
+    unknown = edited(PUBLIC_SERVICE_WITHOUT_AUTH, {"spec.selector": "[unknown]"})
+    assert _unauthenticated(R(DEPLOYMENT, "server", GOOD_DEPLOYMENT), R(SERVICE, "server", GOOD_SERVICE)) == []
+    assert _unauthenticated(R(DEPLOYMENT, "server", GOOD_DEPLOYMENT), R(SERVICE, "server", unknown)) == []
+
+
+def _gateway_and_route() -> list[RecordedResource]:
+    gateway = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {
+            "name": "edge",
+            "namespace": "gateway",
+            "annotations": {"gke-tpu-serving/public-exposure": "true"},
+        },
+        "spec": {
+            "gatewayClassName": "gke-l7-global-external-managed",
+            "listeners": [{"name": "https", "port": 443, "protocol": "HTTPS"}],
+        },
+    }
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "server", "namespace": "serving"},
+        "spec": {
+            "parentRefs": [{"name": "edge", "namespace": "gateway"}],
+            "rules": [{"backendRefs": [{"name": "server", "port": 8000}]}],
+        },
+    }
+    return [
+        R(GATEWAY, "edge", gateway),
+        R("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "server", route),
+        R(DEPLOYMENT, "server", GOOD_DEPLOYMENT),
+        R(SERVICE, "server", GOOD_SERVICE),
+    ]
+
+
+def test_an_external_gateway_must_put_every_routed_service_behind_iap() -> None:
+    assert _unauthenticated(*_gateway_and_route()) == [
+        "Gateway 'edge' (kubernetes:gateway.networking.k8s.io/v1:Gateway) routes internet traffic through HTTPRoute "
+        "'server' (kubernetes:gateway.networking.k8s.io/v1:HTTPRoute) to Service serving/server, which no "
+        "GCPBackendPolicy puts behind Identity-Aware Proxy; add one targeting the Service with "
+        "spec.default.iap.enabled: true (TenantGateway does), or use an internal GatewayClass."
+    ]
+    iap = {
+        "apiVersion": "networking.gke.io/v1",
+        "kind": "GCPBackendPolicy",
+        "metadata": {"name": "server-iap", "namespace": "serving"},
+        "spec": {
+            "default": {"iap": {"enabled": True, "oauth2ClientSecret": {"name": "iap"}, "clientID": "c"}},
+            "targetRef": {"group": "", "kind": "Service", "name": "server"},
+        },
+    }
+    policy = R("kubernetes:networking.gke.io/v1:GCPBackendPolicy", "server-iap", iap)
+    assert _unauthenticated(*_gateway_and_route(), policy) == []
+
+
+def test_a_ray_service_never_puts_serve_behind_a_load_balancer() -> None:
+    exposed = edited(GOOD_RAY_SERVICE, {"spec.serveService": {"spec": {"type": "LoadBalancer"}}})
+    assert _unauthenticated(R(RAY_SERVICE, "stable-diffusion", exposed)) == [
+        "RayService 'stable-diffusion' (kubernetes:ray.io/v1:RayService) puts its Serve endpoint behind a "
+        "LoadBalancer Service (spec.serveService.spec.type), but Ray Serve's HTTP proxy does not authenticate "
+        f"requests (Ray's token covers the dashboard and job API only); {_IAP_WAY}."
+    ]

@@ -84,7 +84,8 @@ class Config(StorageScenarioConfig):
     target_queue_length: NotRequired[int]
     """HPA target, average vllm:num_requests_waiting per pod. Default: 10."""
     exposure: NotRequired[Exposure]
-    """cluster-ip (default), internal-load-balancer or public-load-balancer."""
+    """cluster-ip (default), internal-load-balancer or public-load-balancer; a load balancer needs the apiKey secret
+    (every request then carries `Authorization: Bearer <key>`)."""
     cpu: NotRequired[str]
     """CPU request of the server. Default: derived from the pool's machine type (a quarter of what GKE leaves
     allocatable, less a tenth of headroom); required where the catalog has no shape for it."""
@@ -165,8 +166,18 @@ def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -
             "true, but the hfToken secret is not set; allowed: false, or set it with "
             "`pulumi config set --secret hfToken ...` (Llama's weights are gated)",
         )
+    exposure = placement.settings.get("exposure", Exposure.CLUSTER_IP)
+    if exposure is not Exposure.CLUSTER_IP and "apiKey" not in secret_keys:
+        raise config_error(
+            placement.at("exposure"),
+            f"{exposure.value}, but the apiKey secret is not set: vLLM would answer whoever reaches the load "
+            "balancer; allowed: cluster-ip, or set it with `pulumi config set --secret apiKey ...`",
+        )
+    args = _server_args(placement, stack, check_image(placement, "image", LLAMA))
+    if "apiKey" in secret_keys:
+        args["api_key"] = "checked-at-deploy"  # the secret's value reaches only the deployed server
     try:
-        check_vllm_args(_server_args(placement, stack, check_image(placement, "image", LLAMA)))
+        check_vllm_args(args)
     except ArgError as error:
         key = str(error.path[0])
         raise config_error(placement.at(_CONFIG_KEY_OF_ARG.get(key, key), *error.path[1:]), error.reason) from None

@@ -2,6 +2,7 @@
 
 from enum import Enum
 
+from gke_tpu_serving import RayAuthMode
 from gke_tpu_serving.errors import PathPart, format_path
 
 from ..model import Placement, config_error
@@ -21,6 +22,14 @@ def operator_of(placement: Placement) -> RayOperator:
     operator = placement.settings.get("operator", RayOperator.ADD_ON)
     assert isinstance(operator, RayOperator)
     return operator
+
+
+def stack_generates_ray_token(placement: Placement) -> bool:
+    """Whether the stack gives the instance's Ray cluster its token (a Secret every Ray container reads): on the Ray
+    add-on, whose KubeRay version is not documented and may predate authOptions (KubeRay 1.5.1), with token auth on.
+    The pinned Helm chart's KubeRay generates the token from authOptions instead."""
+    token = placement.settings.get("ray_auth", RayAuthMode.TOKEN) is RayAuthMode.TOKEN
+    return token and operator_of(placement) is RayOperator.ADD_ON
 
 
 def check_operator(placement: Placement) -> None:

@@ -20,6 +20,7 @@ from gke_tpu_serving import (
 )
 from gke_tpu_serving.errors import ArgError
 from gke_tpu_serving.saxml.saxml_jobset import check_autopilot_model_servers, check_saxml_args
+from gke_tpu_serving.saxml.saxml_models import admin_token_secret_name
 from gke_tpu_serving.tenancy.quota import Resources
 
 from ..images import SAXML_HTTP_SERVER
@@ -31,9 +32,11 @@ from ..placement import (
     check_prebuilt,
     deployed_image,
     placement_outputs,
+    refuse_unauthenticated_exposure,
     tpu_capacity_args,
 )
 from ..storage import bucket_name, check_storage, deploy_bucket, deploy_identity, grant_for, storage_outputs
+from ..tokens import generated_token
 from ..typed import passed_through
 
 STORAGE = StorageSpec(
@@ -65,8 +68,9 @@ class Config(StorageScenarioConfig):
     max_restarts: NotRequired[int]
     """JobSet failure policy: how many times all model servers are recreated after a failure. Default: 10."""
     exposure: NotRequired[Exposure]
-    """The HTTP server's Service: cluster-ip (default), internal-load-balancer or public-load-balancer (it has no
-    authentication)."""
+    """The HTTP server's Service: cluster-ip, the default and the only one allowed (the HTTP server does not
+    authenticate /generate). To reach it from outside the cluster, deploy the instance into a tenant and route its
+    HTTP Service through the tenant's gateway, which puts Identity-Aware Proxy in front."""
     install_jobset: NotRequired[bool]
     """Install the JobSet controller on the cluster (one per cluster). false when the cluster already has JobSet
     v0.2.3 or later. Default: true."""
@@ -118,6 +122,7 @@ def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -
             "several hosts (Saxml's model servers run as one JobSet job per multi-host slice)",
         )
     check_storage(placement, stack)
+    refuse_unauthenticated_exposure(placement, "the Saxml HTTP server (/generate, /publish, /unpublish)")
     for key in ("admin_server_image", "model_server_image"):
         check_prebuilt(placement, key)
     args = _cell_args(placement, stack, check_image(placement, "http_server_image", SAXML_HTTP_SERVER))
@@ -148,6 +153,8 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
         placement, context.stack, deployed_image(placement, context, "http_server_image", SAXML_HTTP_SERVER)
     )
     args["service_account_name"] = identity.service_account_name
+    # /publish, /update and /unpublish answer only the cell's own publishing Job (and whoever reads the Secret).
+    args["admin_token"] = generated_token(f"{placement.resource_prefix}-admin-token")
     cell = SaxmlJobSet(
         placement.physical(CELL_NAME),
         args,
@@ -162,6 +169,12 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
             "jobSet": cell.jobset_name,
             # `pulumi up` does not wait for a custom resource to run: this shows the model servers' progress.
             "watch": pulumi.Output.concat("kubectl -n ", args["namespace"], " get jobset ", cell.jobset_name, " -w"),
+            "commands": {
+                # /publish, /update and /unpublish by hand (saxml_client reads SAXML_ADMIN_TOKEN) need the token.
+                "adminToken": f"kubectl -n {args['namespace']} get secret "
+                f"{admin_token_secret_name(placement.physical(CELL_NAME))} "
+                "-o jsonpath='{.data.SAXML_ADMIN_TOKEN}' | base64 -d",
+            },
         }
     )
 

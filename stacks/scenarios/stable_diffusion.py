@@ -39,6 +39,7 @@ from ..placement import (
     deployed_image,
     gpu_capacity_args,
     placement_outputs,
+    refuse_unauthenticated_exposure,
     tpu_capacity_args,
 )
 from ..storage import (
@@ -53,7 +54,8 @@ from ..storage import (
     stager_grant,
     storage_outputs,
 )
-from .ray_operator import RayOperator, check_operator, operator_of
+from ..tokens import generated_token
+from .ray_operator import RayOperator, check_operator, operator_of, stack_generates_ray_token
 from .stable_diffusion_commands import commands
 from .stable_diffusion_weights import DEFAULT_MODEL, deploy_staging
 
@@ -113,7 +115,9 @@ class Config(StorageScenarioConfig):
     max_workers: NotRequired[int]
     """GPU pools only: the GPU worker group's upper bound (it starts from zero). Default: the pool's maxNodes."""
     exposure: NotRequired[Exposure]
-    """How the Serve Service is reachable: cluster-ip (default), internal-load-balancer or public-load-balancer."""
+    """How the Serve Service is reachable: cluster-ip, the default and the only one allowed (Ray Serve does not
+    authenticate requests). To reach it from outside the cluster, deploy the instance into a tenant and route its Serve
+    Service through the tenant's gateway, which puts Identity-Aware Proxy in front."""
     operator: NotRequired[RayOperator]
     """add-on (default) or helm."""
     ray_auth: NotRequired[RayAuthMode]
@@ -308,6 +312,16 @@ def check(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]) -
         check_image(placement, "staging_image", LLAMA)
     _check_app_settings(placement)
     _check_capacity(placement)
+    exposure = placement.settings.get("exposure", Exposure.CLUSTER_IP)
+    if placement.settings.get("ray_auth") is RayAuthMode.DISABLED and exposure is not Exposure.CLUSTER_IP:
+        raise config_error(
+            placement.at("ray_auth"),
+            f"disabled, but exposure is {exposure.value}: the Ray cluster would be reachable beyond the cluster "
+            "without Ray's token authentication; allowed: token (the default)",
+        )
+    refuse_unauthenticated_exposure(
+        placement, "Ray Serve's HTTP proxy (Ray token authentication covers the dashboard and jobs API only)"
+    )
     args = _service_args(placement, stack, check_image(placement, "image", _image_build(placement)))
     try:
         settings = check_ray_service_args(args)
@@ -348,6 +362,8 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
         needs.append(deploy_staging(placement, context, stager, weights))
     args = _service_args(placement, stack, deployed_image(placement, context, "image", _image_build(placement)))
     args["service_account_name"] = identity.service_account_name
+    if stack_generates_ray_token(placement):
+        args["auth_token"] = generated_token(f"{placement.resource_prefix}-ray-auth-token")
     name = placement.physical(SERVICE_NAME)
     service = RayService(
         name,

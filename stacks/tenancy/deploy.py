@@ -11,14 +11,17 @@ from gke_tpu_serving import (
     AccessMode,
     GkeTpuCluster,
     Notebook,
+    RayAuthMode,
     RayCluster,
+    RayClusterArgs,
     Tenant,
     TenantArgs,
     TenantGateway,
 )
 from gke_tpu_serving.tenancy.tenant import DEFAULT_SYSTEM_NAMESPACES
 
-from .model import Tenancy, gateway_args, notebook_name, ray_cluster_name
+from ..tokens import generated_token
+from .model import Tenancy, gateway_args, notebook_name, ray_cluster_name, stack_generates_ray_token
 
 
 def notebook_token(secret: str, tenant: str) -> str:
@@ -59,11 +62,13 @@ def deploy(
             entry["url"] = f"https://{parsed.hostname}/"
         in_tenant = pulumi.ResourceOptions(provider=on_cluster.provider, depends_on=[tenant])
         if parsed.ray_cluster is not None:
-            ray_cluster = RayCluster(
-                ray_cluster_name(parsed.config),
-                {**parsed.ray_cluster, "service_account_name": tenant.service_account_name},
-                opts=in_tenant,
-            )
+            ray_args: RayClusterArgs = {**parsed.ray_cluster, "service_account_name": tenant.service_account_name}
+            if (
+                stack_generates_ray_token(parsed.cluster)
+                and ray_args.get("auth", RayAuthMode.TOKEN) is RayAuthMode.TOKEN
+            ):
+                ray_args["auth_token"] = generated_token(f"{name}-ray-auth-token")
+            ray_cluster = RayCluster(ray_cluster_name(parsed.config), ray_args, opts=in_tenant)
             entry["rayCluster"] = {"address": ray_cluster.ray_address, "dashboard": ray_cluster.dashboard_url}
         if parsed.notebook is not None:
             token = _notebook_token_output(secrets["notebookSecret"], name)

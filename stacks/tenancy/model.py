@@ -20,6 +20,8 @@ from gke_tpu_serving import (
     TenantMemberArgs,
     TenantQuotaArgs,
 )
+from gke_tpu_serving.ray.cluster_args import auth_token_secret_name, head_service_name
+from gke_tpu_serving.ray.spec import DASHBOARD_PORT
 
 from ..model import Cluster
 
@@ -144,8 +146,41 @@ def notebook_name(tenant: str) -> str:
     return f"{tenant}-notebook"
 
 
+def stack_generates_ray_token(cluster: Cluster) -> bool:
+    """Whether the stack gives a team's RayCluster its token (in a Secret every Ray container and the notebook read):
+    on the GKE Ray add-on, whose KubeRay version is not documented and may predate authOptions (KubeRay 1.5.1). Else
+    KubeRay generates it from authOptions."""
+    return cluster.plan.ray_operator
+
+
 def ray_cluster_name(config: TenantConfig) -> str:
     return config.get("ray_cluster", {}).get("name", config["name"])
+
+
+def ray_token_secret(config: TenantConfig, cluster: Cluster) -> str:
+    """The Secret (key auth_token) holding the team's Ray token: the stack's on the Ray add-on, else the one KubeRay
+    generates, named after the cluster."""
+    name = ray_cluster_name(config)
+    return auth_token_secret_name(name) if stack_generates_ray_token(cluster) else name
+
+
+def tenant_routes(config: TenantConfig, name: str) -> list[GatewayRouteArgs]:
+    """The team's gateway routes: its Ray dashboard at /ray/, its notebook at /notebook/, then its own `routes`."""
+    routes: list[GatewayRouteArgs] = []
+    if "ray_cluster" in config:
+        head = head_service_name(ray_cluster_name(config))
+        routes.append({"path": "/ray/", "service": head, "port": DASHBOARD_PORT})
+    if "notebook" in config:
+        routes.append(
+            {
+                "path": "/notebook/",
+                "service": notebook_name(name),
+                "port": 8888,
+                "strip_prefix": False,
+                "health_check_path": "/notebook/api",
+            }
+        )
+    return routes + list(config.get("routes", []))
 
 
 def gateway_args(

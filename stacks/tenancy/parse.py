@@ -6,7 +6,6 @@ from typing import Any, cast
 
 from gke_tpu_serving import (
     AccessMode,
-    GatewayRouteArgs,
     NotebookArgs,
     RayAuthMode,
     RayClusterArgs,
@@ -14,7 +13,7 @@ from gke_tpu_serving import (
 )
 from gke_tpu_serving.catalog.versions import RAY_VERSION
 from gke_tpu_serving.errors import ArgError, PathPart
-from gke_tpu_serving.ray.cluster_args import head_service_name, max_requests
+from gke_tpu_serving.ray.cluster_args import max_requests
 from gke_tpu_serving.ray.ray_cluster import check_ray_cluster_args
 from gke_tpu_serving.ray.spec import check_ray_name
 from gke_tpu_serving.tenancy.notebook import DEFAULTS as NOTEBOOK_DEFAULTS
@@ -32,33 +31,14 @@ from .model import (
     TenantConfig,
     WorkerGroupConfig,
     gateway_args,
-    notebook_name,
     ray_cluster_name,
+    ray_token_secret,
+    tenant_routes,
 )
-
-RAY_DASHBOARD_PORT = 8265
 
 
 def _error(path: Sequence[PathPart], error: ArgError) -> Exception:
     return config_error((*path, *error.path), error.reason)
-
-
-def _routes(config: TenantConfig, name: str) -> list[GatewayRouteArgs]:
-    routes: list[GatewayRouteArgs] = []
-    if "ray_cluster" in config:
-        head = head_service_name(ray_cluster_name(config))
-        routes.append({"path": "/ray/", "service": head, "port": RAY_DASHBOARD_PORT})
-    if "notebook" in config:
-        routes.append(
-            {
-                "path": "/notebook/",
-                "service": notebook_name(name),
-                "port": 8888,
-                "strip_prefix": False,
-                "health_check_path": "/notebook/api",
-            }
-        )
-    return routes + list(config.get("routes", []))
 
 
 # Where a RayCluster arg of a worker group comes from in the group's config.
@@ -138,7 +118,7 @@ def _ray_cluster_args(config: TenantConfig, cluster: Cluster, namespace: str) ->
     return cast(RayClusterArgs, args)
 
 
-def _notebook_args(config: TenantConfig, namespace: str) -> NotebookArgs | None:
+def _notebook_args(config: TenantConfig, cluster: Cluster, namespace: str) -> NotebookArgs | None:
     notebook = config.get("notebook")
     if notebook is None:
         return None
@@ -154,8 +134,7 @@ def _notebook_args(config: TenantConfig, namespace: str) -> NotebookArgs | None:
         **notebook,
     }
     if ray.get("auth", RayAuthMode.TOKEN) is RayAuthMode.TOKEN:
-        # KubeRay keeps the token it generates in a Secret named after the cluster.
-        args["ray_auth_token_secret"] = ray_cluster_name(config)
+        args["ray_auth_token_secret"] = ray_token_secret(config, cluster)
     try:
         check_notebook_args(args)
     except ArgError as error:
@@ -191,11 +170,18 @@ def _parse_tenant(
     try:
         check_tenant_args(args)
         ray_cluster = _ray_cluster_args(config, cluster, args["namespace"])
-        notebook = _notebook_args(config, args["namespace"])
+        notebook = _notebook_args(config, cluster, args["namespace"])
     except ArgError as error:
         raise _error(at, error) from None
     _check_group_members(at, config, cluster)
-    routes = _routes(config, name)
+    routes = tenant_routes(config, name)
+    if ray_cluster is not None and ray_cluster.get("auth") is RayAuthMode.DISABLED:
+        # Its dashboard and job API are routed through the team's gateway: Ray must authenticate them too.
+        raise config_error(
+            (*at, "ray_cluster", "auth"),
+            "disabled, but the team's gateway routes the Ray dashboard and job API (/ray/) beyond the cluster; "
+            "allowed: token (the default)",
+        )
     hostname = config.get("hostname") or (f"{name}.{domain}" if domain else None)
     if routes and hostname is None:
         raise config_error(

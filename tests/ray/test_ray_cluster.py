@@ -6,6 +6,7 @@ anything is registered."""
 from decimal import Decimal
 from typing import Any
 
+import pulumi
 import pytest
 from helpers import args_factory, assert_refused_before_any_child
 from manifest_validation import validate_manifest
@@ -17,6 +18,9 @@ from gke_tpu_serving.offline import kubernetes_manifests
 from gke_tpu_serving.ray.cluster_args import max_requests
 from gke_tpu_serving.ray.ray_cluster import check_ray_cluster_args
 from gke_tpu_serving.tenancy.quota import Resources
+
+SECRET = "kubernetes:core/v1:Secret"
+RAY_CLUSTER = "kubernetes:ray.io/v1:RayCluster"
 
 IMAGE = "us-central1-docker.pkg.dev/demo/gke-tpu-serving/ray-tpu:2.60.0-py311"
 GI = Decimal(2) ** 30
@@ -99,6 +103,33 @@ def test_auth_can_be_disabled(pulumi_mocks: Any) -> None:
     manifest = next(m for m in kubernetes_manifests(pulumi_mocks.settle()) if m["kind"] == "RayCluster")
     assert manifest["spec"]["authOptions"] == {"mode": "disabled"}
     assert pulumi_mocks.resolve(cluster.auth_token_secret_name) == ""
+
+
+def _ray_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    templates = [spec["headGroupSpec"]["template"], *(group["template"] for group in spec["workerGroupSpecs"])]
+    return [container for template in templates for container in template["spec"]["containers"]]
+
+
+def test_a_given_token_is_kept_in_a_secret_that_every_ray_container_reads(pulumi_mocks: Any) -> None:
+    # For an operator without authOptions (the GKE Ray add-on): Ray's manual way, no authOptions at all.
+    cluster = RayCluster("team-a", team_args(auth_token=pulumi.Output.secret("t" * 48)))
+    result = pulumi_mocks.settle()
+    manifests = {m["kind"]: m for m in kubernetes_manifests(result)}
+    secret, spec = manifests["Secret"], manifests["RayCluster"]["spec"]
+    assert (secret["metadata"], secret["type"]) == ({"name": "team-a-ray-auth", "namespace": "team-a"}, "Opaque")
+    assert list(secret["stringData"]) == ["auth_token"]
+    assert "authOptions" not in spec
+    token_env = [
+        {"name": "RAY_AUTH_MODE", "value": "token"},
+        {"name": "RAY_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {"name": "team-a-ray-auth", "key": "auth_token"}}},
+    ]
+    containers = _ray_containers(spec)
+    assert len(containers) == 1 + len(spec["workerGroupSpecs"])
+    assert all(container["env"][-2:] == token_env for container in containers)
+    assert spec["autoscalerOptions"]["env"] == token_env
+    # The pods wait for the Secret, and clients find it through the output.
+    assert result.one(SECRET, "team-a-ray-auth").urn in result.one(RAY_CLUSTER, "team-a").options["dependsOn"]
+    assert pulumi_mocks.resolve(cluster.auth_token_secret_name) == "team-a-ray-auth"
 
 
 def test_every_pod_passes_pod_security_restricted_as_the_images_numeric_user(pulumi_mocks: Any) -> None:
@@ -195,6 +226,11 @@ BAD = [
         "group_name_used_twice",
         team_args(cpu_worker_groups=[{"group_name": "l4"}]),
         "RayCluster 'team-a': cpu_worker_groups[0].group_name: 'l4' is used twice; allowed: unique names",
+    ),
+    (
+        "token_with_auth_disabled",
+        team_args(auth=RayAuthMode.DISABLED, auth_token="t" * 48),
+        "RayCluster 'team-a': auth_token: set, but auth is disabled; allowed: auth token, or no auth_token",
     ),
     (
         "root_user",

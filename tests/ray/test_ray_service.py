@@ -4,6 +4,7 @@ strategy, auth, Service types, volumes; bad args refused before anything is regi
 
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 from helpers import args_factory, assert_refused_before_any_child
@@ -126,22 +127,52 @@ def test_head_and_serve_services_are_cluster_ip_by_default(pulumi_mocks: Any) ->
     assert spec["serveService"] == {"metadata": {"name": "stable-diffusion-serve-svc"}, "spec": {"type": "ClusterIP"}}
 
 
-def test_internal_exposure_is_an_internal_load_balancer(pulumi_mocks: Any) -> None:
-    spec = _ray_service(pulumi_mocks, tpu_args(exposure=Exposure.INTERNAL_LOAD_BALANCER))["spec"]
-    assert spec["serveService"] == {
-        "metadata": {
-            "name": "stable-diffusion-serve-svc",
-            "annotations": {"networking.gke.io/load-balancer-type": "Internal"},
+@pytest.mark.parametrize("exposure", [Exposure.INTERNAL_LOAD_BALANCER, Exposure.PUBLIC_LOAD_BALANCER])
+def test_a_load_balancer_is_refused_serve_does_not_authenticate(pulumi_mocks: Any, exposure: Exposure) -> None:
+    assert_refused_before_any_child(
+        pulumi_mocks,
+        RayService,
+        "bad",
+        tpu_args(exposure=exposure),
+        f"exposure: {exposure.value}, but Ray Serve's HTTP proxy (Ray token authentication covers the dashboard and "
+        "jobs API only) does not authenticate requests, and a load balancer would hand them to it from anywhere it is "
+        "reachable; allowed: cluster-ip (to reach it from outside the cluster, route it through a Gateway with "
+        "Identity-Aware Proxy (a TenantGateway route), or use kubectl port-forward)",
+    )
+
+
+def test_auth_disabled_with_an_exposed_serve_service_is_refused_first(pulumi_mocks: Any) -> None:
+    assert_refused_before_any_child(
+        pulumi_mocks,
+        RayService,
+        "bad",
+        tpu_args(exposure=Exposure.PUBLIC_LOAD_BALANCER, auth=RayAuthMode.DISABLED),
+        "auth: disabled, but exposure is public-load-balancer; allowed: token (the default)",
+    )
+
+
+def test_a_given_token_is_kept_in_a_secret_that_every_container_and_the_operator_read(pulumi_mocks: Any) -> None:
+    RayService("stable-diffusion", gpu_args(auth_token=pulumi.Output.secret("t" * 48)))
+    result = pulumi_mocks.settle()
+    manifests = {m["kind"]: m for m in kubernetes_manifests(result)}
+    secret, cluster = manifests["Secret"], manifests["RayService"]["spec"]["rayClusterConfig"]
+    validate_manifest(manifests["RayService"])
+    assert secret["metadata"] == {"name": "stable-diffusion-ray-auth", "namespace": "stable-diffusion"}
+    assert list(secret["stringData"]) == ["auth_token"]
+    # KubeRay >= 1.6 deploys the Serve applications with this token; older operators ignore the field.
+    assert cluster["authOptions"] == {"mode": "token", "secretName": "stable-diffusion-ray-auth"}
+    token_env = [
+        {"name": "RAY_AUTH_MODE", "value": "token"},
+        {
+            "name": "RAY_AUTH_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "stable-diffusion-ray-auth", "key": "auth_token"}},
         },
-        "spec": {"type": "LoadBalancer"},
-    }
-
-
-def test_public_exposure_is_annotated_and_leaves_the_head_private(pulumi_mocks: Any) -> None:
-    spec = _ray_service(pulumi_mocks, tpu_args(exposure=Exposure.PUBLIC_LOAD_BALANCER))["spec"]
-    assert spec["serveService"]["metadata"]["annotations"] == {"gke-tpu-serving/public-exposure": "true"}
-    assert spec["serveService"]["spec"] == {"type": "LoadBalancer"}
-    assert spec["rayClusterConfig"]["headGroupSpec"]["serviceType"] == "ClusterIP"
+    ]
+    templates = [cluster["headGroupSpec"]["template"], *(g["template"] for g in cluster["workerGroupSpecs"])]
+    assert [c["env"][-2:] for t in templates for c in t["spec"]["containers"]] == [token_env, token_env]
+    assert cluster["autoscalerOptions"]["env"] == token_env
+    service = result.one("kubernetes:ray.io/v1:RayService", "stable-diffusion")
+    assert result.one("kubernetes:core/v1:Secret", "stable-diffusion-ray-auth").urn in service.options["dependsOn"]
 
 
 def test_token_authentication_is_on_by_default(pulumi_mocks: Any) -> None:

@@ -23,6 +23,7 @@ from gke_tpu_serving.ray.groups import (
 )
 from gke_tpu_serving.ray.serve import ServeApplicationArgs, check_serve_applications, serve_config_v2
 from gke_tpu_serving.ray.spec import (
+    RayAuth,
     RayAuthMode,
     RayPod,
     check_ray_name,
@@ -262,7 +263,7 @@ def _cluster(**groups: Any) -> dict[str, Any]:
         head=check_head({}),
         head_pod=POD,
         groups=workers,
-        auth=groups.get("auth", RayAuthMode.TOKEN),
+        auth=groups.get("auth", RayAuth(RayAuthMode.TOKEN)),
     )
 
 
@@ -285,7 +286,43 @@ def test_a_group_that_scales_turns_on_in_tree_autoscaling_with_a_restricted_auto
 
 def test_auth_block_is_token_or_disabled() -> None:
     assert _cluster()["authOptions"] == {"mode": "token"}
-    assert _cluster(auth=RayAuthMode.DISABLED)["authOptions"] == {"mode": "disabled"}
+    assert _cluster(auth=RayAuth(RayAuthMode.DISABLED))["authOptions"] == {"mode": "disabled"}
+
+
+TOKEN_ENV = [
+    {"name": "RAY_AUTH_MODE", "value": "token"},
+    {"name": "RAY_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {"name": "sd-ray-auth", "key": "auth_token"}}},
+]
+
+
+def _ray_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    templates = [spec["headGroupSpec"]["template"], *(group["template"] for group in spec["workerGroupSpecs"])]
+    return [container for template in templates for container in template["spec"]["containers"]]
+
+
+def test_a_token_from_the_callers_secret_reaches_every_ray_container_without_auth_options() -> None:
+    # Ray's KubeRay auth guide for operators older than v1.5.1: the env on every Ray container, no authOptions.
+    spec = _cluster(gpu=True, auth=RayAuth(RayAuthMode.TOKEN, token_secret="sd-ray-auth"))
+    assert "authOptions" not in spec
+    containers = _ray_containers(spec)
+    assert len(containers) == 3  # the head, the TPU worker and the GPU worker
+    assert all(container["env"][-2:] == TOKEN_ENV for container in containers)
+    # The autoscaler KubeRay adds beside the head talks to Ray too.
+    assert spec["autoscalerOptions"]["env"] == TOKEN_ENV
+    validate_custom_resource({"apiVersion": "ray.io/v1", "kind": "RayCluster", "spec": spec})
+
+
+def test_an_operator_that_reads_the_secret_is_told_its_name() -> None:
+    auth = RayAuth(RayAuthMode.TOKEN, token_secret="sd-ray-auth", operator_reads_secret=True)
+    spec = _cluster(auth=auth)
+    assert spec["authOptions"] == {"mode": "token", "secretName": "sd-ray-auth"}
+    assert all(container["env"][-2:] == TOKEN_ENV for container in _ray_containers(spec))
+
+
+def test_with_auth_disabled_no_token_reaches_the_containers() -> None:
+    spec = _cluster(auth=RayAuth(RayAuthMode.DISABLED, token_secret="sd-ray-auth"))
+    assert spec["authOptions"] == {"mode": "disabled"}
+    assert not [e for c in _ray_containers(spec) for e in c["env"] if e["name"].startswith("RAY_AUTH")]
 
 
 @pytest.mark.parametrize("gpu", [False, True], ids=["tpu", "tpu-and-gpu"])

@@ -58,7 +58,7 @@ def _env(container: dict[str, Any]) -> dict[str, str]:
 
 
 def test_every_object_passes_schema_validation(pulumi_mocks: Any) -> None:
-    SaxmlJobSet("saxml", args(exposure=Exposure.INTERNAL_LOAD_BALANCER))
+    SaxmlJobSet("saxml", args())
     manifests = kubernetes_manifests(pulumi_mocks.settle())
     assert sorted(m["kind"] for m in manifests) == [
         "ConfigMap",
@@ -169,22 +169,20 @@ def test_http_server_finds_the_cell_through_the_bucket_and_is_private_by_default
     assert pulumi_mocks.resolve(component.http_url) == "http://saxml-http.saxml.svc:8888"
 
 
-@pytest.mark.parametrize(
-    ("exposure", "annotations"),
-    [
-        (Exposure.INTERNAL_LOAD_BALANCER, {"networking.gke.io/load-balancer-type": "Internal"}),
-        (Exposure.PUBLIC_LOAD_BALANCER, {"gke-tpu-serving/public-exposure": "true"}),
-    ],
-)
-def test_http_load_balancers_only_when_asked(
-    pulumi_mocks: Any, exposure: Exposure, annotations: dict[str, str]
+@pytest.mark.parametrize("exposure", [Exposure.INTERNAL_LOAD_BALANCER, Exposure.PUBLIC_LOAD_BALANCER])
+def test_a_load_balancer_is_refused_the_http_server_does_not_authenticate(
+    pulumi_mocks: Any, exposure: Exposure
 ) -> None:
-    SaxmlJobSet("saxml", args(exposure=exposure))
-    result = pulumi_mocks.settle()
-    service = result.one(SERVICE, "saxml-http").inputs
-    assert service["spec"]["type"] == "LoadBalancer"
-    assert service["metadata"]["annotations"] == annotations
-    assert result.one(SERVICE, "saxml-admin-server").inputs["spec"]["type"] == "ClusterIP"
+    assert_refused_before_any_child(
+        pulumi_mocks,
+        SaxmlJobSet,
+        "bad",
+        args(exposure=exposure),
+        f"exposure: {exposure.value}, but the Saxml HTTP server (/generate; /publish and /unpublish but for the admin "
+        "token) does not authenticate requests, and a load balancer would hand them to it from anywhere it is "
+        "reachable; allowed: cluster-ip (to reach it from outside the cluster, route it through a Gateway with "
+        "Identity-Aware Proxy (a TenantGateway route), or use kubectl port-forward)",
+    )
 
 
 def test_images_can_be_overridden(pulumi_mocks: Any) -> None:
@@ -238,6 +236,35 @@ def test_models_are_published_by_a_job_running_the_client_after_the_http_server(
         result.one(DEPLOYMENT, "saxml-admin-server"),
     ):
         assert needed.urn in job.options["dependsOn"]
+
+
+def test_an_admin_token_is_kept_in_a_secret_that_the_server_and_the_publisher_read(pulumi_mocks: Any) -> None:
+    SaxmlJobSet("saxml", args(admin_token=pulumi.Output.secret("t" * 48)))
+    result = pulumi_mocks.settle()
+    secret = result.one("kubernetes:core/v1:Secret", "saxml-admin-token").inputs
+    assert secret["metadata"] == {"name": "saxml-admin-token", "namespace": "saxml"}
+    assert list(secret["stringData"]) == ["SAXML_ADMIN_TOKEN"]
+    by_reference = {
+        "name": "SAXML_ADMIN_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "saxml-admin-token", "key": "SAXML_ADMIN_TOKEN"}},
+    }
+    specs = _pod_specs(result)
+    (server,) = specs["saxml-http"]["containers"]
+    (publisher,) = specs["saxml-models-sync"]["containers"]
+    assert by_reference in server["env"] and publisher["env"] == [by_reference]
+    # Nothing else gets the token: the admin and model servers never see it.
+    others = [c for name in ("saxml-admin-server", "saxml-model-server") for c in specs[name]["containers"]]
+    assert not [e for c in others for e in c.get("env", []) if e["name"] == "SAXML_ADMIN_TOKEN"]
+    for manifest in kubernetes_manifests(result):
+        validate_manifest(manifest)
+
+
+def test_without_an_admin_token_no_secret_is_rendered(pulumi_mocks: Any) -> None:
+    SaxmlJobSet("saxml", args())
+    result = pulumi_mocks.settle()
+    assert result.of_type("kubernetes:core/v1:Secret") == []
+    (publisher,) = _pod_specs(result)["saxml-models-sync"]["containers"]
+    assert "env" not in publisher
 
 
 def test_the_publishing_job_is_bounded_and_cleaned_up(pulumi_mocks: Any) -> None:

@@ -13,6 +13,7 @@ from helpers import ROOT, program_with_stacks
 
 from gke_tpu_serving.catalog import TpuGeneration
 from gke_tpu_serving.errors import camel_case
+from gke_tpu_serving.k8s.pods import Exposure
 from gke_tpu_serving.names import check_region
 from gke_tpu_serving.offline import ProjectError, input_error_message, run_program
 from stacks.config import DEFAULTS, IMAGE_DEFAULTS, TOP_LEVEL_KEYS, ConfigError, check_namespaces, parse
@@ -161,6 +162,36 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "llama_exposure_unknown",
         _set(lambda raw: raw["llama"], "exposure", "public"),
         "config key gke-tpu-serving:llama.exposure: 'public' is not allowed; allowed: cluster-ip, internal-load-balancer, public-load-balancer",
+    ),
+    (
+        "llama_public_load_balancer_without_api_key",
+        _set(lambda raw: raw["llama"], "exposure", "public-load-balancer"),
+        "config key gke-tpu-serving:llama.exposure: public-load-balancer, but the apiKey secret is not set: vLLM would answer whoever reaches the load balancer; allowed: cluster-ip, or set it with `pulumi config set --secret apiKey ...`",
+    ),
+    (
+        "llama_internal_load_balancer_without_api_key",
+        _set(lambda raw: raw["llama"], "exposure", "internal-load-balancer"),
+        "config key gke-tpu-serving:llama.exposure: internal-load-balancer, but the apiKey secret is not set: vLLM would answer whoever reaches the load balancer; allowed: cluster-ip, or set it with `pulumi config set --secret apiKey ...`",
+    ),
+    (
+        "saxml_public_load_balancer",
+        _set(lambda raw: raw["saxml"], "exposure", "public-load-balancer"),
+        "config key gke-tpu-serving:saxml.exposure: public-load-balancer, but the Saxml HTTP server (/generate, /publish, /unpublish) does not authenticate requests, and a load balancer would hand them to it from anywhere it is reachable; allowed: cluster-ip (to reach it from outside the cluster, deploy the instance into a tenant with its `tenant` key and add a `routes` entry for its Service to that tenant: the tenant's gateway puts Identity-Aware Proxy in front)",
+    ),
+    (
+        "saxml_internal_load_balancer",
+        _set(lambda raw: raw["saxml"], "exposure", "internal-load-balancer"),
+        "config key gke-tpu-serving:saxml.exposure: internal-load-balancer, but the Saxml HTTP server (/generate, /publish, /unpublish) does not authenticate requests, and a load balancer would hand them to it from anywhere it is reachable; allowed: cluster-ip (to reach it from outside the cluster, deploy the instance into a tenant with its `tenant` key and add a `routes` entry for its Service to that tenant: the tenant's gateway puts Identity-Aware Proxy in front)",
+    ),
+    (
+        "stable_diffusion_public_load_balancer",
+        _set(lambda raw: raw["stableDiffusion"], "exposure", "public-load-balancer"),
+        "config key gke-tpu-serving:stableDiffusion.exposure: public-load-balancer, but Ray Serve's HTTP proxy (Ray token authentication covers the dashboard and jobs API only) does not authenticate requests, and a load balancer would hand them to it from anywhere it is reachable; allowed: cluster-ip (to reach it from outside the cluster, deploy the instance into a tenant with its `tenant` key and add a `routes` entry for its Service to that tenant: the tenant's gateway puts Identity-Aware Proxy in front)",
+    ),
+    (
+        "stable_diffusion_ray_auth_disabled_with_a_load_balancer",
+        lambda raw: raw["stableDiffusion"].update(rayAuth="disabled", exposure="public-load-balancer"),
+        "config key gke-tpu-serving:stableDiffusion.rayAuth: disabled, but exposure is public-load-balancer: the Ray cluster would be reachable beyond the cluster without Ray's token authentication; allowed: token (the default)",
     ),
     (
         "llama_cache_bucket_invalid",
@@ -577,6 +608,13 @@ def test_staging_weights_needs_the_hf_token_secret() -> None:
     ):
         parse(raw, project)
     assert parse(raw, project, frozenset({"hfToken"})).instance("llama").settings["stage_weights"] is True
+
+
+def test_a_llama_load_balancer_with_the_api_key_secret_is_accepted() -> None:
+    raw, project = dev_config()
+    raw["llama"]["exposure"] = "public-load-balancer"
+    settings = parse(raw, project, DEV_SECRETS | {"apiKey"}).instance("llama").settings
+    assert settings["exposure"] is Exposure.PUBLIC_LOAD_BALANCER
 
 
 def test_invalid_derived_bucket_name_says_it_was_derived() -> None:

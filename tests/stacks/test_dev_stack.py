@@ -100,7 +100,10 @@ def test_resource_counts(dev: PreviewResult) -> None:
         # Saxml's publishing Job and the two weight-staging Jobs (Llama's with its hfToken Secret).
         "kubernetes:batch/v1:Job": 3,
         "gke-tpu-serving:index:WeightStagingJob": 2,
-        "kubernetes:core/v1:Secret": 1,
+        # Llama's hfToken, the Saxml admin token and the Ray token of the Stable Diffusion cluster (on the add-on).
+        "kubernetes:core/v1:Secret": 3,
+        # The two tokens, generated once: the stack needs no secret of the operator's for them.
+        "random:index/randomPassword:RandomPassword": 2,
         "gke-tpu-serving:index:ImageRepository": 1,
         # The stack's repository and the build cache's.
         "gcp:artifactregistry/repository:Repository": 2,
@@ -191,6 +194,8 @@ def test_every_kubernetes_manifest_passes_schema_validation(dev: PreviewResult) 
         "PodMonitoring",
         "RayService",
         "Secret",
+        "Secret",
+        "Secret",
         "Service",
         "Service",
         "Service",
@@ -228,10 +233,10 @@ def test_make_preview_command_prints_the_tree(tmp_path: Path) -> None:
         check=True,
     )
     assert re.search(r"\n \+   │  ├─ gcp:container/nodePool:NodePool +llm-us-central1-v5e-4x8-0 +create\n", done.stdout)
-    assert "+ 88 to create" in done.stdout
+    assert "+ 92 to create" in done.stdout
     document = json.loads(out.read_text())
     assert document["project"] == "gke-tpu-serving" and document["stack"] == "dev"
-    assert len(document["resources"]) == 88
+    assert len(document["resources"]) == 92
 
 
 def _preview_variant(tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess[str]:
@@ -325,11 +330,12 @@ def test_stable_diffusion_stages_the_tutorials_flax_weights_at_bf16_before_the_r
         *("--allow-pattern", "unet/*"),
         *("--allow-pattern", "vae/*"),
     ]
-    # The model is public: no token, so no Secret in the namespace.
+    # The model is public: no token, and the only Secret in the namespace is the Ray cluster's.
     assert pod["containers"][0]["env"] == []
-    assert not [
+    secrets = [
         s for s in dev.of_type("kubernetes:core/v1:Secret") if s.inputs["metadata"]["namespace"] == "stable-diffusion"
     ]
+    assert [s.name for s in secrets] == ["stable-diffusion-ray-auth"]
     grants = {g.name: g.inputs["role"] for g in dev.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
     assert grants["stableDiffusion-weights-ray-sd-read"] == "roles/storage.objectViewer"
     assert grants["stableDiffusion-weights-weights-stager-write"] == "roles/storage.objectUser"

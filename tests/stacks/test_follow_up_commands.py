@@ -17,8 +17,9 @@ KIND_OF = {
     "job": "Job",
     "rayservice": "RayService",
     "hpa": "HorizontalPodAutoscaler",
+    "secret": "Secret",
 }
-_OBJECT = re.compile(r"\b(svc|deployment|job)/([a-z0-9-]+)|\bget (rayservice|hpa) ([a-z0-9-]+)")
+_OBJECT = re.compile(r"\b(svc|deployment|job)/([a-z0-9-]+)|\bget (rayservice|hpa|secret) ([a-z0-9-]+)")
 
 
 def named_objects(command: str) -> list[tuple[str, str, str]]:
@@ -60,6 +61,8 @@ def test_every_object_a_command_names_is_rendered(stack: str, shipped_stack: Cal
             "Job",
             "RayService",
             "HorizontalPodAutoscaler",
+            # The Ray token and the Saxml admin token, which the stack generates.
+            "Secret",
         }
 
 
@@ -80,6 +83,16 @@ def test_the_dev_stacks_commands_are_the_tutorials_with_the_rendered_names(
     # The tutorial's client, unchanged: it sends to http://localhost:8000/imagine, where the port-forward listens.
     assert outputs["stableDiffusion"]["commands"]["client"] == "python stable_diffusion_tpu_req.py --save_pictures"
     assert '"model": "meta-llama/Llama-3.1-70B"' in outputs["llama"]["commands"]["completion"]
+
+
+def test_the_generated_tokens_are_one_command_away(shipped_stack: Callable[[str], PreviewResult]) -> None:
+    outputs = shipped_stack("dev").outputs
+    assert outputs["stableDiffusion"]["commands"]["rayToken"] == (
+        "kubectl -n stable-diffusion get secret stable-diffusion-ray-auth -o jsonpath='{.data.auth_token}' | base64 -d"
+    )
+    assert outputs["saxml"]["commands"]["adminToken"] == (
+        "kubectl -n saxml get secret saxml-admin-token -o jsonpath='{.data.SAXML_ADMIN_TOKEN}' | base64 -d"
+    )
 
 
 def test_a_command_naming_an_object_the_stack_does_not_render_is_caught() -> None:

@@ -114,6 +114,8 @@ def test_every_manifest_of_the_cell_passes_schema_validation(cell: PreviewResult
         "ConfigMap": 1,
         "Job": 1,
         "PodDisruptionBudget": 3,
+        # The admin token, which the HTTP server and the publishing Job read.
+        "Secret": 1,
     }
     for manifest in manifests:
         validate_manifest(manifest)

@@ -14,8 +14,7 @@ import yaml
 from helpers import ROOT
 from manifest_validation import validate_manifest
 
-from gke_tpu_serving.offline import PreviewResult, kubernetes_manifests, run_program
-from policy.adapter import violations
+from gke_tpu_serving.offline import PreviewResult, input_error_message, kubernetes_manifests, run_program
 from stacks.config import ConfigError, parse
 
 PREFIX = "gke-tpu-serving:"
@@ -54,8 +53,9 @@ def test_every_scenario_object_validates_against_its_schema(stack: str, dev: Pre
     manifests = [m for m in kubernetes_manifests(result) if m["metadata"].get("namespace") == "stable-diffusion"]
     # dev also stages the tutorial's weights: a Job and its writer ServiceAccount.
     staging = ["Job", "ServiceAccount"] if stack == "dev" else []
+    # On the Ray add-on (both stacks) the stack gives the Ray cluster its token, in a Secret.
     assert sorted(m["kind"] for m in manifests) == sorted(
-        ["RayService", "PodDisruptionBudget", "ServiceAccount", *staging]
+        ["RayService", "PodDisruptionBudget", "Secret", "ServiceAccount", *staging]
     )
     for manifest in manifests:
         validate_manifest(manifest)
@@ -97,7 +97,8 @@ def test_dev_application_follows_the_workload_contract(dev: PreviewResult) -> No
 
 def test_dev_pods_run_as_the_scenarios_identity_with_token_auth(dev: PreviewResult) -> None:
     cluster = _ray_service(dev)["spec"]["rayClusterConfig"]
-    assert cluster["authOptions"] == {"mode": "token"}
+    # The Ray add-on's KubeRay version is not documented: the stack's own token, which KubeRay >= 1.6 also reads.
+    assert cluster["authOptions"] == {"mode": "token", "secretName": "stable-diffusion-ray-auth"}
     assert cluster["headGroupSpec"]["template"]["spec"]["serviceAccountName"] == "ray-sd"
     assert cluster["workerGroupSpecs"][0]["template"]["spec"]["serviceAccountName"] == "ray-sd"
     ksa = dev.one("kubernetes:core/v1:ServiceAccount", "stableDiffusion-identity-ksa").inputs
@@ -201,17 +202,43 @@ def test_helm_operator_is_installed_where_the_cluster_has_no_ray_addon(tmp_path:
     # The RayService waits for the operator (and its CRDs).
     assert chart.urn in result.one(RAY_SERVICE, "stable-diffusion").options["dependsOn"]
     assert result.outputs["stableDiffusion"]["operator"] == "helm"
+    # The pinned chart's KubeRay (1.7.0) has authOptions: it generates the token, and the stack renders none.
+    cluster = _ray_service(result)["spec"]["rayClusterConfig"]
+    assert cluster["authOptions"] == {"mode": "token"}
+    assert result.of_type("random:index/randomPassword:RandomPassword") == []
+    assert result.of_type("kubernetes:core/v1:Secret") == []
+    assert not [e for e in cluster["headGroupSpec"]["template"]["spec"]["containers"][0]["env"] if "AUTH" in e["name"]]
 
 
-def test_public_exposure_asked_for_in_config_is_annotated_and_passes_the_policy_pack(tmp_path: Path) -> None:
-    def public(config: dict[str, Any]) -> None:
-        config[f"{PREFIX}stableDiffusion"]["exposure"] = "public-load-balancer"
+def test_on_the_ray_addon_the_stack_generates_the_token_and_every_ray_container_reads_it(dev: PreviewResult) -> None:
+    password = dev.one("random:index/randomPassword:RandomPassword", "stableDiffusion-ray-auth-token")
+    assert password.inputs == {"length": 48, "special": False}
+    secret = dev.one("kubernetes:core/v1:Secret", "stable-diffusion-ray-auth").inputs
+    assert secret["metadata"] == {"name": "stable-diffusion-ray-auth", "namespace": "stable-diffusion"}
+    assert secret["stringData"] == {"auth_token": "[secret]"}
+    cluster = _ray_service(dev)["spec"]["rayClusterConfig"]
+    token_env = [
+        {"name": "RAY_AUTH_MODE", "value": "token"},
+        {
+            "name": "RAY_AUTH_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "stable-diffusion-ray-auth", "key": "auth_token"}},
+        },
+    ]
+    templates = [cluster["headGroupSpec"]["template"], *(g["template"] for g in cluster["workerGroupSpecs"])]
+    assert [c["env"][-2:] for t in templates for c in t["spec"]["containers"]] == [token_env] * len(templates)
 
-    result = run_program(_project_with(tmp_path, "gpu", public), "variant")
-    serve_service = _ray_service(result)["spec"]["serveService"]
-    assert serve_service["spec"] == {"type": "LoadBalancer"}
-    assert serve_service["metadata"]["annotations"] == {"gke-tpu-serving/public-exposure": "true"}
-    assert violations(result) == []
+
+def test_a_public_serve_endpoint_with_ray_auth_disabled_is_refused_before_anything_registers(tmp_path: Path) -> None:
+    def public_without_auth(config: dict[str, Any]) -> None:
+        config[f"{PREFIX}stableDiffusion"].update(exposure="public-load-balancer", rayAuth="disabled")
+
+    with pytest.raises(Exception) as raised:
+        run_program(_project_with(tmp_path, "gpu", public_without_auth), "variant")
+    assert input_error_message(raised.value) == (
+        "config key gke-tpu-serving:stableDiffusion.rayAuth: disabled, but exposure is public-load-balancer: the Ray "
+        "cluster would be reachable beyond the cluster without Ray's token authentication; allowed: token (the "
+        "default)"
+    )
 
 
 def _raw(stack: str) -> tuple[dict[str, Any], str]:

@@ -170,7 +170,7 @@ def test_the_gateway_routes_each_team_hostname_behind_iap(teams: PreviewResult) 
 
 def test_every_manifest_validates(teams: PreviewResult) -> None:
     manifests = kubernetes_manifests(teams)
-    assert len(manifests) == 58
+    assert len(manifests) == 60  # with each team's Ray head budget and Ray token Secret
     for manifest in manifests:
         validate_manifest(manifest)
 
@@ -388,6 +388,12 @@ BAD = [
         "instance with tenant: team-b",
     ),
     (
+        "ray_auth_disabled_on_a_routed_dashboard",
+        lambda raw: raw["tenants"][0]["rayCluster"].update(auth="disabled"),
+        "config key gke-tpu-serving:tenants[0].rayCluster.auth: disabled, but the team's gateway routes the Ray "
+        "dashboard and job API (/ray/) beyond the cluster; allowed: token (the default)",
+    ),
+    (
         "misspelt_quota_key",
         _tenant(0, "quota", {"cpu": "96", "memory": "512Gi", "tpus": 16}),
         "config key gke-tpu-serving:tenants[0].quota.tpus: unknown key (did you mean gpus?); allowed: cpu, memory, tpuChips, gpus, "
@@ -439,7 +445,14 @@ def test_each_team_gets_a_ray_cluster_whose_cpu_and_tpu_groups_scale_from_zero(t
     assert bounds == {"team-a": {"v6e": (0, 2, 1), "cpu": (0, 4, 1)}, "team-b": {"v5e": (0, 4, 1), "cpu": (0, 4, 1)}}
     spec = clusters[("team-b", "team-b")]["spec"]
     assert spec["enableInTreeAutoscaling"] is True
-    assert spec["authOptions"] == {"mode": "token"}
+    # On the Ray add-on the stack gives the token (Ray's way for operators without authOptions).
+    assert "authOptions" not in spec
+    token_ref = {"secretKeyRef": {"name": "team-b-ray-auth", "key": "auth_token"}}
+    templates = [spec["headGroupSpec"]["template"], *(g["template"] for g in spec["workerGroupSpecs"])]
+    assert all(t["spec"]["containers"][0]["env"][-1]["valueFrom"] == token_ref for t in templates)
+    assert spec["autoscalerOptions"]["env"][-1]["valueFrom"] == token_ref
+    secret = teams.one("kubernetes:core/v1:Secret", "team-b-ray-auth").inputs
+    assert secret["metadata"] == {"name": "team-b-ray-auth", "namespace": "team-b"}
     assert spec["headGroupSpec"]["template"]["spec"]["serviceAccountName"] == "workloads"
     (v5e,) = [g for g in spec["workerGroupSpecs"] if g["groupName"] == "v5e"]
     assert v5e["template"]["spec"]["nodeSelector"] == {
@@ -454,13 +467,13 @@ def test_a_ray_cluster_waits_for_its_teams_namespace(teams: PreviewResult) -> No
     assert namespace.urn in ray_cluster.options["dependsOn"]
 
 
-def test_notebooks_get_the_token_kuberay_generates_for_their_ray_cluster(teams: PreviewResult) -> None:
+def test_notebooks_get_the_token_of_their_ray_cluster(teams: PreviewResult) -> None:
     (container,) = _objects(teams, "Deployment")[("team-a", "team-a-notebook")]["spec"]["template"]["spec"][
         "containers"
     ]
     assert container["env"][-2:] == [
         {"name": "RAY_AUTH_MODE", "value": "token"},
-        {"name": "RAY_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {"name": "team-a", "key": "auth_token"}}},
+        {"name": "RAY_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {"name": "team-a-ray-auth", "key": "auth_token"}}},
     ]
 
 

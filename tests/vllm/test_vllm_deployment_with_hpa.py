@@ -4,6 +4,7 @@ annotations, Service, PodMonitoring, HPA and the adapter's grant; every object v
 import re
 from typing import Any
 
+import pulumi
 import pytest
 from helpers import VLLM_BASE_ARGS, VLLM_IMAGE, allowed, args_factory, assert_refused_before_any_child
 from manifest_validation import validate_manifest
@@ -155,10 +156,28 @@ def test_service_is_cluster_ip_on_8000_by_default(pulumi_mocks: Any) -> None:
     ],
 )
 def test_load_balancers_only_when_asked(pulumi_mocks: Any, exposure: Exposure, annotations: dict[str, str]) -> None:
-    VllmDeploymentWithHpa("vllm-llama", args(exposure=exposure))
-    service = _manifests(pulumi_mocks.settle())["Service"]
+    VllmDeploymentWithHpa("vllm-llama", args(exposure=exposure, api_key=pulumi.Output.secret("k" * 32)))
+    manifests = _manifests(pulumi_mocks.settle())
+    service = manifests["Service"]
     assert service["spec"]["type"] == "LoadBalancer"
     assert service["metadata"]["annotations"] == annotations
+    # Whatever reaches the load balancer needs the key: the server gets it from the Secret, by reference.
+    (container,) = manifests["Deployment"]["spec"]["template"]["spec"]["containers"]
+    key = next(e for e in container["env"] if e["name"] == "VLLM_API_KEY")
+    assert key["valueFrom"] == {"secretKeyRef": {"name": "vllm-llama-secrets", "key": "VLLM_API_KEY"}}
+    assert manifests["Secret"]["metadata"]["name"] == "vllm-llama-secrets"
+
+
+@pytest.mark.parametrize("exposure", [Exposure.INTERNAL_LOAD_BALANCER, Exposure.PUBLIC_LOAD_BALANCER])
+def test_a_load_balancer_without_an_api_key_is_refused(pulumi_mocks: Any, exposure: Exposure) -> None:
+    assert_refused_before_any_child(
+        pulumi_mocks,
+        VllmDeploymentWithHpa,
+        "bad",
+        args(exposure=exposure),
+        f"exposure: {exposure.value}, but api_key is not set: vLLM would answer whoever reaches the load balancer; "
+        "allowed: cluster-ip, or set api_key (--api-key)",
+    )
 
 
 def test_pod_monitoring_scrapes_metrics(pulumi_mocks: Any) -> None:
@@ -213,7 +232,7 @@ def test_pdb_keeps_at_most_one_replica_down(pulumi_mocks: Any) -> None:
 
 
 def test_every_object_passes_schema_validation(pulumi_mocks: Any) -> None:
-    VllmDeploymentWithHpa("vllm-llama", args(hf_token="t", exposure=Exposure.INTERNAL_LOAD_BALANCER))
+    VllmDeploymentWithHpa("vllm-llama", args(hf_token="t", api_key="k", exposure=Exposure.INTERNAL_LOAD_BALANCER))
     manifests = kubernetes_manifests(pulumi_mocks.settle())
     assert sorted(m["kind"] for m in manifests) == [
         "Deployment",

@@ -24,7 +24,23 @@ class Exposure(Enum):
     INTERNAL_LOAD_BALANCER = "internal-load-balancer"
     """From the VPC, through an internal passthrough load balancer."""
     PUBLIC_LOAD_BALANCER = "public-load-balancer"
-    """From the internet. Only when asked for explicitly; set an api_key."""
+    """From the internet. Only when asked for explicitly, and only for a server that authenticates requests."""
+
+
+IAP_WAY = (
+    "to reach it from outside the cluster, route it through a Gateway with Identity-Aware Proxy (a TenantGateway "
+    "route), or use kubectl port-forward"
+)
+"""How to reach a server that does not authenticate requests from outside the cluster: what a refusal suggests."""
+
+
+def unauthenticated_exposure(exposure: Exposure, server: str) -> str:
+    """Why a load balancer in front of `server`, which does not authenticate requests, is refused (an ArgError's
+    reason): a passthrough load balancer cannot authenticate, so whoever reaches it reaches the server."""
+    return (
+        f"{exposure.value}, but {server} does not authenticate requests, and a load balancer would hand them to it "
+        f"from anywhere it is reachable; allowed: cluster-ip ({IAP_WAY})"
+    )
 
 
 def service_exposure(exposure: Exposure) -> tuple[str, dict[str, str]]:

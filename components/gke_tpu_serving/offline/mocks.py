@@ -22,10 +22,8 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import Stack, massage, wait_for_rpcs
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from .invokes import InvokeHandler, default_invokes
 from .model import SECRET, STACK_TYPE, UNKNOWN, PreviewResult, RecordedResource
-
-InvokeHandler = Callable[[Mapping[str, Any]], Mapping[str, Any]]
-"""Answers one invoke token: gets the invoke's arguments (camelCase), returns its result (camelCase)."""
 
 ComputedOutputs = Callable[[pulumi_mocks.MockResourceArgs], Mapping[str, Any]]
 """Adds provider-computed outputs for one resource type on top of its inputs."""
@@ -51,29 +49,6 @@ class UnmockedInvokeError(Exception):
         )
 
 
-def _get_project(args: Mapping[str, Any]) -> Mapping[str, Any]:
-    # Invokes run in a copy of the program's context, so the config set for this run is visible here.
-    project_id = args.get("projectId") or pulumi.runtime.get_config("gcp:project")
-    if not project_id:
-        raise ValueError("gcp:organizations/getProject:getProject needs config key 'gcp:project'; it is unset")
-    return {
-        "id": f"projects/{project_id}",
-        "projectId": project_id,
-        "name": project_id,
-        "number": "123456789012",
-        "labels": {},
-    }
-
-
-OFFLINE_ACCESS_TOKEN = "offline-access-token"
-"""What getClientConfig answers for the caller's OAuth access token offline: no credentials exist here."""
-
-
-def _get_client_config(args: Mapping[str, Any]) -> Mapping[str, Any]:
-    project_id = pulumi.runtime.get_config("gcp:project") or ""
-    return {"id": "offline", "project": project_id, "accessToken": OFFLINE_ACCESS_TOKEN, "defaultLabels": {}}
-
-
 BUILT_IMAGE_TYPE = "docker-build:index:Image"
 
 
@@ -88,17 +63,19 @@ def _built_image(args: pulumi_mocks.MockResourceArgs) -> Mapping[str, Any]:
     return {"digest": offline_image_digest(args.inputs.get("tags"))}
 
 
+RANDOM_PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
+
+
+def _random_password(args: pulumi_mocks.MockResourceArgs) -> Mapping[str, Any]:
+    # A stand-in of the requested length, stable per resource; the value is a secret, so no rendering shows it.
+    length = int(args.inputs.get("length") or 16)
+    seed = hashlib.sha256(f"offline-password:{args.name}".encode()).hexdigest()
+    return {"result": (seed * (length // len(seed) + 1))[:length]}
+
+
 def default_computed() -> dict[str, ComputedOutputs]:
     """The provider-computed outputs every offline run adds; callers add their own on top."""
-    return {BUILT_IMAGE_TYPE: _built_image}
-
-
-def default_invokes() -> dict[str, InvokeHandler]:
-    """The invokes every offline run answers; callers add their own on top."""
-    return {
-        "gcp:organizations/getProject:getProject": _get_project,
-        "gcp:organizations/getClientConfig:getClientConfig": _get_client_config,
-    }
+    return {BUILT_IMAGE_TYPE: _built_image, RANDOM_PASSWORD_TYPE: _random_password}
 
 
 def plain_value(value: Any) -> Any:

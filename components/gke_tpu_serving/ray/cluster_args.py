@@ -21,14 +21,19 @@ from gke_tpu_serving.ray.groups import (
     gpu_worker_group,
     tpu_worker_group,
 )
-from gke_tpu_serving.ray.spec import AUTOSCALER_REQUESTS, RayAuthMode, RayPod, autoscaling_enabled, ray_cluster_spec
+from gke_tpu_serving.ray.spec import AUTH_TOKEN_SECRET_KEY as AUTH_TOKEN_SECRET_KEY
+from gke_tpu_serving.ray.spec import (
+    AUTOSCALER_REQUESTS,
+    RayAuth,
+    RayAuthMode,
+    RayPod,
+    autoscaling_enabled,
+    ray_cluster_spec,
+)
 from gke_tpu_serving.tenancy.quota import Resources, parse_quantity
 
 DEFAULT_WEIGHTS_MOUNT = "/data/weights"
 TPU_RESOURCE = "google.com/tpu"
-AUTH_TOKEN_SECRET_KEY = "auth_token"
-"""The key of the Secret in which KubeRay (>= 1.5.1) keeps the token it generates for authOptions mode token; the
-Secret is named after the RayCluster."""
 MIN_RAY_VERSION_TOKEN_AUTH = (2, 52, 0)
 _RAY_VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 GROUP_CHECKS: dict[str, Any] = {
@@ -84,6 +89,8 @@ def check_common_args(args: Mapping[str, Any], image: object) -> tuple[Head, Ray
     dns_label_at(("namespace",), args.get("namespace"))
     check_pinned_image(image, at=("image",))
     auth = require_enum(("auth",), args.get("auth", RayAuthMode.TOKEN), RayAuthMode)
+    if auth is RayAuthMode.DISABLED and args.get("auth_token") is not None:
+        raise ArgError(("auth_token",), "set, but auth is disabled; allowed: auth token, or no auth_token")
     try:
         head = check_head(args.get("head") or {})  # type: ignore[arg-type]
     except ArgError as error:
@@ -131,7 +138,7 @@ def args_cluster_spec(
     ray_version: str,
     head: Head,
     groups: Sequence[WorkerGroup],
-    auth: RayAuthMode,
+    auth: RayAuth,
     run_as_user: int | None = None,
     head_labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -150,6 +157,11 @@ def args_cluster_spec(
     return ray_cluster_spec(
         ray_version=ray_version, head=head, head_pod=head_pod, groups=[(group, workers) for group in groups], auth=auth
     )
+
+
+def auth_token_secret_name(name: str) -> str:
+    """The Secret (key auth_token) in which a Ray cluster component keeps the token it is given (auth_token)."""
+    return f"{name}-ray-auth"
 
 
 def head_service_name(name: str) -> str:

@@ -10,6 +10,7 @@ from gke_tpu_serving.catalog.versions import RAY_IMAGE
 from gke_tpu_serving.errors import component_errors, require_int
 from gke_tpu_serving.k8s.pods import disruption_budget
 from gke_tpu_serving.options import inherited_dependencies
+from gke_tpu_serving.ray.auth_secret import ray_auth
 from gke_tpu_serving.ray.cluster_args import args_cluster_spec, check_common_args, check_ray_version, head_service_name
 from gke_tpu_serving.ray.groups import (
     CpuWorkerGroupArgs,
@@ -19,7 +20,7 @@ from gke_tpu_serving.ray.groups import (
     TpuWorkerGroupArgs,
     WorkerGroup,
 )
-from gke_tpu_serving.ray.spec import CLIENT_PORT, DASHBOARD_PORT, RayAuthMode, check_ray_name, head_pod_labels
+from gke_tpu_serving.ray.spec import CLIENT_PORT, DASHBOARD_PORT, RayAuth, RayAuthMode, check_ray_name, head_pod_labels
 
 DEFAULT_RUN_AS_USER = 1000
 
@@ -50,6 +51,12 @@ class RayClusterArgs(TypedDict):
     """Ray token authentication (token, the default: KubeRay generates the token into the Secret named after the
     cluster, key auth_token; needs KubeRay >= 1.5.1 and Ray >= 2.52) or disabled. The head Service is ClusterIP
     either way."""
+    auth_token: NotRequired[pulumi.Input[str]]
+    """The Ray token (a Pulumi secret), for a KubeRay operator that predates authOptions or whose version is unknown
+    (the GKE Ray add-on): kept in the Secret `<name>-ray-auth` (key auth_token), whose token every Ray container
+    (head, workers, the autoscaler) gets as RAY_AUTH_TOKEN with RAY_AUTH_MODE=token, and no authOptions: Ray's way
+    for KubeRay older than v1.5.1. Clients (a Notebook) read the same Secret. Default: none (KubeRay >= 1.5.1
+    generates the token from authOptions)."""
     env: NotRequired[dict[str, str]]
     """Environment variables of every Ray container. Default: none."""
     run_as_user: NotRequired[int]
@@ -90,16 +97,19 @@ def check_ray_cluster_args(args: RayClusterArgs) -> RayClusterSettings:
     )
 
 
-def ray_cluster_resource_spec(name: str, args: RayClusterArgs, settings: RayClusterSettings) -> dict[str, Any]:
+def ray_cluster_resource_spec(
+    name: str, args: RayClusterArgs, settings: RayClusterSettings, auth: RayAuth | None = None
+) -> dict[str, Any]:
     """The RayCluster's spec: the shared Ray cluster spec, recreated by KubeRay when the pods' template changes (a
-    standalone RayCluster otherwise keeps running pods of the old image)."""
+    standalone RayCluster otherwise keeps running pods of the old image). `auth`: where the token comes from
+    (default: authOptions)."""
     spec = args_cluster_spec(
         args,
         image=settings.image,
         ray_version=settings.ray_version,
         head=settings.head,
         groups=settings.groups,
-        auth=settings.auth,
+        auth=auth or RayAuth(settings.auth),
         run_as_user=settings.run_as_user,
         head_labels=head_pod_labels(name),
     )
@@ -131,7 +141,8 @@ class RayCluster(pulumi.ComponentResource):
     dashboard_url: pulumi.Output[str]
     """In-cluster URL of the dashboard and job API."""
     auth_token_secret_name: pulumi.Output[str]
-    """The Secret (key auth_token) in which KubeRay keeps the generated token; empty when auth is disabled."""
+    """The Secret (key auth_token) holding the token: `<name>-ray-auth` with auth_token, else the one KubeRay generates
+    (named after the cluster); empty when auth is disabled."""
 
     def __init__(self, name: str, args: RayClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gke-tpu-serving:index:RayCluster", name, None, opts)
@@ -139,6 +150,10 @@ class RayCluster(pulumi.ComponentResource):
             check_ray_name((), name)
             settings = check_ray_cluster_args(args)
         namespace = args["namespace"]
+        child = pulumi.ResourceOptions(parent=self, depends_on=inherited_dependencies(opts))
+        auth, auth_needs = ray_auth(
+            name, namespace, settings.auth, args.get("auth_token"), operator_reads_secret=False, opts=child
+        )
         k8s.apiextensions.CustomResource(
             name,
             api_version="ray.io/v1",
@@ -148,8 +163,8 @@ class RayCluster(pulumi.ComponentResource):
                 namespace=namespace,
                 labels={"app.kubernetes.io/name": "ray-cluster", "app.kubernetes.io/instance": name},
             ),
-            spec=ray_cluster_resource_spec(name, args, settings),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=inherited_dependencies(opts)),
+            spec=ray_cluster_resource_spec(name, args, settings, auth),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*auth_needs, *inherited_dependencies(opts)]),
         )
         head_disruption_budget(
             name, namespace, pulumi.ResourceOptions(parent=self, depends_on=inherited_dependencies(opts))
@@ -158,7 +173,8 @@ class RayCluster(pulumi.ComponentResource):
         self.head_service_name = pulumi.Output.from_input(head)
         self.ray_address = pulumi.Output.from_input(f"ray://{head}.{namespace}.svc:{CLIENT_PORT}")
         self.dashboard_url = pulumi.Output.from_input(f"http://{head}.{namespace}.svc:{DASHBOARD_PORT}")
-        self.auth_token_secret_name = pulumi.Output.from_input(name if settings.auth is RayAuthMode.TOKEN else "")
+        token_secret = auth.token_secret or (name if settings.auth is RayAuthMode.TOKEN else "")
+        self.auth_token_secret_name = pulumi.Output.from_input(token_secret)
         self.register_outputs(
             {
                 "head_service_name": self.head_service_name,

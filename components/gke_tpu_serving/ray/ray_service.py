@@ -11,8 +11,9 @@ import pulumi_kubernetes as k8s
 from gke_tpu_serving.catalog import ClusterMode
 from gke_tpu_serving.errors import ArgError, PathPart, component_errors, require_enum
 from gke_tpu_serving.k8s.accelerator_pods import check_cluster_mode
-from gke_tpu_serving.k8s.pods import Exposure, service_exposure
+from gke_tpu_serving.k8s.pods import Exposure, service_exposure, unauthenticated_exposure
 from gke_tpu_serving.options import inherited_dependencies
+from gke_tpu_serving.ray.auth_secret import ray_auth
 from gke_tpu_serving.ray.cluster_args import args_cluster_spec, check_common_args, check_ray_version, head_service_name
 from gke_tpu_serving.ray.groups import (
     TPU_RAY_RESOURCE,
@@ -25,7 +26,9 @@ from gke_tpu_serving.ray.groups import (
 )
 from gke_tpu_serving.ray.ray_cluster import head_disruption_budget
 from gke_tpu_serving.ray.serve import SERVE_PORT, ServeApplicationArgs, check_serve_applications, serve_config_v2
-from gke_tpu_serving.ray.spec import RayAuthMode, check_autopilot_ray_cluster, check_ray_name, head_pod_labels
+from gke_tpu_serving.ray.spec import RayAuth, RayAuthMode, check_autopilot_ray_cluster, check_ray_name, head_pod_labels
+
+SERVE_DOES_NOT_AUTHENTICATE = "Ray Serve's HTTP proxy (Ray token authentication covers the dashboard and jobs API only)"
 
 
 class RayServiceUpgradeStrategy(Enum):
@@ -62,12 +65,21 @@ class RayServiceArgs(TypedDict):
     auth: NotRequired[RayAuthMode]
     """Ray token authentication (token, the default; needs KubeRay >= 1.5.1 and Ray >= 2.52) or disabled. The head
     Service is ClusterIP either way."""
+    auth_token: NotRequired[pulumi.Input[str]]
+    """The Ray token (a Pulumi secret), for a KubeRay operator that predates authOptions or whose version is unknown
+    (the GKE Ray add-on): kept in the Secret `<name>-ray-auth` (key auth_token), whose token every Ray container
+    (head, workers, the autoscaler) gets as RAY_AUTH_TOKEN with RAY_AUTH_MODE=token, Ray's way for KubeRay older than
+    v1.5.1; authOptions names the same Secret (secretName), which KubeRay >= 1.6.0 then uses to deploy the Serve
+    applications (an older operator cannot deploy them onto a token-authenticated cluster: the RayService fails
+    closed). Default: none (KubeRay >= 1.5.1 generates the token from authOptions)."""
     upgrade_strategy: NotRequired[RayServiceUpgradeStrategy]
     """NewCluster or None. Default: None with TPU worker groups (a second cluster needs twice the chips),
     NewCluster otherwise."""
     exposure: NotRequired[Exposure]
-    """How the Serve Service is reachable: cluster-ip (default), internal-load-balancer or public-load-balancer.
-    The head (dashboard, job API) is never exposed: reach it with kubectl port-forward."""
+    """How the Serve Service is reachable: cluster-ip, the default and the only one allowed. Ray Serve does not
+    authenticate HTTP requests, so a load balancer is refused; reach it from outside the cluster through a Gateway
+    with Identity-Aware Proxy (a TenantGateway route). The head (dashboard, job API) is never exposed: reach it with
+    kubectl port-forward."""
     env: NotRequired[dict[str, str]]
     """Environment variables of every Ray container. Default: none."""
     weights_bucket: NotRequired[str]
@@ -122,6 +134,11 @@ def check_ray_service_args(args: RayServiceArgs) -> _Settings:
     head, auth, groups = check_common_args(args, args.get("image"))
     check_serve_applications(args.get("applications"))
     _check_fit(args["applications"], groups)
+    exposure = require_enum(("exposure",), args.get("exposure", Exposure.CLUSTER_IP), Exposure)
+    if exposure is not Exposure.CLUSTER_IP:
+        if auth is RayAuthMode.DISABLED:
+            raise ArgError(("auth",), f"disabled, but exposure is {exposure.value}; allowed: token (the default)")
+        raise ArgError(("exposure",), unauthenticated_exposure(exposure, SERVE_DOES_NOT_AUTHENTICATE))
     tpu = any(g.ray_resources.get(TPU_RAY_RESOURCE) for g in groups)
     default_upgrade = RayServiceUpgradeStrategy.NONE if tpu else RayServiceUpgradeStrategy.NEW_CLUSTER
     return _Settings(
@@ -131,16 +148,20 @@ def check_ray_service_args(args: RayServiceArgs) -> _Settings:
         upgrade_strategy=require_enum(
             ("upgrade_strategy",), args.get("upgrade_strategy", default_upgrade), RayServiceUpgradeStrategy
         ),
-        exposure=require_enum(("exposure",), args.get("exposure", Exposure.CLUSTER_IP), Exposure),
+        exposure=exposure,
         ray_version=check_ray_version(args, auth),
         mode=check_cluster_mode(args),
     )
 
 
 def ray_cluster_config(
-    args: RayServiceArgs, settings: _Settings, head_labels: Mapping[str, str] | None = None
+    args: RayServiceArgs,
+    settings: _Settings,
+    head_labels: Mapping[str, str] | None = None,
+    auth: RayAuth | None = None,
 ) -> dict[str, Any]:
-    """The RayService's spec.rayClusterConfig, its head pod labelled `head_labels` (head_pod_labels)."""
+    """The RayService's spec.rayClusterConfig, its head pod labelled `head_labels` (head_pod_labels); `auth`: where
+    the token comes from (default: authOptions)."""
     return args_cluster_spec(
         args,
         # The pure spec carries a build's digest reference (an Output) into the custom resource as it is.
@@ -148,7 +169,7 @@ def ray_cluster_config(
         ray_version=settings.ray_version,
         head=settings.head,
         groups=settings.groups,
-        auth=settings.auth,
+        auth=auth or RayAuth(settings.auth),
         head_labels=head_labels,
     )
 
@@ -197,11 +218,16 @@ class RayService(pulumi.ComponentResource):
             settings = check_ray_service_args(args)
             check_autopilot_ray_service(args, settings)
         namespace = args["namespace"]
+        child = pulumi.ResourceOptions(parent=self, depends_on=inherited_dependencies(opts))
+        # The operator deploys the Serve applications through the dashboard: it needs the same token.
+        auth, auth_needs = ray_auth(
+            name, namespace, settings.auth, args.get("auth_token"), operator_reads_secret=True, opts=child
+        )
         spec: dict[str, Any] = {
             "serveConfigV2": serve_config_v2(args["applications"]),
             "upgradeStrategy": {"type": settings.upgrade_strategy.value},
             "serveService": _serve_service(name, settings.exposure),
-            "rayClusterConfig": ray_cluster_config(args, settings, head_pod_labels(name)),
+            "rayClusterConfig": ray_cluster_config(args, settings, head_pod_labels(name), auth),
         }
         replace = settings.upgrade_strategy is RayServiceUpgradeStrategy.NONE
         k8s.apiextensions.CustomResource(
@@ -216,7 +242,7 @@ class RayService(pulumi.ComponentResource):
             spec=spec,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=inherited_dependencies(opts),
+                depends_on=[*auth_needs, *inherited_dependencies(opts)],
                 # KubeRay does not roll a cluster change under upgradeStrategy None; replacing the RayService does,
                 # freeing the accelerators first.
                 replace_on_changes=["spec.rayClusterConfig"] if replace else None,

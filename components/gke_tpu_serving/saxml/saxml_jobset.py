@@ -21,27 +21,37 @@ from gke_tpu_serving.k8s.accelerator_pods import (
 from gke_tpu_serving.k8s.pods import (
     Exposure,
     disruption_budget,
-    restricted_container_security_context,
-    restricted_pod_security_context,
+    secret_env_vars,
     service_exposure,
+    unauthenticated_exposure,
 )
 from gke_tpu_serving.names import check_bucket_name, check_dns_label, check_pinned_image
 from gke_tpu_serving.options import inherited_dependencies
+from gke_tpu_serving.saxml.cpu_server import cpu_server
 from gke_tpu_serving.saxml.jobset_spec import (
     API_VERSION,
     KIND,
-    SAXML_UID,
     SLICE_JOB,
     ModelServers,
     check_jobset_names,
     model_server_jobset,
     saxml_chip,
 )
-from gke_tpu_serving.saxml.saxml_models import DEFAULT_CELL, SaxmlModelArgs, SaxmlModels, check_cell, models_document
+from gke_tpu_serving.saxml.saxml_models import (
+    ADMIN_TOKEN_ENV,
+    DEFAULT_CELL,
+    SaxmlModelArgs,
+    SaxmlModels,
+    SaxmlModelsArgs,
+    admin_token_secret_name,
+    check_cell,
+    models_document,
+)
 
 ADMIN_PORT = 10000
 HTTP_PORT = 8888
 DEFAULT_MAX_RESTARTS = 10
+HTTP_SERVER_DOES_NOT_AUTHENTICATE = "the Saxml HTTP server (/generate; /publish and /unpublish but for the admin token)"
 
 
 class SaxmlJobSetArgs(TypedDict):
@@ -79,10 +89,15 @@ class SaxmlJobSetArgs(TypedDict):
     max_restarts: NotRequired[int]
     """How many times the JobSet recreates all model servers after one of its pods fails, before it gives up.
     Default: 10."""
+    admin_token: NotRequired[pulumi.Input[str]]
+    """The token the HTTP server requires on /publish, /update and /unpublish (`Authorization: Bearer <token>`; at
+    least 16 visible ASCII characters without spaces), a Pulumi secret: kept in the Secret `<name>-admin-token` (key
+    SAXML_ADMIN_TOKEN), which the HTTP server and SaxmlModels' publishing Job read by reference. Default: none (the
+    admin endpoints answer whatever reaches the HTTP server)."""
     exposure: NotRequired[Exposure]
-    """Reach of the HTTP server's Service: cluster-ip (default), internal-load-balancer or public-load-balancer. The
-    HTTP server has no authentication and can publish and unpublish models: expose it publicly only behind
-    something that authenticates."""
+    """Reach of the HTTP server's Service: cluster-ip, the default and the only one allowed. The HTTP server does not
+    authenticate /generate (and /publish, /unpublish only with admin_token): a load balancer is refused; reach it
+    from outside the cluster through a Gateway with Identity-Aware Proxy (a TenantGateway route)."""
     cluster_mode: NotRequired[ClusterMode]
     """The cluster's mode, standard (default) or autopilot. On Autopilot the model servers' TPU selectors and
     requests make GKE provision each slice, and tpu_spot, tpu_reservation and tpu_zone become node selectors."""
@@ -146,6 +161,8 @@ def check_saxml_args(args: SaxmlJobSetArgs) -> _Settings:
     cell = check_cell(args.get("cell", DEFAULT_CELL))
     models = models_document(cell, args["models"], max_replicas=slices) if "models" in args else None
     exposure = require_enum(("exposure",), args.get("exposure", Exposure.CLUSTER_IP), Exposure)
+    if exposure is not Exposure.CLUSTER_IP:
+        raise ArgError(("exposure",), unauthenticated_exposure(exposure, HTTP_SERVER_DOES_NOT_AUTHENTICATE))
     mode = check_cluster_mode(args)
     capacity = check_capacity(
         args, spot="tpu_spot", reservation="tpu_reservation", zone="tpu_zone", compute_class="tpu_compute_class"
@@ -199,7 +216,7 @@ class SaxmlJobSet(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, depends_on=after)
 
         admin_labels = _labels(name, "admin-server")
-        admin = self._server(
+        admin = cpu_server(
             f"{name}-admin-server",
             namespace,
             admin_labels,
@@ -228,7 +245,8 @@ class SaxmlJobSet(pulumi.ComponentResource):
         )
 
         http_labels = _labels(name, "http-server")
-        http = self._server(
+        token = {ADMIN_TOKEN_ENV: args["admin_token"]} if "admin_token" in args else {}
+        http = cpu_server(
             f"{name}-http",
             namespace,
             http_labels,
@@ -236,6 +254,7 @@ class SaxmlJobSet(pulumi.ComponentResource):
             image=args["http_server_image"],
             port=HTTP_PORT,
             env={"SAX_ROOT": sax_root},
+            secret_env=secret_env_vars(admin_token_secret_name(name), namespace, token, child),
             health_path="/health",
             opts=child,
         )
@@ -252,15 +271,18 @@ class SaxmlJobSet(pulumi.ComponentResource):
             disruption_budget(f"{name}-{role}", namespace, labels, child, **bounds)
         url = f"http://{name}-http.{namespace}.svc:{HTTP_PORT}"
         if settings.models is not None:
+            publisher: SaxmlModelsArgs = {
+                "namespace": namespace,
+                "image": args["http_server_image"],
+                "server_url": url,
+                "cell": settings.cell,
+                "models": args["models"],
+            }
+            if token:
+                publisher["admin_token_secret"] = admin_token_secret_name(name)
             SaxmlModels(
                 f"{name}-models",
-                {
-                    "namespace": namespace,
-                    "image": args["http_server_image"],
-                    "server_url": url,
-                    "cell": settings.cell,
-                    "models": args["models"],
-                },
+                publisher,
                 # Publishing needs the HTTP server and the admin server behind it; model servers may join later.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[admin, http, http_service, *after]),
             )
@@ -276,66 +298,6 @@ class SaxmlJobSet(pulumi.ComponentResource):
                 "jobset_name": self.jobset_name,
                 "cell": self.cell,
             }
-        )
-
-    @staticmethod
-    def _server(
-        name: str,
-        namespace: str,
-        labels: dict[str, str],
-        service_account_name: pulumi.Input[str],
-        *,
-        image: pulumi.Input[str],
-        port: int,
-        env: dict[str, str],
-        health_path: str | None,
-        opts: pulumi.ResourceOptions,
-    ) -> k8s.apps.v1.Deployment:
-        """A CPU server of the cell: one replica on the system pool, probed on `health_path` over HTTP, or on its
-        port where it serves no HTTP."""
-        http_get = k8s.core.v1.HTTPGetActionArgs(path=health_path, port="serve") if health_path else None
-        tcp_socket = None if health_path else k8s.core.v1.TCPSocketActionArgs(port="serve")
-        return k8s.apps.v1.Deployment(
-            name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        service_account_name=service_account_name,
-                        containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name="server",
-                                image=image,
-                                ports=[k8s.core.v1.ContainerPortArgs(name="serve", container_port=port)],
-                                env=[k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in env.items()],
-                                resources=k8s.core.v1.ResourceRequirementsArgs(
-                                    requests={"cpu": "500m", "memory": "1Gi"}, limits={"memory": "2Gi"}
-                                ),
-                                readiness_probe=k8s.core.v1.ProbeArgs(
-                                    http_get=http_get, tcp_socket=tcp_socket, period_seconds=10, failure_threshold=3
-                                ),
-                                liveness_probe=k8s.core.v1.ProbeArgs(
-                                    http_get=http_get,
-                                    tcp_socket=tcp_socket,
-                                    initial_delay_seconds=30,
-                                    period_seconds=20,
-                                    timeout_seconds=5,
-                                    failure_threshold=3,
-                                ),
-                                security_context=restricted_container_security_context(),
-                            )
-                        ],
-                        # The upstream images name no user; an explicit one lets runAsNonRoot admit them.
-                        security_context=restricted_pod_security_context(run_as=SAXML_UID),
-                        # No Kubernetes API calls; Workload Identity needs no token in the pod.
-                        automount_service_account_token=False,
-                    ),
-                ),
-            ),
-            opts=opts,
         )
 
 

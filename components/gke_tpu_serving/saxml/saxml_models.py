@@ -53,6 +53,10 @@ class SaxmlModelsArgs(TypedDict):
     """The Saxml cell, /sax/NAME. Every model of this cell that is not listed is unpublished. Default: /sax/test."""
     models: list[SaxmlModelArgs]
     """The models the cell serves, each once."""
+    admin_token_secret: NotRequired[pulumi.Input[str]]
+    """A Secret holding the HTTP server's admin token under the key SAXML_ADMIN_TOKEN (SaxmlJobSet's
+    `<name>-admin-token`): the publishing client sends it as `Authorization: Bearer <token>`. Default: none (the
+    server's admin endpoints are open)."""
     timeout_minutes: NotRequired[int]
     """How long `pulumi up` waits for the servers to answer and the models to be published. Default: 30."""
 
@@ -127,6 +131,25 @@ def sync_job_name(name: str, models_json: str, image: str, server_url: str) -> s
     return job_name
 
 
+ADMIN_TOKEN_ENV = "SAXML_ADMIN_TOKEN"
+"""Where the HTTP server (workloads/saxml/http_server/saxml_http/guards.py) and its client (saxml_client/cli.py) read
+the admin token; also the key of the Secret that holds it."""
+
+
+def admin_token_secret_name(cell_name: str) -> str:
+    """The Secret in which SaxmlJobSet `cell_name` keeps its HTTP server's admin token."""
+    return f"{cell_name}-admin-token"
+
+
+def _admin_token_env(args: SaxmlModelsArgs) -> list[k8s.core.v1.EnvVarArgs] | None:
+    if "admin_token_secret" not in args:
+        return None
+    secret = k8s.core.v1.SecretKeySelectorArgs(name=args["admin_token_secret"], key=ADMIN_TOKEN_ENV)
+    return [
+        k8s.core.v1.EnvVarArgs(name=ADMIN_TOKEN_ENV, value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=secret))
+    ]
+
+
 class SaxmlModels(pulumi.ComponentResource):
     """Publishes a Saxml cell's models from the stack: a ConfigMap holds the cell's desired models as JSON, and a Job
     runs the HTTP server image's client, `python -m saxml_client sync`, which publishes missing models, updates
@@ -186,6 +209,7 @@ class SaxmlModels(pulumi.ComponentResource):
                                     f"{MODELS_DIR}/{MODELS_FILE}",
                                     "--wait",
                                 ],
+                                env=_admin_token_env(args),
                                 resources=k8s.core.v1.ResourceRequirementsArgs(
                                     requests={"cpu": "100m", "memory": "128Mi"}, limits={"memory": "256Mi"}
                                 ),

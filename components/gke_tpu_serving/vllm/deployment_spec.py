@@ -124,7 +124,7 @@ class VllmDeploymentWithHpaArgs(TypedDict):
     exposure: NotRequired[Exposure]
     """cluster-ip (default), internal-load-balancer or public-load-balancer."""
     api_key: NotRequired[pulumi.Input[str]]
-    """Require this key on every request (vLLM's --api-key), a Pulumi secret. Default: none."""
+    """Require this key on every request (vLLM's --api-key), a Pulumi secret; required with a load balancer."""
     cpu: NotRequired[str]
     """CPU request of the server container. Default: a quarter of what the TPU host's allocatable CPU leaves beside a
     10% headroom for DaemonSets and the GCS FUSE sidecar (80 on ct6e-standard-8t); required on a machine type whose
@@ -253,6 +253,9 @@ def check_vllm_args(args: VllmDeploymentWithHpaArgs) -> VllmSettings:
         )
     source = require_enum(("weights_source",), args.get("weights_source", WeightsSource.STAGED), WeightsSource)
     exposure = require_enum(("exposure",), args.get("exposure", Exposure.CLUSTER_IP), Exposure)
+    if exposure is not Exposure.CLUSTER_IP and args.get("api_key") is None:
+        reason = "vLLM would answer whoever reaches the load balancer; allowed: cluster-ip, or set api_key (--api-key)"
+        raise ArgError(("exposure",), f"{exposure.value}, but api_key is not set: {reason}")
     mode = check_cluster_mode(args)
     capacity = check_capacity(
         args, spot="tpu_spot", reservation="tpu_reservation", zone="tpu_zone", compute_class="tpu_compute_class"
