@@ -16,7 +16,7 @@ import functools
 from collections.abc import Callable, Iterator
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, SHIPPED_STACKS
 
 from gke_tpu_serving.offline import MockSession, PreviewResult, run_program
 
@@ -28,10 +28,6 @@ def pulumi_mocks() -> Iterator[MockSession]:
         yield session
     finally:
         session.close()
-
-
-SHIPPED_STACKS = ("dev", "gpu", "autopilot", "teams")
-"""The stack files the project ships (Pulumi.<stack>.yaml)."""
 
 
 @pytest.fixture(scope="session")

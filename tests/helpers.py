@@ -14,6 +14,10 @@ from gke_tpu_serving.errors import allowed_values
 ROOT = Path(__file__).resolve().parents[1]
 """The project root: Pulumi.yaml, the stack files and the program."""
 
+SHIPPED_STACKS = ("dev", "gpu", "autopilot", "teams")
+"""The stack files the project ships (Pulumi.<stack>.yaml). (Here, not in conftest.py: `import conftest` finds the
+project root's conftest.py first.)"""
+
 
 def program_with_stacks(directory: Path, stacks: dict[str, str]) -> Path:
     """A copy of the Pulumi program in `directory` with the given stack files (`{stack name: YAML text}`), for

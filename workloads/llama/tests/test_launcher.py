@@ -398,8 +398,14 @@ def launch(
     yield start
     for process in started:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            # SIGTERM, which the launcher forwards to the server it started in a session of its own: a SIGKILL would
+            # leave that server running with nobody to stop it.
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def test_the_server_starts_with_the_flags_and_a_cache_seeded_from_the_bucket(
