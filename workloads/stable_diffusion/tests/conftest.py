@@ -34,6 +34,7 @@ WORKLOAD_DIR = TESTS_DIR.parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
+from nested_run import NESTED_RUN, SD_PYTHON, TEST_NAME, start  # noqa: E402
 from tiny_app import APP_ARGS, CPU_DEVICES, SIZE, STEPS  # noqa: E402
 
 IN_WORKLOAD_VIRTUALENV = all(importlib.util.find_spec(name) for name in ("jax", "diffusers", "ray"))
@@ -53,6 +54,18 @@ def pytest_configure(config: pytest.Config) -> None:
         # which JAX's warning about forking a threaded process does not apply to.
         config.addinivalue_line("filterwarnings", "ignore::pydantic.warnings.PydanticDeprecatedSince20")
         config.addinivalue_line("filterwarnings", "ignore:os.fork\\(\\) was called:RuntimeWarning")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # In any other interpreter: the nested run starts now, beside the rest of the suite (nested_run.py).
+    if not IN_WORKLOAD_VIRTUALENV and SD_PYTHON.exists() and any(item.name == TEST_NAME for item in session.items):
+        session.config.stash[NESTED_RUN] = start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(NESTED_RUN, None)
+    if run is not None:  # a session that stopped before the test waited for it
+        run.stop()
 
 
 def free_port() -> int:
