@@ -22,8 +22,9 @@ EXIT_GRACE_S = 5.0
 """How long a process has to exit once its owner is finished (a server's own shutdown, Ray's processes)."""
 
 _spawned = False
-_owned: dict[tuple[int, float], psutil.Process] = {}
-"""Every process found so far, by pid and start time (a pid can be reused)."""
+_owned: dict[tuple[int, float], object] = {}
+"""Every process found so far, by pid and start time (a pid can be reused): its owner (None: started outside any
+test or fixture, as during collection; not checked)."""
 _owners: dict[object, dict[tuple[int, float], psutil.Process]] = {}
 
 
@@ -42,14 +43,21 @@ def _claim(owner: object) -> None:
     if not _spawned:
         return
     _spawned = False
+    found: dict[int, tuple[tuple[int, float], int, psutil.Process]] = {}
     for process in psutil.Process().children(recursive=True):
         try:
-            key = (process.pid, process.create_time())
+            found[process.pid] = ((process.pid, process.create_time()), process.ppid(), process)
         except psutil.NoSuchProcess:
             continue
-        if key not in _owned:
-            _owned[key] = process
-            _owners.setdefault(owner, {})[key] = process
+    # Oldest first, so a process's parent is placed before it: a process started by a known one (a server's workers)
+    # belongs to that one's owner, whenever it appeared.
+    for key, parent, process in sorted(found.values(), key=lambda entry: entry[0][1]):
+        if key in _owned:
+            continue
+        ancestor = found.get(parent)
+        _owned[key] = _owned.get(ancestor[0], owner) if ancestor is not None else owner
+        if _owned[key] is not None:
+            _owners.setdefault(_owned[key], {})[key] = process
 
 
 def _release(owner: object, what: str) -> None:
