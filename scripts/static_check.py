@@ -14,13 +14,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+import traceback
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from gke_tpu_serving.offline import PreviewResult, input_error_message, run_program, write_manifests
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -31,7 +34,7 @@ STAGING_SUFFIX = "+staging"
 
 
 class RenderError(Exception):
-    """A stack that the offline preview could not render (its message is the preview's own output)."""
+    """A stack that the offline preview could not render (its message is the preview's refusal, or the traceback)."""
 
 
 @dataclass(frozen=True)
@@ -105,25 +108,33 @@ def stack_sources(project_dir: Path, scratch: Path) -> list[StackSource]:
     return sources
 
 
-def render_manifests(source: StackSource, out_dir: Path, python: str = sys.executable) -> list[Path]:
-    """Run the offline preview of one stack and return the manifests it wrote into `out_dir`."""
-    command = [python, "-m", "gke_tpu_serving.offline", "preview", "--stack", source.name, "--manifests", str(out_dir)]
-    done = subprocess.run(command, cwd=source.project_dir, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RenderError(f"stack {source.name}: offline preview exited {done.returncode}:\n{done.stderr.strip()}")
+Preview = Callable[[Path, str], PreviewResult]
+"""Renders stack `name` of the project in a directory: `run_program`, or a test's cache of it."""
+
+
+def render_manifests(source: StackSource, out_dir: Path, preview: Preview = run_program) -> list[Path]:
+    """Run the offline preview of one stack in this process and return the manifests it wrote into `out_dir`."""
+    try:
+        result = preview(source.project_dir, source.name)
+    except Exception as error:
+        reason = input_error_message(error) or "".join(traceback.format_exception(error)).strip()
+        raise RenderError(f"stack {source.name}: the offline preview failed:\n{reason}") from None
+    write_manifests(result, out_dir)
     return sorted(out_dir.glob("*.yaml"))
 
 
-def render_all(project_dir: Path, scratch: Path) -> Rendered:
-    """The manifests of every stack (and variant) under `scratch`/manifests/<stack>/, and the Dockerfiles."""
-    sources = stack_sources(project_dir, scratch)
-    # One process per stack, side by side: each spends its time importing the Pulumi SDKs.
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        manifests = pool.map(lambda source: render_manifests(source, scratch / "manifests" / source.name), sources)
-        return Rendered(
-            manifests={source.name: paths for source, paths in zip(sources, manifests, strict=True)},
-            dockerfiles=workload_dockerfiles(project_dir),
-        )
+def render_all(project_dir: Path, scratch: Path, preview: Preview = run_program) -> Rendered:
+    """The manifests of every stack (and variant) under `scratch`/manifests/<stack>/, and the Dockerfiles.
+
+    One stack after another, in this process: the Pulumi SDKs are imported once (a process per stack spent most of
+    its time importing them), and the mocks' runtime is one per process."""
+    return Rendered(
+        manifests={
+            source.name: render_manifests(source, scratch / "manifests" / source.name, preview)
+            for source in stack_sources(project_dir, scratch)
+        },
+        dockerfiles=workload_dockerfiles(project_dir),
+    )
 
 
 def checkov_command(checkov: Path, files: list[Path], config: Path = CONFIG) -> list[str]:
@@ -136,21 +147,21 @@ def checkov_command(checkov: Path, files: list[Path], config: Path = CONFIG) -> 
 def run_checkov(
     rendered: Rendered, checkov: Path = CHECKOV, config: Path = CONFIG, extra: tuple[str, ...] = (), cwd: Path = ROOT
 ) -> dict[str, subprocess.CompletedProcess[str]]:
-    """checkov once per scan of `rendered`, two at a time (its start-up is most of each run's time)."""
-    scans = rendered.scans()
+    """checkov once per scan of `rendered`."""
+    commands = {scan: [*checkov_command(checkov, files, config), *extra] for scan, files in rendered.scans().items()}
+    return run_commands(commands, cwd)
+
+
+def run_commands(commands: Mapping[str, list[str]], cwd: Path = ROOT) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Each command, two at a time (checkov's start-up is most of each run's time), by name."""
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = pool.map(
-            lambda files: subprocess.run(
-                [*checkov_command(checkov, files, config), *extra],
-                capture_output=True,
-                text=True,
-                cwd=cwd,
-                check=False,
-                stdin=subprocess.DEVNULL,
+            lambda command: subprocess.run(
+                command, capture_output=True, text=True, cwd=cwd, check=False, stdin=subprocess.DEVNULL
             ),
-            scans.values(),
+            commands.values(),
         )
-        return dict(zip(scans, done, strict=True))
+        return dict(zip(commands, done, strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:

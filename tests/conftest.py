@@ -10,15 +10,22 @@ sets config (bare keys belong to the project; `gcp:project` is preset to "test-p
 `pulumi_mocks.invokes[token] = handler` answers an invoke, `pulumi_mocks.computed[type] = fn` adds
 provider-computed outputs. `settle()` raises `UnmockedInvokeError` for any invoke no handler answers;
 `resolve(output)` gives an Output's plain value.
+
+`offline_cli("preview", "--stack", "dev", ...)` runs the offline CLI's `main(argv)` in this process, as
+`python -m gke_tpu_serving.offline ...` would from the current directory, and returns a CompletedProcess with its exit
+status and what it printed (one test, in test_offline.py, runs the real command in a subprocess).
 """
 
 import functools
+import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, SHIPPED_STACKS, OfflineCli
 
 from gke_tpu_serving.offline import MockSession, PreviewResult, run_program
+from gke_tpu_serving.offline.__main__ import main as offline_main
 
 
 @pytest.fixture
@@ -28,10 +35,6 @@ def pulumi_mocks() -> Iterator[MockSession]:
         yield session
     finally:
         session.close()
-
-
-SHIPPED_STACKS = ("dev", "gpu", "autopilot", "teams")
-"""The stack files the project ships (Pulumi.<stack>.yaml)."""
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +48,15 @@ def shipped_stack() -> Callable[[str], PreviewResult]:
 def _render_shipped(stack: str) -> PreviewResult:
     assert stack in SHIPPED_STACKS, stack
     return run_program(ROOT, stack)
+
+
+@pytest.fixture
+def offline_cli(capsys: pytest.CaptureFixture[str]) -> OfflineCli:
+    def run(*argv: str | Path) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()  # what the test printed before is not the command's
+        args = [str(arg) for arg in argv]
+        status = offline_main(args)
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["python", "-m", "gke_tpu_serving.offline", *args], status, out, err)
+
+    return run

@@ -2,6 +2,7 @@
 
 import copy
 import shutil
+import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +16,13 @@ from gke_tpu_serving.vllm.deployment_spec import VllmDeploymentWithHpaArgs
 
 ROOT = Path(__file__).resolve().parents[1]
 """The project root: Pulumi.yaml, the stack files and the program."""
+
+OfflineCli = Callable[..., subprocess.CompletedProcess[str]]
+"""The `offline_cli` fixture's type (conftest.py)."""
+
+SHIPPED_STACKS = ("dev", "gpu", "autopilot", "teams")
+"""The stack files the project ships (Pulumi.<stack>.yaml). (Here, not in conftest.py: `import conftest` finds the
+project root's conftest.py first.)"""
 
 
 def program_with_stacks(directory: Path, stacks: dict[str, str]) -> Path:

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pytest
 import yaml
+from helpers import OfflineCli
 
 from gke_tpu_serving.offline import (
     MockSession,
@@ -55,6 +56,7 @@ def _walk(value: Any) -> Iterator[Any]:
 
 
 def _run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """The real command, in a subprocess: once (the other tests run main() in-process with `offline_cli`)."""
     command = [sys.executable, "-m", "gke_tpu_serving.offline", "preview", *map(str, args)]
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
@@ -440,13 +442,13 @@ def test_cli_prints_the_tree_and_writes_json_manifests_and_diff(tmp_path: Path, 
     ]
 
 
-def test_cli_bad_config_exits_2_with_only_the_message() -> None:
-    done = _run_cli("--stack", "bad", "--project-dir", MINI)
+def test_cli_bad_config_exits_2_with_only_the_message(offline_cli: OfflineCli) -> None:
+    done = offline_cli("preview", "--stack", "bad", "--project-dir", MINI)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", BAD_MESSAGE + "\n")
 
 
-def test_cli_unmocked_invoke_exits_1_naming_the_token() -> None:
-    done = _run_cli("--stack", "unmocked", "--project-dir", MINI)
+def test_cli_unmocked_invoke_exits_1_naming_the_token(offline_cli: OfflineCli) -> None:
+    done = offline_cli("preview", "--stack", "unmocked", "--project-dir", MINI)
     assert done.returncode == 1
     assert "UnmockedInvokeError: unmocked invoke gcp:organizations/getBillingAccount:getBillingAccount" in done.stderr
 

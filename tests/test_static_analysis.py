@@ -1,25 +1,36 @@
 """Static analysis of what the project ships, as `make static` runs it (scripts/static_check.py): checkov on every
 stack's rendered Kubernetes manifests and on every workload Dockerfile, failing on anything but the skips that
-.checkov.yaml justifies; hadolint on every Dockerfile."""
+.checkov.yaml justifies; hadolint on every Dockerfile.
+
+checkov runs once per scan, without the skips, and once over everything with .checkov.yaml as `make static` gives
+it (each run costs seconds of start-up): the tests below share those runs. The shipped stacks are the ones every test
+reads (`shipped_stack`), not rendered again.
+"""
 
 import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from gke_tpu_serving.offline import PreviewResult, run_program
 from scripts.static_check import (
     CHECKOV,
     CONFIG,
     ROOT,
     STAGING_SUFFIX,
     Rendered,
+    RenderError,
+    StackSource,
+    checkov_command,
     render_all,
-    run_checkov,
+    render_manifests,
+    run_commands,
     stack_names,
     staging_variant,
     workload_dockerfiles,
@@ -32,9 +43,35 @@ needs_checkov = pytest.mark.skipif(
 DOCKERFILES = workload_dockerfiles(ROOT)
 
 
+AS_MAKE_STATIC = "all, with .checkov.yaml"
+"""The run over every scan's files at once, with the skips, as `make static` configures checkov."""
+
+
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    return render_all(ROOT, tmp_path_factory.mktemp("static"))
+def rendered(tmp_path_factory: pytest.TempPathFactory, shipped_stack: Callable[[str], PreviewResult]) -> Rendered:
+    def preview(project_dir: Path, stack: str) -> PreviewResult:
+        return shipped_stack(stack) if project_dir == ROOT else run_program(project_dir, stack)
+
+    return render_all(ROOT, tmp_path_factory.mktemp("static"), preview)
+
+
+@pytest.fixture(scope="module")
+def checkov_runs(rendered: Rendered, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Each scan without the skips (JSON), and AS_MAKE_STATIC: every file in one run, with the skips."""
+    # Without its skips, checkov must fail exactly on them: this proves the invocation catches failures, and a
+    # skip that nothing triggers any more (say, once the stacks pin images by digest) is flagged for removal.
+    settings = yaml.safe_load(CONFIG.read_text())
+    del settings["skip-check"]
+    scratch = tmp_path_factory.mktemp("checkov")
+    unskipped = scratch / "checkov.yaml"
+    unskipped.write_text(yaml.safe_dump(settings))
+    commands = {
+        scan: [*checkov_command(CHECKOV, files, unskipped), "--output", "json"]
+        for scan, files in rendered.scans().items()
+    }
+    commands[AS_MAKE_STATIC] = checkov_command(CHECKOV, [path for files in rendered.scans().values() for path in files])
+    # Not from the project root: checkov also reads the .checkov.yaml of its working directory.
+    return run_commands(commands, cwd=scratch)
 
 
 def _skips() -> list[str]:
@@ -84,26 +121,45 @@ def test_every_skip_says_why() -> None:
 
 
 @needs_checkov
-def test_checkov_finds_nothing_beyond_the_documented_skips(rendered: Rendered) -> None:
-    runs = run_checkov(rendered)
-    assert set(runs) == {*rendered.manifests, "Dockerfiles"}
-    for scan, done in runs.items():
-        assert done.returncode == 0, f"{scan}:\n{done.stdout}{done.stderr}"
-        assert re.findall(r"Failed checks: (\d+)", done.stdout) == ["0"], f"{scan}:\n{done.stdout}"
+def test_checkov_finds_nothing_beyond_the_documented_skips(rendered: Rendered, checkov_runs: dict[str, Any]) -> None:
+    assert set(checkov_runs) == {*rendered.manifests, "Dockerfiles", AS_MAKE_STATIC}
+    for scan, done in checkov_runs.items():
+        if scan == AS_MAKE_STATIC:
+            assert done.returncode == 0, f"{scan}:\n{done.stdout}{done.stderr}"
+            # One summary per framework (Kubernetes, Dockerfile).
+            assert re.findall(r"Failed checks: (\d+)", done.stdout) == ["0", "0"], f"{scan}:\n{done.stdout}"
+        else:
+            assert done.returncode in {0, 1}, f"{scan}:\n{done.stderr}"
+            beyond = _failed_check_ids(done.stdout) - set(_skips())
+            assert not beyond, f"{scan}: {sorted(beyond)}\n{done.stdout}"
 
 
 @needs_checkov
-def test_every_skip_is_still_needed(rendered: Rendered, tmp_path: Path) -> None:
-    # Without its skips, checkov must fail exactly on them: this proves the invocation catches failures, and a
-    # skip that nothing triggers any more (say, once the stacks pin images by digest) is flagged for removal.
-    settings = yaml.safe_load(CONFIG.read_text())
-    del settings["skip-check"]
-    unskipped = tmp_path / "checkov.yaml"
-    unskipped.write_text(yaml.safe_dump(settings))
-    # Not from the project root: checkov also reads the .checkov.yaml of its working directory.
-    runs = run_checkov(rendered, config=unskipped, extra=("--output", "json"), cwd=tmp_path)
-    assert {done.returncode for done in runs.values()} <= {0, 1}, [done.stderr for done in runs.values()]
-    assert set().union(*(_failed_check_ids(done.stdout) for done in runs.values())) == set(_skips())
+def test_every_skip_is_still_needed(checkov_runs: dict[str, Any]) -> None:
+    unskipped = [done for scan, done in checkov_runs.items() if scan != AS_MAKE_STATIC]
+    assert set().union(*(_failed_check_ids(done.stdout) for done in unskipped)) == set(_skips())
+
+
+def test_a_stack_that_does_not_render_names_itself_and_the_preview_refusal(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: broken\nruntime: python\n")
+    with pytest.raises(RenderError) as raised:
+        render_manifests(StackSource("missing", tmp_path), tmp_path / "out")
+    assert str(raised.value) == (
+        f"stack missing: the offline preview failed:\nstack 'missing': {tmp_path}/Pulumi.missing.yaml does not exist; "
+        "allowed: none (the Pulumi.<stack>.yaml files there)"
+    )
+
+
+def test_a_stack_that_fails_otherwise_names_itself_with_the_traceback(tmp_path: Path) -> None:
+    def crash(project_dir: Path, stack: str) -> PreviewResult:
+        raise RuntimeError("the program crashed")
+
+    with pytest.raises(
+        RenderError,
+        match=r"(?s)^stack dev: the offline preview failed:\nTraceback .*RuntimeError: the "
+        r"program crashed$",
+    ):
+        render_manifests(StackSource("dev", ROOT), tmp_path / "out", crash)
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: str(path.parent.relative_to(ROOT / "workloads")))

@@ -57,6 +57,7 @@ from ..storage import (
 from ..tokens import generated_token
 from .ray_operator import RayOperator, check_operator, operator_of, stack_generates_ray_token
 from .stable_diffusion_commands import commands
+from .stable_diffusion_shapes import check_shapes, startup_compile
 from .stable_diffusion_weights import DEFAULT_MODEL, deploy_staging
 
 STORAGE = StorageSpec(
@@ -108,6 +109,14 @@ class Config(StorageScenarioConfig):
     batch_sizes: NotRequired[list[int]]
     """Batch shapes compiled before the server reports ready; requests are padded to the next one. Default: the
     application's ([1, 2, 4, 8])."""
+    extra_sizes: NotRequired[list[int]]
+    """Further square sizes served besides `resolution` (multiples of 8); each is compiled for every batch size and
+    step count. Default: none."""
+    extra_steps: NotRequired[list[int]]
+    """Further step counts served besides `defaultSteps`; each is compiled like a size. Default: none."""
+    max_compiled_shapes: NotRequired[int]
+    """The most programs (batch sizes x sizes x step counts) a replica may compile before it is ready: each takes
+    tens of seconds (~45 s on an H100). Default: 8."""
     batch_wait_timeout_seconds: NotRequired[float]
     """How long a batch waits to fill. Default: the application's (0.05)."""
     replicas: NotRequired[int]
@@ -131,6 +140,8 @@ _APP_ARGS = {
     "resolution": "resolution",
     "default_steps": "default_steps",
     "batch_sizes": "batch_sizes",
+    "extra_sizes": "extra_sizes",
+    "extra_steps": "extra_steps",
     "batch_wait_timeout_seconds": "batch_wait_timeout_s",
 }
 # RayService args that have no config key of their own point at the key that decides them.
@@ -147,6 +158,12 @@ def _gpu_pool(placement: Placement) -> GpuPoolPlan:
     pool = placement.gpu_pool
     assert pool is not None  # config.py placed the instance on a TPU or a GPU pool
     return pool
+
+
+def _accelerator(placement: Placement) -> str:
+    if placement.tpu_pools:
+        return placement.tpu_pools[0].tpu_slice.accelerator_label
+    return _gpu_pool(placement).accelerator_type.value
 
 
 def _image_build(placement: Placement) -> ImageBuild:
@@ -235,6 +252,7 @@ def _check_app_settings(placement: Placement) -> None:
                 ("resolution",), f"{settings['resolution']} is not allowed; allowed: a multiple of 8, e.g. 512 or 768"
             )
         _check_batch_sizes(settings.get("batch_sizes", [1]))
+        check_shapes(settings)
         if settings.get("batch_wait_timeout_seconds", 0) < 0:
             raise ArgError(
                 ("batch_wait_timeout_seconds",),
@@ -381,6 +399,7 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
             # `pulumi up` does not wait for a custom resource to serve: this shows KubeRay's progress.
             "watch": f"kubectl -n {args['namespace']} get rayservice {name} -w",
             "commands": commands(placement, name),
+            "startupCompile": startup_compile(placement.settings, _accelerator(placement)),
         }
     )
 

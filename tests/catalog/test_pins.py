@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from conftest import SHIPPED_STACKS
+from helpers import SHIPPED_STACKS
 
 from gke_tpu_serving.catalog import versions
 from gke_tpu_serving.catalog.versions import PINS, Pin

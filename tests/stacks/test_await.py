@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import SHIPPED_STACKS
+from helpers import SHIPPED_STACKS
 
 from gke_tpu_serving.offline import PreviewResult
 

@@ -3,13 +3,12 @@
 import json
 import re
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, program_with_stacks
+from helpers import ROOT, OfflineCli, program_with_stacks
 from manifest_validation import validate_manifest
 
 from gke_tpu_serving.catalog import tpu_zones
@@ -223,15 +222,13 @@ def test_outputs_keep_kubeconfigs_secret_and_export_placements(dev: PreviewResul
     assert dev.outputs["llama"]["resourcesPerHost"] == {"google.com/tpu": 8}
 
 
-def test_make_preview_command_prints_the_tree(tmp_path: Path) -> None:
+def test_make_preview_command_prints_the_tree(
+    tmp_path: Path, offline_cli: OfflineCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "dev.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "gke_tpu_serving.offline", "preview", "--stack", "dev", "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    monkeypatch.chdir(ROOT)  # `make preview` runs it from the project root, without --project-dir
+    done = offline_cli("preview", "--stack", "dev", "--json", out)
+    assert done.returncode == 0, done.stderr
     assert re.search(r"\n \+   │  ├─ gcp:container/nodePool:NodePool +llm-us-central1-v5e-4x8-0 +create\n", done.stdout)
     assert "+ 92 to create" in done.stdout
     document = json.loads(out.read_text())
@@ -239,19 +236,15 @@ def test_make_preview_command_prints_the_tree(tmp_path: Path) -> None:
     assert len(document["resources"]) == 92
 
 
-def _preview_variant(tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess[str]:
+def _preview_variant(offline_cli: OfflineCli, tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess[str]:
     """The offline preview of a copy of this project whose `bad` stack file is `stack_text`."""
     program_with_stacks(tmp_path, {"bad": stack_text})
-    return subprocess.run(
-        [sys.executable, "-m", "gke_tpu_serving.offline", "preview", "--stack", "bad", "--project-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-    )
+    return offline_cli("preview", "--stack", "bad", "--project-dir", tmp_path)
 
 
-def test_secret_key_in_plain_text_is_refused(tmp_path: Path) -> None:
+def test_secret_key_in_plain_text_is_refused(tmp_path: Path, offline_cli: OfflineCli) -> None:
     stack = (ROOT / "Pulumi.dev.yaml").read_text() + "  gke-tpu-serving:hfToken: hf_plaintext\n"
-    done = _preview_variant(tmp_path, stack)
+    done = _preview_variant(offline_cli, tmp_path, stack)
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "config key gke-tpu-serving:hfToken: set in plain text; allowed: a secret "
@@ -259,16 +252,18 @@ def test_secret_key_in_plain_text_is_refused(tmp_path: Path) -> None:
     )
 
 
-def test_secret_key_set_as_secret_reaches_the_pod_through_a_kubernetes_secret(tmp_path: Path) -> None:
+def test_secret_key_set_as_secret_reaches_the_pod_through_a_kubernetes_secret(
+    tmp_path: Path, offline_cli: OfflineCli
+) -> None:
     stack = (ROOT / "Pulumi.dev.yaml").read_text() + "  gke-tpu-serving:apiKey:\n    secure: v1:AAAA\n"
-    done = _preview_variant(tmp_path, stack)
+    done = _preview_variant(offline_cli, tmp_path, stack)
     assert done.returncode == 0, done.stderr
     assert "kubernetes:core/v1:Secret" in done.stdout and "vllm-llama-secrets" in done.stdout
 
 
-def test_bad_stack_config_exits_2_with_only_the_message(tmp_path: Path) -> None:
+def test_bad_stack_config_exits_2_with_only_the_message(tmp_path: Path, offline_cli: OfflineCli) -> None:
     done = _preview_variant(
-        tmp_path, (ROOT / "Pulumi.dev.yaml").read_text().replace("topology: 4x8", "topology: 4x4x4")
+        offline_cli, tmp_path, (ROOT / "Pulumi.dev.yaml").read_text().replace("topology: 4x8", "topology: 4x4x4")
     )
     assert done.returncode == 2
     assert done.stdout == ""
@@ -364,12 +359,8 @@ def test_vllm_serves_the_tutorials_model_under_its_own_name(dev: PreviewResult) 
     assert env["SERVED_MODEL_NAME"] == "meta-llama/Llama-3.1-70B"
 
 
-def test_the_offline_preview_renders_with_a_stand_in_for_the_listed_secret_and_says_so() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "gke_tpu_serving.offline", "preview", "--stack", "dev", "--project-dir", str(ROOT)],
-        capture_output=True,
-        text=True,
-    )
+def test_the_offline_preview_renders_with_a_stand_in_for_the_listed_secret_and_says_so(offline_cli: OfflineCli) -> None:
+    done = offline_cli("preview", "--stack", "dev", "--project-dir", ROOT)
     assert done.returncode == 0, done.stderr
     assert (
         "\nSecrets stood in for (set them before `pulumi up`, e.g. `pulumi config set --secret KEY ...`):\n"
@@ -377,10 +368,12 @@ def test_the_offline_preview_renders_with_a_stand_in_for_the_listed_secret_and_s
     ) in done.stdout
 
 
-def test_without_the_stand_in_the_dev_stack_is_refused_with_the_command_that_sets_the_token(tmp_path: Path) -> None:
+def test_without_the_stand_in_the_dev_stack_is_refused_with_the_command_that_sets_the_token(
+    tmp_path: Path, offline_cli: OfflineCli
+) -> None:
     # What a real `pulumi preview` sees before `pulumi config set --secret hfToken`: the offline key means nothing there.
     stack = (ROOT / "Pulumi.dev.yaml").read_text().replace("  offline:standInSecrets: [hfToken]\n", "")
-    done = _preview_variant(tmp_path, stack)
+    done = _preview_variant(offline_cli, tmp_path, stack)
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "config key gke-tpu-serving:llama.stageWeights: true, but the hfToken secret is not set; allowed: false, or "

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import SHIPPED_STACKS
-from helpers import ROOT, program_with_stacks
+from helpers import ROOT, SHIPPED_STACKS, program_with_stacks
 from hypothesis import given
 from hypothesis import strategies as st
 from manifest_validation import validate_manifest

@@ -16,6 +16,7 @@ from manifest_validation import validate_manifest
 
 from gke_tpu_serving.offline import PreviewResult, input_error_message, kubernetes_manifests, run_program
 from stacks.config import ConfigError, parse
+from stacks.scenarios.stable_diffusion_shapes import APP_BATCH_SIZES, APP_RESOLUTION, APP_STEPS
 
 PREFIX = "gke-tpu-serving:"
 RAY_SERVICE = "kubernetes:ray.io/v1:RayService"
@@ -194,6 +195,17 @@ def _helm(config: dict[str, Any]) -> None:
     config[f"{PREFIX}stableDiffusion"]["operator"] = "helm"
 
 
+def _more_shapes(config: dict[str, Any]) -> None:
+    config[f"{PREFIX}stableDiffusion"] |= {"extraSizes": [768], "extraSteps": [50], "maxCompiledShapes": 12}
+
+
+def test_extra_sizes_and_steps_reach_the_application_under_a_raised_cap(tmp_path: Path) -> None:
+    result = run_program(_project_with(tmp_path, "gpu", _more_shapes), "variant")
+    app_args = _app(_ray_service(result))["args"]
+    assert (app_args["extra_sizes"], app_args["extra_steps"]) == ([768], [50])
+    assert result.outputs["stableDiffusion"]["startupCompile"]["shapes"] == 3 * 2 * 2
+
+
 def test_helm_operator_is_installed_where_the_cluster_has_no_ray_addon(tmp_path: Path) -> None:
     result = run_program(_project_with(tmp_path, "gpu", _helm), "variant")
     chart = result.one("kubernetes:helm.sh/v4:Chart", "sd-l4-kuberay-chart")
@@ -334,6 +346,41 @@ BAD_CONFIGS: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "512 or 768",
     ),
     (
+        "more_shapes_than_the_default_cap",
+        "dev",
+        lambda raw: raw["stableDiffusion"].update(extraSizes=[768], extraSteps=[50]),
+        "config key gke-tpu-serving:stableDiffusion.maxCompiledShapes: 8 (the default), but 4 batch sizes x 2 sizes x "
+        "2 step counts = 16 shapes compile before each replica is ready (~11.7-13.6 min on one nvidia-h100-80gb); "
+        "allowed: fewer batchSizes, extraSizes or extraSteps, or maxCompiledShapes 16 or more",
+    ),
+    (
+        "more_shapes_than_a_set_cap",
+        "gpu",
+        lambda raw: raw["stableDiffusion"].update(maxCompiledShapes=2),
+        "config key gke-tpu-serving:stableDiffusion.maxCompiledShapes: 2, but 3 batch sizes x 1 size x 1 step count "
+        "= 3 shapes compile before each replica is ready (~2.2-2.5 min on one nvidia-h100-80gb); allowed: fewer "
+        "batchSizes, extraSizes or extraSteps, or maxCompiledShapes 3 or more",
+    ),
+    (
+        "cap_not_positive",
+        "gpu",
+        lambda raw: raw["stableDiffusion"].update(maxCompiledShapes=0),
+        "config key gke-tpu-serving:stableDiffusion.maxCompiledShapes: 0 is not allowed; allowed: an integer >= 1",
+    ),
+    (
+        "extra_size_not_a_multiple_of_8",
+        "gpu",
+        lambda raw: raw["stableDiffusion"].update(extraSizes=[500]),
+        "config key gke-tpu-serving:stableDiffusion.extraSizes[0]: 500 is not allowed; allowed: a multiple of 8, e.g. "
+        "512 or 768",
+    ),
+    (
+        "extra_steps_repeated",
+        "gpu",
+        lambda raw: raw["stableDiffusion"].update(extraSteps=[50, 50]),
+        "config key gke-tpu-serving:stableDiffusion.extraSteps[1]: 50 is listed twice; allowed: distinct values",
+    ),
+    (
         "cache_bucket_name",
         "dev",
         lambda raw: raw["stableDiffusion"].__setitem__("cacheBucket", "Cache"),
@@ -361,11 +408,12 @@ _CHECK_IN_WORKLOAD = """
 import json, sys
 import yaml
 from ray.serve.schema import ServeDeploySchema
-from sd_serve.app import parse_args
+from sd_serve.app import AppArgs, parse_args
 config = yaml.safe_load(sys.stdin.read())
 ServeDeploySchema.model_validate(config)
 (app,) = config["applications"]
-print(json.dumps(parse_args(app["args"]).model_dump(include=set(app["args"]))))
+defaults = {key: AppArgs.model_fields[key].default for key in ("resolution", "default_steps", "batch_sizes")}
+print(json.dumps({"args": parse_args(app["args"]).model_dump(include=set(app["args"])), "defaults": defaults}))
 """
 
 
@@ -385,7 +433,14 @@ def test_serve_config_is_what_ray_serve_and_the_workloads_builder_accept(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == _app(_ray_service({"dev": dev, "gpu": gpu}[stack]))["args"]
+    accepted = json.loads(done.stdout)
+    assert accepted["args"] == _app(_ray_service({"dev": dev, "gpu": gpu}[stack]))["args"]
+    # The defaults the scenario counts compiled shapes with are the application's.
+    assert accepted["defaults"] == {
+        "resolution": APP_RESOLUTION,
+        "default_steps": APP_STEPS,
+        "batch_sizes": list(APP_BATCH_SIZES),
+    }
 
 
 def test_dev_and_gpu_stack_configs_are_valid() -> None:

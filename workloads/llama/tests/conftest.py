@@ -21,7 +21,8 @@ given as a fixture, named as it is here.
 - For a process that starts the test double itself (a launcher under test, in place of `vllm serve`):
   `test_server_command` is the command that runs it (append vLLM's flags, `--port` included), and
   `wait_for_health(base_url, process=None, timeout_s=15.0)` waits until it answers 200, raising RuntimeError if
-  the process exits first or time runs out; `free_port` is a port that was free on 127.0.0.1 a moment ago.
+  the process exits first or time runs out; `free_port` is a port that was free on 127.0.0.1 a moment ago;
+  `stop_process(process)` sends SIGTERM, then SIGKILL if it has not exited within 5 s.
 """
 
 import os
@@ -125,6 +126,11 @@ def free_port_fixture() -> int:
 @pytest.fixture(name="wait_for_health")
 def wait_for_health_fixture() -> Callable[..., None]:
     return wait_for_health
+
+
+@pytest.fixture(name="stop_process")
+def stop_process_fixture() -> Callable[[subprocess.Popen[bytes]], None]:
+    return stop_process
 
 
 @pytest.fixture(scope="module")

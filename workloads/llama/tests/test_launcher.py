@@ -364,6 +364,7 @@ def launch(
     test_server_command: tuple[str, ...],
     free_port: int,
     wait_for_health: Callable[..., None],
+    stop_process: Callable[[subprocess.Popen[bytes]], None],
 ) -> Iterator[Callable[..., Launched]]:
     """Starts `python launcher.py` with the test double as its server (and waits until it is healthy)."""
     started: list[subprocess.Popen[bytes]] = []
@@ -397,9 +398,9 @@ def launch(
 
     yield start
     for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        # SIGTERM first, which the launcher forwards to the server it started in a session of its own: a SIGKILL
+        # alone would leave that server running with nobody to stop it.
+        stop_process(process)
 
 
 def test_the_server_starts_with_the_flags_and_a_cache_seeded_from_the_bucket(

@@ -148,6 +148,8 @@ class StableDiffusion:
             steps=args.served.steps,
             batch_sizes=args.batch_sizes,
             guidance_scale=args.guidance_scale,
+            default_size=args.resolution,
+            default_steps=args.default_steps,
         )
         self._runner.warm_up()
         self._start_seconds = time.perf_counter() - started

@@ -7,10 +7,16 @@
 - Every shape is compiled ahead of time by `compile_all()`; `generate()` only runs what was compiled and refuses any
   other size or step count, so no request ever waits for XLA. `compile_counter()` counts every executable this
   process builds, which makes that observable.
+- The most common shapes compile first: the default size and step count (what a request that names neither gets),
+  smallest batch first (one request alone, at low load), then the other step counts and sizes. One at a time, and
+  the replica is ready only when all are: XLA's compile of one program already spreads over the host's cores, and a
+  replica that reported ready early would have requests wait for a compile or be refused, which the API promises
+  never happens. The order shows in the log, and a warm-up cut short has the common shapes in the cache.
 - Each image has its own seed: its initial latents are drawn from `jax.random.key(seed)`, so the same prompt and
   seed give the same image whatever else shares its batch.
 """
 
+import logging
 import math
 import threading
 import time
@@ -31,6 +37,7 @@ from sd_serve.pipeline import LoadedPipeline
 BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 PERSISTENT_CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
 _BATCH_AXIS = "batch"
+log = logging.getLogger(__name__)
 
 
 class CompileCounter:
@@ -90,6 +97,8 @@ class ModelRunner:
         batch_sizes: Sequence[int],
         guidance_scale: float = 7.5,
         devices: Sequence[Any] | None = None,
+        default_size: int | None = None,
+        default_steps: int | None = None,
     ) -> None:
         self.pipeline = loaded.pipeline
         self.devices = list(devices or jax.local_devices())
@@ -104,6 +113,14 @@ class ModelRunner:
         if min(steps) < 1 or min(batch_sizes) < 1:
             raise ValueError(f"steps {list(steps)} and batch sizes {list(batch_sizes)} must be positive")
         self.served = ServedShapes(tuple(sorted(set(sizes))), tuple(sorted(set(steps))))
+        # What a request that names no size or step count gets (the app's resolution and default_steps).
+        self.default_size = self.served.sizes[0] if default_size is None else default_size
+        self.default_steps = self.served.steps[0] if default_steps is None else default_steps
+        if self.default_size not in self.served.sizes or self.default_steps not in self.served.steps:
+            raise ValueError(
+                f"default size {self.default_size} and steps {self.default_steps} must be among the sizes "
+                f"{list(self.served.sizes)} and steps {list(self.served.steps)}"
+            )
         self.batch_sizes = sorted({per_device * len(self.devices) for per_device in batch_sizes})
         self.guidance_scale = guidance_scale
 
@@ -120,10 +137,21 @@ class ModelRunner:
         return self.batch_sizes[-1]
 
     def shapes(self) -> list[Shape]:
+        """Every shape, in the order they compile: the common ones first (see the module's docstring)."""
         served = self.served
-        return [
+        every = [
             Shape(batch, size, steps) for size in served.sizes for steps in served.steps for batch in self.batch_sizes
         ]
+        return sorted(
+            every,
+            key=lambda shape: (
+                shape.size != self.default_size,
+                shape.steps != self.default_steps,
+                shape.size,
+                shape.steps,
+                shape.batch,
+            ),
+        )
 
     @property
     def compiled_shapes(self) -> list[Shape]:
@@ -131,11 +159,13 @@ class ModelRunner:
 
     def compile_all(self) -> None:
         """Compiles every shape (from the persistent compilation cache where it has them)."""
-        for shape in self.shapes():
+        shapes = self.shapes()
+        for index, shape in enumerate(shapes, start=1):
             if shape not in self._executables:
                 started = time.perf_counter()
                 self._executables[shape] = self._compile(shape)
                 self.compile_seconds[shape] = time.perf_counter() - started
+                log.info("compiled %s in %.1f s (%d of %d)", shape, self.compile_seconds[shape], index, len(shapes))
 
     def warm_up(self) -> None:
         """Compiles every shape and runs each once, so that no request pays for a first run either."""

@@ -7,14 +7,16 @@ runs this directory's tests with .venv-sd's Python.
 
 JAX sees two CPU devices (XLA_FLAGS below, inherited by Ray's workers), so the runner's data parallelism is exercised:
 batch sizes are per device, so `batch_sizes: [1, 2]` gives calls of 2 and 4 images. The in-process runner and the
-served app compile the same shapes into one session-wide persistent compilation cache, so whichever starts second
-loads its programs instead of compiling them.
+served app compile the same shapes into one persistent compilation cache, so whichever starts second loads its
+programs instead of compiling them; the cache is kept between runs (.cache/sd-tests-jax at the project root), so a
+rerun compiles nothing.
 
 - `runner` (session): a warmed-up ModelRunner of the tiny pipeline (the shapes of tiny_app.APP_ARGS).
 - `serve_url` (session): Ray (auth disabled, a temporary directory, 4 logical CPUs) and the app of `build_app(APP_ARGS)`
   on a free 127.0.0.1 port; yields "http://127.0.0.1:PORT"; Serve and Ray are shut down at the end of the session.
 """
 
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -32,6 +34,7 @@ WORKLOAD_DIR = TESTS_DIR.parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
+from nested_run import NESTED_RUN, SD_PYTHON, TEST_NAME, start  # noqa: E402
 from tiny_app import APP_ARGS, CPU_DEVICES, SIZE, STEPS  # noqa: E402
 
 IN_WORKLOAD_VIRTUALENV = all(importlib.util.find_spec(name) for name in ("jax", "diffusers", "ray"))
@@ -53,6 +56,18 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("filterwarnings", "ignore:os.fork\\(\\) was called:RuntimeWarning")
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # In any other interpreter: the nested run starts now, beside the rest of the suite (nested_run.py).
+    if not IN_WORKLOAD_VIRTUALENV and SD_PYTHON.exists() and any(item.name == TEST_NAME for item in session.items):
+        session.config.stash[NESTED_RUN] = start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(NESTED_RUN, None)
+    if run is not None:  # a session that stopped before the test waited for it
+        run.stop()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -60,11 +75,30 @@ def free_port() -> int:
         return port
 
 
+COMPILE_CACHES = WORKLOAD_DIR.parents[1] / ".cache" / "sd-tests-jax"
+"""Kept between runs (gitignored): a rerun loads the tiny pipeline's programs instead of compiling them again."""
+
+
+def _programs_digest() -> str:
+    """What the compiled programs depend on besides JAX (whose version is in every entry's key): this workload's code
+    and the shapes the tests serve."""
+    digest = hashlib.sha256()
+    for path in sorted([*(WORKLOAD_DIR / "sd_serve").glob("*.py"), TESTS_DIR / "tiny_app.py"]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
-def compile_cache_dir() -> Iterator[Path]:
-    directory = Path(tempfile.mkdtemp(prefix="sd-jax-cache-"))
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
+def compile_cache_dir() -> Path:
+    """JAX's persistent compilation cache, one folder per version of the code: the folders of other versions are
+    removed, so the cache holds only programs this run can use (a test uploads all of it to the emulator)."""
+    directory = COMPILE_CACHES / _programs_digest()
+    if COMPILE_CACHES.is_dir():
+        for stale in COMPILE_CACHES.iterdir():
+            if stale != directory:
+                shutil.rmtree(stale, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
 
 
 @pytest.fixture(scope="session")

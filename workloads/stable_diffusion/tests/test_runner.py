@@ -47,6 +47,35 @@ def test_generating_builds_no_executable_once_warmed_up(runner: Any):
     assert counter.executables == before
 
 
+def test_the_default_size_and_steps_compile_first_smallest_batch_first(runner: Any):
+    # Constructing a runner compiles nothing: only the order is looked at.
+    loaded = pipeline.LoadedPipeline(runner.pipeline, runner._params, "random:tiny")
+    big = 2 * SIZE
+    ordered = ModelRunner(
+        loaded, sizes=[SIZE, big], steps=[STEPS, 5], batch_sizes=[1, 2], default_size=big, default_steps=5
+    ).shapes()
+
+    assert ordered == [
+        Shape(2, big, 5),
+        Shape(4, big, 5),
+        Shape(2, big, STEPS),
+        Shape(4, big, STEPS),
+        Shape(2, SIZE, 5),
+        Shape(4, SIZE, 5),
+        Shape(2, SIZE, STEPS),
+        Shape(4, SIZE, STEPS),
+    ]
+
+
+def test_a_default_that_is_not_served_is_refused(runner: Any):
+    loaded = pipeline.LoadedPipeline(runner.pipeline, {}, "random:tiny")
+
+    with pytest.raises(
+        ValueError, match=r"^default size 64 and steps 2 must be among the sizes \[32\] and steps \[2\]$"
+    ):
+        ModelRunner(loaded, sizes=[SIZE], steps=[STEPS], batch_sizes=[1], default_size=64)
+
+
 # --- seeds ------------------------------------------------------------------------------------------------------
 
 

@@ -1,14 +1,9 @@
 """Runs this directory's tests in the workload's own virtualenv, .venv-sd, from any other interpreter (the project's
-.venv, where transformers 4.57.6 cannot be installed beside the Llama workload's huggingface-hub)."""
-
-import subprocess
-from pathlib import Path
+.venv, where transformers 4.57.6 cannot be installed beside the Llama workload's huggingface-hub). The run starts as
+soon as this test is collected (nested_run.py, conftest.py); the test waits for it."""
 
 import pytest
-
-WORKLOAD_DIR = Path(__file__).resolve().parents[1]
-ROOT = WORKLOAD_DIR.parents[1]
-SD_PYTHON = ROOT / ".venv-sd" / "bin" / "python"
+from nested_run import NESTED_RUN, ROOT, SD_PYTHON, start
 
 try:
     import diffusers  # noqa: F401
@@ -24,14 +19,8 @@ except ImportError:
     not SD_PYTHON.exists(),
     reason=f"{SD_PYTHON.relative_to(ROOT)} is absent: build it from workloads/stable_diffusion/requirements-test.txt",
 )
-def test_the_workload_tests_pass_in_their_own_virtualenv():
-    completed = subprocess.run(
-        [str(SD_PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(WORKLOAD_DIR / "tests")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+def test_the_workload_tests_pass_in_their_own_virtualenv(request: pytest.FixtureRequest):
+    run = request.config.stash.get(NESTED_RUN, None) or start()
+    completed = run.result()
 
     assert completed.returncode == 0, completed.stdout[-8000:] + completed.stderr[-4000:]
