@@ -28,9 +28,11 @@ from gke_tpu_serving.ray.ray_service import (
     check_autopilot_ray_service,
     check_ray_service_args,
 )
+from gke_tpu_serving.ray.serve import SERVE_PORT
 from gke_tpu_serving.tenancy.quota import Resources
 
 from ..images import LLAMA, STABLE_DIFFUSION, STABLE_DIFFUSION_CUDA, ImageBuild
+from ..ingress import deploy_ingress_policy
 from ..model import DeployContext, Placement, Scenario, StackInfo, StorageScenarioConfig, StorageSpec, config_error
 from ..placement import (
     autopilot_args,
@@ -53,7 +55,7 @@ from ..storage import (
     stager_grant,
     storage_outputs,
 )
-from .ray_operator import RayOperator, check_operator, operator_of
+from .ray_operator import RayOperator, check_operator, operator_ingress, operator_of
 from .stable_diffusion_commands import commands
 from .stable_diffusion_weights import DEFAULT_MODEL, deploy_staging
 
@@ -334,6 +336,9 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
     """Deploy the instance onto its cluster; returns its stack outputs."""
     stack = context.stack
     identity = deploy_identity(placement, context)
+    deploy_ingress_policy(
+        placement, context, serving_port=SERVE_PORT, allows=operator_ingress(placement), after=identity
+    )
     # Only the staging Job's own ServiceAccount may write the weights; the Ray pods read them.
     stager = deploy_stager(placement, context, identity) if placement.settings.get("stage_weights") else None
     grants = [grant_for(identity, placement), *([stager_grant(stager)] if stager is not None else [])]

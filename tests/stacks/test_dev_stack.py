@@ -110,6 +110,10 @@ def test_resource_counts(dev: PreviewResult) -> None:
         "kubernetes:apps/v1:Deployment": 3,
         "kubernetes:core/v1:Service": 3,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
+        # Default-deny ingress per scenario namespace: deny-ingress and allow-same-namespace each, Llama's and Stable
+        # Diffusion's allow-monitoring, Stable Diffusion's allow-kuberay-operator.
+        "gke-tpu-serving:index:NamespaceIngressPolicy": 3,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 9,
         "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
         "kubernetes:monitoring.googleapis.com/v1:PodMonitoring": 1,
         "gke-tpu-serving:index:RayService": 1,
@@ -187,6 +191,7 @@ def test_every_kubernetes_manifest_passes_schema_validation(dev: PreviewResult) 
         "Namespace",
         "Namespace",
         "Namespace",
+        *["NetworkPolicy"] * 9,
         "PodDisruptionBudget",
         "PodMonitoring",
         "RayService",
@@ -228,10 +233,10 @@ def test_make_preview_command_prints_the_tree(tmp_path: Path) -> None:
         check=True,
     )
     assert re.search(r"\n \+   │  ├─ gcp:container/nodePool:NodePool +llm-us-central1-v5e-4x8-0 +create\n", done.stdout)
-    assert "+ 84 to create" in done.stdout
+    assert "+ 96 to create" in done.stdout
     document = json.loads(out.read_text())
     assert document["project"] == "gke-tpu-serving" and document["stack"] == "dev"
-    assert len(document["resources"]) == 84
+    assert len(document["resources"]) == 96
 
 
 def _preview_variant(tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess[str]:

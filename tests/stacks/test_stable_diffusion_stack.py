@@ -54,7 +54,10 @@ def test_every_scenario_object_validates_against_its_schema(stack: str, dev: Pre
     manifests = [m for m in kubernetes_manifests(result) if m["metadata"].get("namespace") == "stable-diffusion"]
     # dev also stages the tutorial's weights: a Job and its writer ServiceAccount.
     staging = ["Job", "ServiceAccount"] if stack == "dev" else []
-    assert sorted(m["kind"] for m in manifests) == sorted(["RayService", "ServiceAccount", *staging])
+    # deny-ingress, and allow-same-namespace and allow-kuberay-operator; the add-on's Ray monitoring too (both stacks
+    # run the add-on).
+    policies = ["NetworkPolicy"] * 4
+    assert sorted(m["kind"] for m in manifests) == sorted(["RayService", "ServiceAccount", *staging, *policies])
     for manifest in manifests:
         validate_manifest(manifest)
 
