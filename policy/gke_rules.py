@@ -6,6 +6,7 @@ from typing import Any
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from gke_tpu_serving.catalog import TPU_GENERATIONS, TpuGeneration, tpu_slice
+from gke_tpu_serving.cluster.control_plane import PUBLIC_CONTROL_PLANE_LABEL
 from gke_tpu_serving.errors import ArgError
 
 from ._props import at, elements, is_unknown, number, subject, text
@@ -147,6 +148,41 @@ def validate_release_channel(args: ResourceValidationArgs, report_violation: Rep
     )
 
 
+def _ip_endpoint_problem(props: Any) -> str | None:
+    """Why the cluster's IP endpoint takes the whole internet, or None when it does not (or cannot be told yet)."""
+    enabled = at(props, "controlPlaneEndpointsConfig", "ipEndpointsConfig", "enabled")
+    private = at(props, "privateClusterConfig", "enablePrivateEndpoint")
+    if enabled is False or private is True or is_unknown(enabled) or is_unknown(private):
+        return None
+    authorized = at(props, "masterAuthorizedNetworksConfig")
+    if authorized is None:
+        return "no masterAuthorizedNetworksConfig"
+    if is_unknown(authorized):
+        return None
+    if at(authorized, "gcpPublicCidrsAccessEnabled") is True:
+        return "masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled is true (every Compute Engine address)"
+    for index, block in enumerate(elements(at(authorized, "cidrBlocks"))):
+        cidr = at(block, "cidrBlock")
+        if text(cidr) and cidr.endswith("/0"):
+            return f"masterAuthorizedNetworksConfig.cidrBlocks[{index}].cidrBlock is {cidr}"
+    return None
+
+
+def validate_control_plane_access(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != CLUSTER:
+        return
+    problem = _ip_endpoint_problem(args.props)
+    if problem is None or at(args.props, "resourceLabels", PUBLIC_CONTROL_PLANE_LABEL) == "true":
+        return
+    report_violation(
+        f"{subject(args)} opens its control plane's IP endpoint to the internet ({problem}); set "
+        "controlPlaneEndpointsConfig.ipEndpointsConfig.enabled to false and reach it through the DNS-based endpoint "
+        "(IAM-authorized), or list only your networks in masterAuthorizedNetworksConfig.cidrBlocks; to open it on "
+        f"purpose, label the cluster {PUBLIC_CONTROL_PLANE_LABEL}=true (GkeTpuCluster's public_endpoint does).",
+        None,
+    )
+
+
 def validate_no_legacy_auth(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != CLUSTER:
         return
@@ -269,6 +305,12 @@ POLICIES = [
         "gke-release-channel",
         "Clusters are enrolled in a release channel (RAPID, REGULAR, STABLE or EXTENDED).",
         validate=validate_release_channel,
+    ),
+    ResourceValidationPolicy(
+        "gke-control-plane-access",
+        "A cluster's control plane is not open to the internet: its IP endpoint is off (DNS-based endpoint only) or "
+        "limited to authorized networks, unless the cluster is labelled as public on purpose.",
+        validate=validate_control_plane_access,
     ),
     ResourceValidationPolicy(
         "gke-no-legacy-auth",

@@ -37,7 +37,12 @@ def build(config: StackConfig) -> dict[str, Any]:
     )
     outputs: dict[str, Any] = {
         "clusters": {
-            name: {"name": c.cluster_name, "location": c.location, "endpoint": c.endpoint}
+            name: {
+                "name": c.cluster_name,
+                "location": c.location,
+                "endpoint": c.endpoint,
+                "dnsEndpoint": c.dns_endpoint,
+            }
             for name, c in clusters.items()
         },
         "kubeconfigs": {name: c.kubeconfig for name, c in clusters.items()},

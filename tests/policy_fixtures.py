@@ -102,6 +102,10 @@ GOOD_CLUSTER: Final = {
     "releaseChannel": {"channel": "REGULAR"},
     "workloadIdentityConfig": {"workloadPool": "my-project.svc.id.goog"},
     "removeDefaultNodePool": True,
+    "controlPlaneEndpointsConfig": {
+        "dnsEndpointConfig": {"allowExternalTraffic": True},
+        "ipEndpointsConfig": {"enabled": False},
+    },
     "nodeConfig": {key: value for key, value in _node_config("e2-standard-4").items() if key != "machineType"},
 }
 

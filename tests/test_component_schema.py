@@ -84,9 +84,29 @@ def test_gke_tpu_cluster_outputs(schema: dict[str, Any]) -> None:
         "clusterName",
         "location",
         "endpoint",
+        "dnsEndpoint",
         "kubeconfig",
         "workloadPool",
         "nodeServiceAccountEmail",
+    }
+    inputs = schema["resources"][f"{PACKAGE_NAME}:index:GkeTpuCluster"]["inputProperties"]
+    assert inputs["publicEndpoint"]["type"] == "boolean"
+    assert inputs["authorizedNetworks"]["items"]["$ref"].endswith(":index:AuthorizedNetworkArgs")
+    network = schema["types"][f"{PACKAGE_NAME}:index:AuthorizedNetworkArgs"]
+    assert network["required"] == ["cidrBlock"]
+
+
+def test_namespace_ingress_policy_schema(schema: dict[str, Any]) -> None:
+    spec = schema["resources"][f"{PACKAGE_NAME}:index:NamespaceIngressPolicy"]
+    assert spec["requiredInputs"] == ["allows", "namespace"]
+    allow = schema["types"][f"{PACKAGE_NAME}:index:IngressAllowArgs"]
+    assert set(allow["properties"]) == {
+        "name",
+        "podLabels",
+        "ports",
+        "sameNamespace",
+        "fromNamespaces",
+        "fromCidrs",
     }
 
 
@@ -137,6 +157,7 @@ def test_the_plugin_entry_point_hosts_every_component(hosted: dict[str, Any]) ->
         "RayCluster",
         "RayService",
         "KubeRayOperator",
+        "NamespaceIngressPolicy",
     }
 
 

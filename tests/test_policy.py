@@ -70,7 +70,7 @@ from policy_fixtures import (
 )
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
-from gke_tpu_serving.offline import PreviewResult, RecordedResource, run_program
+from gke_tpu_serving.offline import UNKNOWN, PreviewResult, RecordedResource, run_program
 from policy.adapter import Violation, stack_validation_args, validation_args, violations
 from policy.disruption_rules import DISRUPTION_BUDGETS
 from policy.exposure_rules import AUTHENTICATED_EXPOSURE
@@ -213,6 +213,65 @@ CASES = [
         "not set",
         R(CLUSTER, "serve-cluster", edited(GOOD_CLUSTER, {"releaseChannel": DELETE})),
         "Cluster 'serve-cluster' (gcp:container/cluster:Cluster) is on no release channel (releaseChannel.channel is not set); set releaseChannel.channel to REGULAR (or RAPID, STABLE, EXTENDED) so GKE keeps the control plane and nodes on supported, patched versions.",
+    ),
+    # gke-control-plane-access
+    case("gke-control-plane-access", "DNS endpoint only", R(CLUSTER, "serve-cluster", GOOD_CLUSTER)),
+    case(
+        "gke-control-plane-access",
+        "authorized networks",
+        R(
+            CLUSTER,
+            "serve-cluster",
+            edited(
+                GOOD_CLUSTER,
+                {
+                    "controlPlaneEndpointsConfig.ipEndpointsConfig.enabled": True,
+                    "masterAuthorizedNetworksConfig": {"cidrBlocks": [{"cidrBlock": "203.0.113.0/24"}]},
+                },
+            ),
+        ),
+    ),
+    case(
+        "gke-control-plane-access",
+        "public on purpose",
+        R(
+            CLUSTER,
+            "serve-cluster",
+            edited(
+                GOOD_CLUSTER,
+                {
+                    "controlPlaneEndpointsConfig": DELETE,
+                    "resourceLabels": {"gke-tpu-serving-public-control-plane": "true"},
+                },
+            ),
+        ),
+    ),
+    case(
+        "gke-control-plane-access",
+        "hand-written public cluster",
+        R(CLUSTER, "serve-cluster", edited(GOOD_CLUSTER, {"controlPlaneEndpointsConfig": DELETE})),
+        "Cluster 'serve-cluster' (gcp:container/cluster:Cluster) opens its control plane's IP endpoint to the internet (no masterAuthorizedNetworksConfig); set controlPlaneEndpointsConfig.ipEndpointsConfig.enabled to false and reach it through the DNS-based endpoint (IAM-authorized), or list only your networks in masterAuthorizedNetworksConfig.cidrBlocks; to open it on purpose, label the cluster gke-tpu-serving-public-control-plane=true (GkeTpuCluster's public_endpoint does).",
+    ),
+    case(
+        "gke-control-plane-access",
+        "authorized networks of the whole internet",
+        R(
+            CLUSTER,
+            "serve-cluster",
+            edited(
+                GOOD_CLUSTER,
+                {
+                    "controlPlaneEndpointsConfig.ipEndpointsConfig.enabled": True,
+                    "masterAuthorizedNetworksConfig": {"cidrBlocks": [{"cidrBlock": "0.0.0.0/0"}]},
+                },
+            ),
+        ),
+        "Cluster 'serve-cluster' (gcp:container/cluster:Cluster) opens its control plane's IP endpoint to the internet (masterAuthorizedNetworksConfig.cidrBlocks[0].cidrBlock is 0.0.0.0/0); set controlPlaneEndpointsConfig.ipEndpointsConfig.enabled to false and reach it through the DNS-based endpoint (IAM-authorized), or list only your networks in masterAuthorizedNetworksConfig.cidrBlocks; to open it on purpose, label the cluster gke-tpu-serving-public-control-plane=true (GkeTpuCluster's public_endpoint does).",
+    ),
+    case(
+        "gke-control-plane-access",
+        "not known until the cluster exists",
+        R(CLUSTER, "serve-cluster", edited(GOOD_CLUSTER, {"controlPlaneEndpointsConfig": UNKNOWN})),
     ),
     # gke-no-legacy-auth
     case("gke-no-legacy-auth", "IAM and RBAC only", R(CLUSTER, "serve-cluster", GOOD_CLUSTER)),

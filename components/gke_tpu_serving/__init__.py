@@ -18,6 +18,11 @@ from gke_tpu_serving.identity.gcs_fuse_bucket import (
 )
 from gke_tpu_serving.identity.image_repository import ImageRepository, ImageRepositoryArgs
 from gke_tpu_serving.identity.workload_identity import WorkloadIdentity, WorkloadIdentityArgs, WorkloadIdentityMode
+from gke_tpu_serving.k8s.namespace_ingress_policy import (
+    IngressAllowArgs,
+    NamespaceIngressPolicy,
+    NamespaceIngressPolicyArgs,
+)
 from gke_tpu_serving.ray.kuberay_operator import KubeRayOperator, KubeRayOperatorArgs
 from gke_tpu_serving.ray.ray_cluster import RayCluster, RayClusterArgs
 from gke_tpu_serving.ray.ray_service import RayService, RayServiceArgs, RayServiceUpgradeStrategy
@@ -78,6 +83,7 @@ COMPONENTS = [
     Tenant,
     TenantGateway,
     Notebook,
+    NamespaceIngressPolicy,
     RayService,
     KubeRayOperator,
     RayCluster,
@@ -106,11 +112,14 @@ __all__ = [
     "GpuWorkerGroupArgs",
     "ImageRepository",
     "ImageRepositoryArgs",
+    "IngressAllowArgs",
     "JobSetController",
     "JobSetControllerArgs",
     "KubeRayOperator",
     "KubeRayOperatorArgs",
     "LifecycleRuleArgs",
+    "NamespaceIngressPolicy",
+    "NamespaceIngressPolicyArgs",
     "Notebook",
     "NotebookArgs",
     "RayAuthMode",

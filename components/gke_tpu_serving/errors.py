@@ -7,6 +7,7 @@ that nests those fields relocates it with `within` (or `renamed`, when its field
 turn it into `ComponentArgsError` in one place, `component_errors`: Pulumi's `InputPropertiesError`, which a
 caller in another language sees with its property path, and a `ValueError`, which Python callers catch."""
 
+import ipaddress
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
@@ -86,6 +87,20 @@ def require_int(path: Sequence[PathPart], value: object, *, minimum: int) -> int
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ArgError(path, f"{value!r} is not allowed; allowed: an integer >= {minimum}")
     return value
+
+
+def require_cidr(path: Sequence[PathPart], value: object, *, ipv4_only: bool = False) -> str:
+    """`value` as a network in CIDR notation with its host bits zero (IPv4 only with `ipv4_only`), or ArgError."""
+    version = "an IPv4" if ipv4_only else "a"
+    if isinstance(value, str):
+        try:
+            network = ipaddress.ip_network(value, strict=True)
+        except ValueError:
+            pass
+        else:
+            if network.version == 4 or not ipv4_only:
+                return str(network)
+    raise ArgError(path, f"{value!r} is not allowed; allowed: {version} network in CIDR notation, e.g. 10.0.0.0/8")
 
 
 def require_enum(path: Sequence[PathPart], value: object, enum_type: type[E]) -> E:

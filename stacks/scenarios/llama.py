@@ -12,16 +12,21 @@ import pulumi
 from gke_tpu_serving import (
     BucketAccess,
     Exposure,
+    IngressAllowArgs,
     VllmDeploymentWithHpa,
     VllmDeploymentWithHpaArgs,
     WorkloadIdentityMode,
 )
 from gke_tpu_serving.catalog import ModelArchitectureArgs
+from gke_tpu_serving.cluster.control_plane import credentials_command
 from gke_tpu_serving.errors import ArgError
+from gke_tpu_serving.k8s.ingress import MANAGED_PROMETHEUS_NAMESPACE
 from gke_tpu_serving.tenancy.quota import Resources
+from gke_tpu_serving.vllm.deployment_spec import PORT
 from gke_tpu_serving.vllm.vllm_deployment_with_hpa import check_vllm_args
 
 from ..images import LLAMA
+from ..ingress import deploy_ingress_policy
 from ..model import DeployContext, Placement, Scenario, StackInfo, StorageScenarioConfig, StorageSpec, config_error
 from ..placement import autopilot_args, check_image, deployed_image, placement_outputs, tpu_capacity_args
 from ..storage import (
@@ -194,6 +199,15 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
     """Deploy the instance onto its cluster; returns its stack outputs."""
     stack, secrets = context.stack, context.secrets
     identity = deploy_identity(placement, context)
+    # Managed Prometheus scrapes /metrics on the serving port (the PodMonitoring); the Custom Metrics Stackdriver
+    # Adapter that feeds the HPA reads those metrics back from Cloud Monitoring (hence its roles/monitoring.viewer),
+    # never from the pods, so its namespace gets no way in.
+    monitoring: IngressAllowArgs = {
+        "name": "monitoring",
+        "ports": [PORT],
+        "from_namespaces": [MANAGED_PROMETHEUS_NAMESPACE],
+    }
+    deploy_ingress_policy(placement, context, serving_port=PORT, allows=[monitoring], after=identity)
     grants = [grant_for(identity, placement)]
     # Its own ServiceAccount: only the staging Job may write the weights; the servers only read them.
     stager = deploy_stager(placement, context, identity) if placement.settings.get("stage_weights") else None
@@ -246,7 +260,7 @@ def commands(placement: Placement, stack: StackInfo, secret_keys: frozenset[str]
     auth = ' -H "Authorization: Bearer $VLLM_API_KEY"' if "apiKey" in secret_keys else ""
     cluster = placement.cluster
     result = {
-        "credentials": f"gcloud container clusters get-credentials {cluster.name} --location {cluster.plan.location}",
+        "credentials": credentials_command(cluster.name, cluster.plan.location),
         "portForward": f"kubectl -n {namespace} port-forward svc/{server} 8000:8000",
         "completion": (
             f"curl http://localhost:8000/v1/completions -H 'Content-Type: application/json'{auth} "

@@ -2,10 +2,17 @@
 
 from enum import Enum
 
-from gke_tpu_serving import RayAuthMode
+from gke_tpu_serving import IngressAllowArgs, RayAuthMode
 from gke_tpu_serving.errors import PathPart, format_path
+from gke_tpu_serving.k8s.ingress import KUBE_SYSTEM, MANAGED_PROMETHEUS_NAMESPACE
+from gke_tpu_serving.ray import kuberay_operator
+from gke_tpu_serving.ray.spec import DASHBOARD_PORT
 
 from ..model import Placement, config_error
+
+# Where Ray pods export their metrics: KubeRay's DefaultMetricsPort (ray-project/kuberay@feeaf72fa
+# ray-operator/controllers/ray/utils/constant.go, read 2026-12-07).
+RAY_METRICS_PORT = 8080
 
 
 class RayOperator(Enum):
@@ -46,3 +53,19 @@ def check_operator(placement: Placement) -> None:
             f"true, but {where}.operator is helm, which would install a second KubeRay operator on cluster "
             f"{cluster.name!r}; allowed: false, or {where}.operator add-on",
         )
+
+
+def operator_ingress(placement: Placement) -> list[IngressAllowArgs]:
+    """What reaches the Ray pods of the instance from outside its namespace: the KubeRay operator, which reads and
+    updates the Serve applications through the head's dashboard port (rayservice_controller.go, FetchHeadServiceURL
+    with the dashboard port, at ray-project/kuberay@feeaf72fa, read 2026-12-07), and, with the add-on, the cluster's
+    Ray monitoring (GkeTpuCluster enables ray_cluster_monitoring_config), collected by Managed Prometheus."""
+    if operator_of(placement) is RayOperator.HELM:
+        operator_namespace = kuberay_operator.DEFAULT_NAMESPACE  # the namespace ClusterAddons installs the chart in
+        return [{"name": "kuberay-operator", "ports": [DASHBOARD_PORT], "from_namespaces": [operator_namespace]}]
+    # GKE does not document where the add-on's operator runs (searched 2026-12-07); GKE's own agents run in
+    # kube-system, which the Tenant component lets in for the same reason.
+    return [
+        {"name": "kuberay-operator", "ports": [DASHBOARD_PORT], "from_namespaces": [KUBE_SYSTEM]},
+        {"name": "monitoring", "ports": [RAY_METRICS_PORT], "from_namespaces": [MANAGED_PROMETHEUS_NAMESPACE]},
+    ]

@@ -19,11 +19,12 @@ from gke_tpu_serving import (
     WorkloadIdentityMode,
 )
 from gke_tpu_serving.errors import ArgError
-from gke_tpu_serving.saxml.saxml_jobset import check_autopilot_model_servers, check_saxml_args
+from gke_tpu_serving.saxml.saxml_jobset import HTTP_PORT, check_autopilot_model_servers, check_saxml_args
 from gke_tpu_serving.saxml.saxml_models import admin_token_secret_name
 from gke_tpu_serving.tenancy.quota import Resources
 
 from ..images import SAXML_HTTP_SERVER
+from ..ingress import deploy_ingress_policy
 from ..model import DeployContext, Placement, Scenario, StackInfo, StorageScenarioConfig, StorageSpec, config_error
 from ..placement import (
     autopilot_args,
@@ -145,6 +146,9 @@ def demand(placement: Placement, stack: StackInfo) -> Resources:
 def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
     """Deploy the instance onto its cluster; returns its stack outputs."""
     identity = deploy_identity(placement, context)
+    # The admin, model and HTTP servers reach each other inside the namespace; the JobSet controller only works
+    # through the API server, never on the pods.
+    deploy_ingress_policy(placement, context, serving_port=HTTP_PORT, after=identity)
     bucket = deploy_bucket(placement, context.stack, [grant_for(identity, placement)])
     needs: list[pulumi.Resource] = [identity, bucket]
     if placement.settings.get("install_jobset", True):

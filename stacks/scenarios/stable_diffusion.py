@@ -28,9 +28,11 @@ from gke_tpu_serving.ray.ray_service import (
     check_autopilot_ray_service,
     check_ray_service_args,
 )
+from gke_tpu_serving.ray.serve import SERVE_PORT
 from gke_tpu_serving.tenancy.quota import Resources
 
 from ..images import LLAMA, STABLE_DIFFUSION, STABLE_DIFFUSION_CUDA, ImageBuild
+from ..ingress import deploy_ingress_policy
 from ..model import DeployContext, Placement, Scenario, StackInfo, StorageScenarioConfig, StorageSpec, config_error
 from ..placement import (
     autopilot_args,
@@ -55,9 +57,9 @@ from ..storage import (
     storage_outputs,
 )
 from ..tokens import generated_token
-from .ray_operator import RayOperator, check_operator, operator_of, stack_generates_ray_token
+from .ray_operator import RayOperator, check_operator, operator_ingress, operator_of, stack_generates_ray_token
 from .stable_diffusion_commands import commands
-from .stable_diffusion_shapes import check_shapes, startup_compile
+from .stable_diffusion_shapes import check_batch_sizes, check_shapes, startup_compile
 from .stable_diffusion_weights import DEFAULT_MODEL, deploy_staging
 
 STORAGE = StorageSpec(
@@ -75,9 +77,6 @@ COMPILE_CACHE_DIR = "/var/cache/jax"
 # The catalog has no sourced shape for TPU v4's ct4p-hightpu-4t, so nothing derives the worker's requests there: they
 # are set here, explicitly. Every other host's are derived from its machine shape (ray/groups.py, worker_defaults).
 TPU_WORKER_CPU, TPU_WORKER_MEMORY = "32", "128Gi"
-# Each batch shape costs tens of seconds of XLA compile before the server is ready (DESIGN: ~45 s per shape for SD 2.1
-# on one H100): a project bound, not a platform one, on how many shapes and how large a per-device batch.
-MAX_BATCH_SIZES, MAX_BATCH_SIZE = 8, 64
 
 
 class Config(StorageScenarioConfig):
@@ -251,7 +250,7 @@ def _check_app_settings(placement: Placement) -> None:
             raise ArgError(
                 ("resolution",), f"{settings['resolution']} is not allowed; allowed: a multiple of 8, e.g. 512 or 768"
             )
-        _check_batch_sizes(settings.get("batch_sizes", [1]))
+        check_batch_sizes(settings.get("batch_sizes", [1]))
         check_shapes(settings)
         if settings.get("batch_wait_timeout_seconds", 0) < 0:
             raise ArgError(
@@ -260,26 +259,6 @@ def _check_app_settings(placement: Placement) -> None:
             )
     except ArgError as error:
         raise config_error(placement.at(*error.path), error.reason) from None
-
-
-def _check_batch_sizes(sizes: list[Any]) -> None:
-    """The per-device batch shapes the server compiles: order is irrelevant (it sorts them), a repeat is a mistake."""
-    if not sizes or len(sizes) > MAX_BATCH_SIZES:
-        raise ArgError(
-            ("batch_sizes",),
-            f"{sizes!r} is not allowed; allowed: 1 to {MAX_BATCH_SIZES} batch sizes (each compiles before the server "
-            "is ready)",
-        )
-    seen: set[int] = set()
-    for index, size in enumerate(sizes):
-        require_int(("batch_sizes", index), size, minimum=1)
-        if size > MAX_BATCH_SIZE:
-            raise ArgError(
-                ("batch_sizes", index), f"{size} is more than {MAX_BATCH_SIZE}; allowed: 1 to {MAX_BATCH_SIZE}"
-            )
-        if size in seen:
-            raise ArgError(("batch_sizes", index), f"{size} is listed twice; allowed: distinct batch sizes")
-        seen.add(size)
 
 
 def _check_capacity(placement: Placement) -> None:
@@ -366,6 +345,9 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
     """Deploy the instance onto its cluster; returns its stack outputs."""
     stack = context.stack
     identity = deploy_identity(placement, context)
+    deploy_ingress_policy(
+        placement, context, serving_port=SERVE_PORT, allows=operator_ingress(placement), after=identity
+    )
     # Only the staging Job's own ServiceAccount may write the weights; the Ray pods read them.
     stager = deploy_stager(placement, context, identity) if placement.settings.get("stage_weights") else None
     grants = [grant_for(identity, placement), *([stager_grant(stager)] if stager is not None else [])]

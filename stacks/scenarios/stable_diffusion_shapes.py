@@ -13,6 +13,9 @@ from gke_tpu_serving.errors import ArgError, require_int
 
 # The application's defaults (workloads/stable_diffusion/sd_serve/app.py, AppArgs; a test reads them there).
 APP_RESOLUTION, APP_STEPS, APP_BATCH_SIZES = 512, 25, (1, 2, 4, 8)
+# Each batch shape costs tens of seconds of XLA compile before the server is ready (DESIGN: ~45 s per shape for SD 2.1
+# on one H100): a project bound, not a platform one, on how many shapes and how large a per-device batch.
+MAX_BATCH_SIZES, MAX_BATCH_SIZE = 8, 64
 DEFAULT_MAX_COMPILED_SHAPES = 8
 """The most that `batchSizes` alone could ask for (MAX_BATCH_SIZES): ~6-7 min of compile per replica on one H100.
 More, through extraSizes and extraSteps, is a choice a stack makes by raising maxCompiledShapes."""
@@ -88,3 +91,23 @@ def check_shapes(settings: Mapping[str, Any]) -> None:
             f"compile before each replica is ready (~{_minutes(shapes, reference)} on one {MEASURED_ON}); allowed: "
             f"fewer batchSizes, extraSizes or extraSteps, or maxCompiledShapes {shapes} or more",
         )
+
+
+def check_batch_sizes(sizes: list[Any]) -> None:
+    """The per-device batch shapes the server compiles: order is irrelevant (it sorts them), a repeat is a mistake."""
+    if not sizes or len(sizes) > MAX_BATCH_SIZES:
+        raise ArgError(
+            ("batch_sizes",),
+            f"{sizes!r} is not allowed; allowed: 1 to {MAX_BATCH_SIZES} batch sizes (each compiles before the server "
+            "is ready)",
+        )
+    seen: set[int] = set()
+    for index, size in enumerate(sizes):
+        require_int(("batch_sizes", index), size, minimum=1)
+        if size > MAX_BATCH_SIZE:
+            raise ArgError(
+                ("batch_sizes", index), f"{size} is more than {MAX_BATCH_SIZE}; allowed: 1 to {MAX_BATCH_SIZE}"
+            )
+        if size in seen:
+            raise ArgError(("batch_sizes", index), f"{size} is listed twice; allowed: distinct batch sizes")
+        seen.add(size)

@@ -271,7 +271,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "cluster_key_misspelt",
         _set(sd, "rayOperater", True),
-        "config key gke-tpu-serving:clusters[0].rayOperater: unknown key (did you mean rayOperator?); allowed: name, location, mode, releaseChannel, minMasterVersion, rayOperator, gcsFuseCsi, managedPrometheus, dataplaneV2, privateNodes, deletionProtection, network, subnetwork, nodeServiceAccountEmail, nodeServiceAccountId, systemPool, tpuPools, gpuPools, labels, rbacSecurityGroup",
+        "config key gke-tpu-serving:clusters[0].rayOperater: unknown key (did you mean rayOperator?); allowed: name, location, mode, releaseChannel, minMasterVersion, rayOperator, gcsFuseCsi, managedPrometheus, dataplaneV2, privateNodes, deletionProtection, network, subnetwork, nodeServiceAccountEmail, nodeServiceAccountId, systemPool, tpuPools, gpuPools, labels, authorizedNetworks, publicEndpoint, rbacSecurityGroup",
     ),
     (
         "cluster_switch_not_boolean",

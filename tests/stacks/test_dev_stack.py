@@ -112,6 +112,10 @@ def test_resource_counts(dev: PreviewResult) -> None:
         "kubernetes:apps/v1:Deployment": 3,
         "kubernetes:core/v1:Service": 3,
         "kubernetes:policy/v1:PodDisruptionBudget": 5,
+        # Default-deny ingress per scenario namespace: deny-ingress and allow-same-namespace each, Llama's and Stable
+        # Diffusion's allow-monitoring, Stable Diffusion's allow-kuberay-operator.
+        "gke-tpu-serving:index:NamespaceIngressPolicy": 3,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 9,
         "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
         "kubernetes:monitoring.googleapis.com/v1:PodMonitoring": 1,
         "gke-tpu-serving:index:RayService": 1,
@@ -189,6 +193,7 @@ def test_every_kubernetes_manifest_passes_schema_validation(dev: PreviewResult) 
         "Namespace",
         "Namespace",
         "Namespace",
+        *["NetworkPolicy"] * 9,
         *["PodDisruptionBudget"] * 5,
         "PodMonitoring",
         "RayService",
@@ -230,10 +235,10 @@ def test_make_preview_command_prints_the_tree(
     done = offline_cli("preview", "--stack", "dev", "--json", out)
     assert done.returncode == 0, done.stderr
     assert re.search(r"\n \+   │  ├─ gcp:container/nodePool:NodePool +llm-us-central1-v5e-4x8-0 +create\n", done.stdout)
-    assert "+ 92 to create" in done.stdout
+    assert "+ 104 to create" in done.stdout
     document = json.loads(out.read_text())
     assert document["project"] == "gke-tpu-serving" and document["stack"] == "dev"
-    assert len(document["resources"]) == 92
+    assert len(document["resources"]) == 104
 
 
 def _preview_variant(offline_cli: OfflineCli, tmp_path: Path, stack_text: str) -> subprocess.CompletedProcess[str]:

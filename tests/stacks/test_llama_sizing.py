@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import SHIPPED_STACKS
-from helpers import ROOT
+from helpers import ROOT, SHIPPED_STACKS
 
 from gke_tpu_serving.offline import PreviewResult
 from stacks.config import ConfigError, parse

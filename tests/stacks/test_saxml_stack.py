@@ -116,6 +116,8 @@ def test_every_manifest_of_the_cell_passes_schema_validation(cell: PreviewResult
         "PodDisruptionBudget": 3,
         # The admin token, which the HTTP server and the publishing Job read.
         "Secret": 1,
+        # deny-ingress and allow-same-namespace (the cell's servers reach each other, nothing else reaches them).
+        "NetworkPolicy": 2,
     }
     for manifest in manifests:
         validate_manifest(manifest)

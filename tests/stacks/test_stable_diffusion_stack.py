@@ -54,9 +54,11 @@ def test_every_scenario_object_validates_against_its_schema(stack: str, dev: Pre
     manifests = [m for m in kubernetes_manifests(result) if m["metadata"].get("namespace") == "stable-diffusion"]
     # dev also stages the tutorial's weights: a Job and its writer ServiceAccount.
     staging = ["Job", "ServiceAccount"] if stack == "dev" else []
-    # On the Ray add-on (both stacks) the stack gives the Ray cluster its token, in a Secret.
+    # On the Ray add-on (both stacks) the stack gives the Ray cluster its token, in a Secret; deny-ingress, and
+    # allow-same-namespace and allow-kuberay-operator, and the add-on's Ray monitoring too.
+    policies = ["NetworkPolicy"] * 4
     assert sorted(m["kind"] for m in manifests) == sorted(
-        ["RayService", "PodDisruptionBudget", "Secret", "ServiceAccount", *staging]
+        ["RayService", "PodDisruptionBudget", "Secret", "ServiceAccount", *staging, *policies]
     )
     for manifest in manifests:
         validate_manifest(manifest)

@@ -2,7 +2,6 @@
 Pulumi's schema inference reads (attribute docstrings become descriptions). plan.py checks them and resolves their
 defaults."""
 
-import json
 from enum import Enum
 from typing import NotRequired, TypedDict
 
@@ -100,6 +99,15 @@ class GpuPoolArgs(TypedDict):
     """Use Spot VMs. Default: false."""
 
 
+class AuthorizedNetworkArgs(TypedDict):
+    """A network allowed to reach the control plane's IP endpoint."""
+
+    cidr_block: str
+    """IPv4 network in CIDR notation, e.g. 203.0.113.0/24 (not 0.0.0.0/0: that is public_endpoint)."""
+    display_name: NotRequired[str]
+    """A name for it in the console. Default: the CIDR block."""
+
+
 class GkeTpuClusterArgs(TypedDict):
     """Arguments of GkeTpuCluster."""
 
@@ -148,41 +156,14 @@ class GkeTpuClusterArgs(TypedDict):
     """GPU pools. Default: none."""
     labels: NotRequired[dict[str, str]]
     """Resource labels on the cluster. Default: none."""
+    authorized_networks: NotRequired[list[AuthorizedNetworkArgs]]
+    """Networks that may reach the control plane's IP endpoint, which is then on (master authorized networks).
+    Default: none, and the IP endpoints are off: the control plane is reachable only through GKE's DNS-based endpoint,
+    which Google authorizes with IAM (the kubeconfig and `pulumi` always use it)."""
+    public_endpoint: NotRequired[bool]
+    """Open the control plane's IP endpoint to the whole internet (Kubernetes still authenticates each request).
+    Excludes authorized_networks. Default: false."""
     rbac_security_group: NotRequired[str]
     """Google Groups for RBAC: the Google Group, which must be named gke-security-groups@YOUR_DOMAIN, that contains
     the groups used as RBAC subjects (e.g. a Tenant's group: members). Standard and Autopilot. Default: none (RBAC
     bindings of Google Groups then grant nothing)."""
-
-
-def kubeconfig_for(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
-    """A kubeconfig that authenticates with gke-gcloud-auth-plugin (no long-lived credential in it)."""
-    context = f"gke_{cluster_name}"
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": context,
-                    "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate},
-                }
-            ],
-            "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
-            "current-context": context,
-            "users": [
-                {
-                    "name": context,
-                    "user": {
-                        "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
-                            "command": "gke-gcloud-auth-plugin",
-                            "provideClusterInfo": True,
-                            "installHint": "Install gke-gcloud-auth-plugin: gcloud components install "
-                            "gke-gcloud-auth-plugin",
-                        }
-                    },
-                }
-            ],
-        },
-        indent=2,
-    )

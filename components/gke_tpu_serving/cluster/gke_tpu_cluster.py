@@ -9,20 +9,22 @@ import pulumi_kubernetes as k8s
 
 from gke_tpu_serving.catalog import region_of_zone
 from gke_tpu_serving.cluster.args import (
+    AuthorizedNetworkArgs,
     GkeTpuClusterArgs,
     GpuPoolArgs,
     ReleaseChannel,
     SystemPoolArgs,
     TpuPoolArgs,
-    kubeconfig_for,
 )
 from gke_tpu_serving.cluster.compute_class import compute_class_manifest
+from gke_tpu_serving.cluster.control_plane import ControlPlanePlan, cluster_labels, kubeconfig_for
 from gke_tpu_serving.cluster.obtainability import node_pool_settings
 from gke_tpu_serving.cluster.plan import ClusterPlan, GpuPoolPlan, TpuPoolPlan, plan_cluster
 from gke_tpu_serving.errors import component_errors
 
 __all__ = [
     "NODE_SERVICE_ACCOUNT_ROLE",
+    "AuthorizedNetworkArgs",
     "GkeTpuCluster",
     "GkeTpuClusterArgs",
     "GpuPoolArgs",
@@ -51,9 +53,13 @@ class GkeTpuCluster(pulumi.ComponentResource):
     location: pulumi.Output[str]
     """The cluster's zone or region."""
     endpoint: pulumi.Output[str]
-    """The control plane's endpoint (IP address)."""
+    """The control plane's IP endpoint (IP address); none reaches it unless authorized_networks or public_endpoint
+    opens it."""
+    dns_endpoint: pulumi.Output[str]
+    """The control plane's DNS-based endpoint (a host name), which IAM authorizes; the kubeconfig uses it."""
     kubeconfig: pulumi.Output[str]
-    """A kubeconfig for the cluster (secret) that authenticates through gke-gcloud-auth-plugin."""
+    """A kubeconfig for the cluster (secret) on the DNS endpoint that authenticates through gke-gcloud-auth-plugin
+    (the caller's Google credentials: IAM on the cluster's project, then Kubernetes RBAC)."""
     workload_pool: pulumi.Output[str]
     """The Workload Identity pool, PROJECT.svc.id.goog."""
     node_service_account_email: pulumi.Output[str]
@@ -119,7 +125,8 @@ class GkeTpuCluster(pulumi.ComponentResource):
                     ),
                 ),
                 deletion_protection=plan.deletion_protection,
-                resource_labels=args.get("labels"),
+                resource_labels=cluster_labels(args.get("labels"), plan.control_plane),
+                **_control_plane_args(plan.control_plane),
                 authenticator_groups_config=(
                     gcp.container.ClusterAuthenticatorGroupsConfigArgs(security_group=plan.rbac_security_group)
                     if plan.rbac_security_group
@@ -138,10 +145,10 @@ class GkeTpuCluster(pulumi.ComponentResource):
         self.cluster_name = cluster.name
         self.location = cluster.location
         self.endpoint = cluster.endpoint
+        self.dns_endpoint = cluster.control_plane_endpoints_config.apply(_dns_endpoint)
+        # On the DNS endpoint whatever else is open: it is always on, and only it works wherever `pulumi` runs.
         self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(
-                lambda values: kubeconfig_for(values[0], values[1], values[2] or "")
-            )
+            pulumi.Output.all(cluster.name, self.dns_endpoint).apply(lambda values: kubeconfig_for(*values))
         )
         # Not part of the cross-language schema (a provider is not a portable output): Python callers pass it to
         # later components with ResourceOptions(provider=cluster.kubernetes_provider); other languages build one
@@ -149,6 +156,9 @@ class GkeTpuCluster(pulumi.ComponentResource):
         self.kubernetes_provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
+            # The provider (and with it every Kubernetes object) is replaced exactly when this changes, not on any
+            # other kubeconfig edit (pulumi-kubernetes' DiffConfig): the DNS endpoint names this cluster.
+            cluster_identifier=self.dns_endpoint,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(pools)),
         )
         # Autopilot entries with a fallback: the ComputeClass their pods select (one per entry; Autopilot has no pool).
@@ -165,6 +175,7 @@ class GkeTpuCluster(pulumi.ComponentResource):
                 "cluster_name": self.cluster_name,
                 "location": self.location,
                 "endpoint": self.endpoint,
+                "dns_endpoint": self.dns_endpoint,
                 "kubeconfig": self.kubeconfig,
                 "workload_pool": self.workload_pool,
                 "node_service_account_email": self.node_service_account_email,
@@ -208,6 +219,40 @@ def _custom_resource(
         spec=manifest["spec"],
         opts=opts,
     )
+
+
+def _control_plane_args(plan: ControlPlanePlan) -> dict[str, Any]:
+    """Cluster arguments of the control plane's endpoints: the DNS endpoint for user traffic, always; the IP
+    endpoints only for the authorized networks, or for everyone when public."""
+    return {
+        "control_plane_endpoints_config": gcp.container.ClusterControlPlaneEndpointsConfigArgs(
+            dns_endpoint_config=gcp.container.ClusterControlPlaneEndpointsConfigDnsEndpointConfigArgs(
+                allow_external_traffic=True
+            ),
+            ip_endpoints_config=gcp.container.ClusterControlPlaneEndpointsConfigIpEndpointsConfigArgs(
+                enabled=plan.ip_endpoint
+            ),
+        ),
+        "master_authorized_networks_config": (
+            gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
+                cidr_blocks=[
+                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(cidr_block=cidr, display_name=name)
+                    for cidr, name in plan.authorized_networks
+                ],
+                # Only the named networks: not every Compute Engine VM's public address.
+                gcp_public_cidrs_access_enabled=False,
+            )
+            if plan.authorized_networks
+            else None
+        ),
+    }
+
+
+def _dns_endpoint(config: Any) -> str:
+    dns = config.dns_endpoint_config if config is not None else None
+    if dns is None or not dns.endpoint:
+        raise pulumi.RunError("the cluster reports no DNS endpoint (controlPlaneEndpointsConfig.dnsEndpointConfig)")
+    return str(dns.endpoint)
 
 
 def _shared_node_config(service_account: pulumi.Input[str]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ types so that no caller recomputes them.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -35,6 +35,7 @@ from gke_tpu_serving.catalog import (
     tpu_zones,
     tpu_zones_in_region,
 )
+from gke_tpu_serving.cluster.control_plane import ControlPlanePlan, plan_control_plane
 from gke_tpu_serving.cluster.obtainability import (
     Obtainability,
     check_fallback,
@@ -147,6 +148,8 @@ class ClusterPlan:
     dataplane_v2: bool = True
     rbac_security_group: str | None = None
     """gke-security-groups@DOMAIN when Google Groups for RBAC is on; None leaves group RBAC subjects unresolved."""
+    control_plane: ControlPlanePlan = field(default_factory=ControlPlanePlan)
+    """Who reaches the Kubernetes API: the DNS endpoint, and the IP endpoint only where the args open it."""
 
     @property
     def autopilot(self) -> bool:
@@ -446,6 +449,7 @@ def plan_cluster(name: str, args: Mapping[str, Any]) -> ClusterPlan:
         mode=mode,
         dataplane_v2=bool(args.get("dataplane_v2", True)),
         rbac_security_group=rbac_security_group,
+        control_plane=plan_control_plane(args),
     )
 
 

@@ -22,6 +22,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import Stack, massage, wait_for_rpcs
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from .cluster_outputs import CLUSTER_TYPE, cluster_outputs
 from .invokes import InvokeHandler, default_invokes
 from .model import SECRET, STACK_TYPE, UNKNOWN, PreviewResult, RecordedResource
 
@@ -53,9 +54,8 @@ BUILT_IMAGE_TYPE = "docker-build:index:Image"
 
 
 def offline_image_digest(tags: Any) -> str:
-    """The stand-in digest of a built image offline: a hash of its tags. A program that tags by the build's inputs
-    (stacks/images.py does) then gets a new digest exactly when those change, so a `--diff` shows which servers a
-    change rolls, and rendered manifests carry a digest reference as they will after `pulumi up`."""
+    """The stand-in digest of a built image offline: a hash of its tags (stacks/images.py tags by the build's inputs),
+    so a `--diff` shows which servers a change rolls, and manifests carry a digest reference as after `pulumi up`."""
     return "sha256:" + hashlib.sha256(json.dumps(plain_value(tags), sort_keys=True).encode()).hexdigest()
 
 
@@ -75,7 +75,7 @@ def _random_password(args: pulumi_mocks.MockResourceArgs) -> Mapping[str, Any]:
 
 def default_computed() -> dict[str, ComputedOutputs]:
     """The provider-computed outputs every offline run adds; callers add their own on top."""
-    return {BUILT_IMAGE_TYPE: _built_image, RANDOM_PASSWORD_TYPE: _random_password}
+    return {BUILT_IMAGE_TYPE: _built_image, RANDOM_PASSWORD_TYPE: _random_password, CLUSTER_TYPE: cluster_outputs}
 
 
 def plain_value(value: Any) -> Any:

@@ -142,6 +142,11 @@ _GCP_UPDATE: Mapping[str, tuple[str, ...]] = {
         "nodeConfig.workloadMetadataConfig",
         "minMasterVersion",
         "resourceLabels",
+        # Not ForceNew, nor any field below it (hashicorp/terraform-provider-google commit
+        # 0297605c600111e010e09edb39901e0806b00a9a, google/services/container/resource_container_cluster.go, read
+        # 2026-12-07); GKE updates it in place (ClusterUpdate.desiredControlPlaneEndpointsConfig).
+        # masterAuthorizedNetworksConfig stays unlisted ("update or replace"): its flag was not read.
+        "controlPlaneEndpointsConfig",
     ),
     "gcp:storage/bucket:Bucket": (
         "forceDestroy",

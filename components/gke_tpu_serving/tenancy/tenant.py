@@ -12,17 +12,21 @@ import pulumi_kubernetes as k8s
 
 from gke_tpu_serving.errors import ArgError, component_errors, require_int
 from gke_tpu_serving.identity.workload_identity import WorkloadIdentity, WorkloadIdentityMode
+from gke_tpu_serving.k8s.ingress import (
+    DENY_INGRESS,
+    GOOGLE_FRONT_END_RANGES,
+    KUBE_SYSTEM,
+    MANAGED_PROMETHEUS_NAMESPACE,
+    ingress_peers,
+    ingress_policy_spec,
+)
 from gke_tpu_serving.names import dns_label_at
 from gke_tpu_serving.options import inherited_dependencies
 from gke_tpu_serving.tenancy.quota import Resources, check_member, parse_quantity
 
 TENANT_LABEL = "gke-tpu-serving/tenant"
 Metadata = Callable[[str], k8s.meta.v1.ObjectMetaArgs]
-# Google Front Ends and health checkers: where a global external Application Load Balancer (a GKE Gateway of class
-# gke-l7-global-external-managed) and its health checks reach container-native (NEG) backends from.
-GOOGLE_FRONT_END_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
-# kube-system: kube-dns replies and GKE's own agents; gmp-system: Managed Prometheus collectors scrape PodMonitorings.
-DEFAULT_SYSTEM_NAMESPACES = ("kube-system", "gmp-system")
+DEFAULT_SYSTEM_NAMESPACES = (KUBE_SYSTEM, MANAGED_PROMETHEUS_NAMESPACE)
 RAY_API_GROUP = "ray.io"
 RAY_RESOURCES = ("rayclusters", "rayservices", "rayjobs")
 
@@ -308,42 +312,17 @@ class Tenant(pulumi.ComponentResource):
     def _network_policies(
         name: str, settings: TenantSettings, metadata: Metadata, child: pulumi.ResourceOptions
     ) -> None:
-        every_pod = k8s.meta.v1.LabelSelectorArgs()
         # Isolation is enforced on the way in: every tenant namespace denies what it does not allow, so egress stays
         # open (DNS, Google APIs, model hubs) without letting one team into another's pods.
-        policies: dict[str, list[k8s.networking.v1.NetworkPolicyPeerArgs]] = {
-            "deny-ingress": [],
-            "allow-same-namespace": [k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=every_pod)],
-            "allow-gateway": [
-                k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))
-                for cidr in settings.gateway_source_ranges
-            ],
-            "allow-system-namespaces": [
-                k8s.networking.v1.NetworkPolicyPeerArgs(
-                    namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                        match_expressions=[
-                            k8s.meta.v1.LabelSelectorRequirementArgs(
-                                key="kubernetes.io/metadata.name",
-                                operator="In",
-                                values=list(settings.ingress_namespaces),
-                            )
-                        ]
-                    )
-                )
-            ]
-            if settings.ingress_namespaces
-            else [],
+        policies = {
+            DENY_INGRESS: [],
+            "allow-same-namespace": ingress_peers(same_namespace=True),
+            "allow-gateway": ingress_peers(cidrs=settings.gateway_source_ranges),
+            "allow-system-namespaces": ingress_peers(namespaces=settings.ingress_namespaces),
         }
         for policy_name, peers in policies.items():
-            if policy_name != "deny-ingress" and not peers:
+            if policy_name != DENY_INGRESS and not peers:
                 continue
             k8s.networking.v1.NetworkPolicy(
-                f"{name}-{policy_name}",
-                metadata=metadata(policy_name),
-                spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                    pod_selector=every_pod,
-                    policy_types=["Ingress"],
-                    ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=peers)] if peers else None,
-                ),
-                opts=child,
+                f"{name}-{policy_name}", metadata=metadata(policy_name), spec=ingress_policy_spec(peers), opts=child
             )

@@ -14,9 +14,9 @@ from gke_tpu_serving.vllm.deployment_spec import (
     VllmDeploymentWithHpaArgs,
     WeightsSource,
     check_vllm_args,
-    pod_template,
 )
 from gke_tpu_serving.vllm.kv_budget import kv_warnings
+from gke_tpu_serving.vllm.pod_template import pod_template
 
 __all__ = ["Exposure", "VllmDeploymentWithHpa", "VllmDeploymentWithHpaArgs", "WeightsSource", "check_vllm_args"]
 

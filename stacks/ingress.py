@@ -1,0 +1,39 @@
+"""Default-deny ingress for a scenario instance's namespace: what must reach its servers is allowed, nothing else.
+
+Every instance lets in its own namespace (its servers talk to each other: Saxml's admin, model and HTTP servers, a
+Ray head and its workers), and a load balancer's clients on the serving port when `exposure` asks for one; each
+scenario adds what else reaches its pods (Managed Prometheus, the KubeRay operator). An instance in a tenant's
+namespace registers nothing: the Tenant's own policies already deny ingress there.
+"""
+
+from collections.abc import Sequence
+
+import pulumi
+
+from gke_tpu_serving import Exposure, IngressAllowArgs, NamespaceIngressPolicy
+from gke_tpu_serving.k8s.ingress import load_balancer_sources
+
+from .model import DeployContext, Placement
+
+
+def deploy_ingress_policy(
+    placement: Placement,
+    context: DeployContext,
+    *,
+    serving_port: int,
+    allows: Sequence[IngressAllowArgs] = (),
+    after: pulumi.Resource,
+) -> NamespaceIngressPolicy | None:
+    """The instance's NamespaceIngressPolicy, once `after` (the resource that creates its namespace) exists; None in
+    a tenant's namespace."""
+    if context.tenant is not None:
+        return None
+    every: list[IngressAllowArgs] = [{"name": "same-namespace", "same_namespace": True}, *allows]
+    sources = load_balancer_sources(placement.settings.get("exposure", Exposure.CLUSTER_IP))
+    if sources:
+        every.append({"name": "load-balancer", "ports": [serving_port], "from_cidrs": list(sources)})
+    return NamespaceIngressPolicy(
+        f"{placement.resource_prefix}-network",
+        {"namespace": placement.namespace, "allows": every},
+        opts=pulumi.ResourceOptions(provider=context.cluster.kubernetes_provider, depends_on=[after]),
+    )
