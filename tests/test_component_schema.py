@@ -18,6 +18,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 from pulumi.provider.experimental.component import ComponentProvider
 
+import gke_tpu_serving
 from gke_tpu_serving import COMPONENTS, PACKAGE_NAME, __version__
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,3 +241,55 @@ def test_the_plugin_host_does_not_import_the_offline_harness() -> None:
         check=True,
         env={"PYTHONPATH": str(PLUGIN)},
     )
+
+
+def _type_checking_imports() -> dict[str, tuple[str, ...]]:
+    """What the package root imports for type checkers: {module: names}."""
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    (block,) = [n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"]
+    return {
+        node.module: tuple(alias.name for alias in node.names)
+        for node in block.body
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gke_tpu_serving.")
+    }
+
+
+def test_the_lazy_names_are_the_names_type_checkers_see() -> None:
+    exports = gke_tpu_serving._EXPORTS
+    assert _type_checking_imports() == exports
+    for module, names in exports.items():
+        for name in names:
+            assert getattr(gke_tpu_serving, name) is getattr(sys.modules[module], name), name
+    assert sorted(gke_tpu_serving.__all__) == sorted(
+        ["COMPONENTS", "PACKAGE_NAME", *(n for ns in exports.values() for n in ns)]
+    )
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="module 'gke_tpu_serving' has no attribute 'GkeTpuClusters'"):
+        gke_tpu_serving.GkeTpuClusters  # noqa: B018
+
+
+def test_importing_a_component_imports_its_domain_and_no_provider_module_before_it_is_used() -> None:
+    # A fresh interpreter: the package root and the offline runner import no component and no provider SDK; importing
+    # Tenant imports its own component modules, no other domain's, and no Google service package of pulumi_gcp.
+    check = (
+        "import json, sys; import gke_tpu_serving.offline.__main__; before = set(sys.modules); "
+        "from gke_tpu_serving import Tenant; "
+        "real = lambda names: sorted(n for n in names if type(sys.modules[n]).__name__ != '_LazyModule'); "
+        "packages = [n for n in real(set(sys.modules) - before) if hasattr(sys.modules[n], '__path__')]; "
+        "print(json.dumps([real(before), real(set(sys.modules) - before), packages]))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", check], check=True, capture_output=True, text=True, env={"PYTHONPATH": str(PLUGIN)}
+    )
+    runner, tenant, tenant_packages = json.loads(run.stdout)
+    component_modules = set(gke_tpu_serving._EXPORTS) - {"gke_tpu_serving.catalog"}
+    assert sorted(component_modules & set(runner)) == []
+    assert [m for m in runner if m.startswith(("pulumi_gcp", "pulumi_kubernetes", "requests"))] == []
+    assert sorted(component_modules & set(tenant)) == [
+        "gke_tpu_serving.identity.workload_identity",
+        "gke_tpu_serving.tenancy.tenant",
+    ]
+    # Its Google service account and IAM binding (pulumi_gcp.serviceaccount, .projects) load when it creates them.
+    assert [p for p in tenant_packages if p.startswith("pulumi_gcp")] == ["pulumi_gcp"]

@@ -90,10 +90,8 @@ def deploy(
         TenantGateway(
             f"{cluster_name}-tenants",
             gateway,
-            # Routes and backend policies go into the teams' namespaces.
-            opts=pulumi.ResourceOptions(
-                provider=clusters[cluster_name].kubernetes_provider,
-                depends_on=[components[t.config["name"]] for t in routed],
-            ),
+            opts=pulumi.ResourceOptions(provider=clusters[cluster_name].kubernetes_provider),
+            # A team's routes and backend policies go into its namespace: they wait for that team only.
+            tenant_depends_on={t.config["name"]: [components[t.config["name"]]] for t in routed},
         )
     return components, outputs

@@ -6,6 +6,8 @@ accepting the IAP-protected external Gateway; bad args refused with their exact 
 from collections import Counter
 from typing import Any
 
+import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 from helpers import args_factory, assert_refused_before_any_child
 from manifest_validation import validate_manifest
@@ -310,3 +312,73 @@ def test_bad_args_are_refused_before_anything_is_created(
     for key in [k for k, v in given.items() if v is None]:
         del given[key]  # type: ignore[misc]
     assert_refused_before_any_child(pulumi_mocks, TenantGateway, "tenants", given, message)
+
+
+def _team_namespaces() -> dict[str, list[pulumi.Resource]]:
+    """Stand-ins for the Tenant components the stack passes: one Namespace per team."""
+    return {name: [k8s.core.v1.Namespace(f"{name}-namespace")] for name in ("team-a", "team-b")}
+
+
+def _waits_for(result: Any) -> dict[str, list[str]]:
+    """Each Kubernetes object and IAP binding of the gateway, by name: the names of what it waits for (dependsOn)."""
+    names = {r.urn: r.name for r in result.resources}
+    return {
+        r.name: sorted(names[urn] for urn in r.options.get("dependsOn", []))
+        for r in result.resources
+        if r.type.startswith("kubernetes:") or r.type == IAP_MEMBER
+    }
+
+
+def test_a_teams_objects_wait_for_the_gateway_and_their_own_team_only(pulumi_mocks: Any) -> None:
+    TenantGateway("tenants", args(), tenant_depends_on=_team_namespaces())
+    waits = _waits_for(pulumi_mocks.settle())
+    for team in ("team-a", "team-b"):
+        own = f"{team}-namespace"
+        assert waits[f"tenants-{team}-iap-oauth"] == sorted(["tenants-gateway", own])
+        assert waits[f"tenants-{team}-route"] == sorted(["tenants-gateway", own])
+        assert waits[f"tenants-{team}-notebook-iap"] == sorted(["tenants-gateway", own, f"tenants-{team}-iap-oauth"])
+        assert waits[f"tenants-{team}-notebook-health"] == sorted(["tenants-gateway", own])
+        # A project IAM binding: nothing in the cluster has to exist first.
+        assert waits[f"tenants-{team}-iap-group-{team}@example.com"] == []
+    assert waits["tenants-namespace"] == []
+    assert waits["tenants-gateway"] == [
+        "tenants-namespace",
+        "tenants-team-a-certificate-entry",
+        "tenants-team-b-certificate-entry",
+    ]
+
+
+def test_what_every_object_waits_for_comes_from_opts(pulumi_mocks: Any) -> None:
+    before = k8s.core.v1.Namespace("before")
+    TenantGateway("tenants", args(), opts=pulumi.ResourceOptions(depends_on=[before]))
+    waits = _waits_for(pulumi_mocks.settle())
+    assert waits["tenants-namespace"] == ["before"]
+    assert waits["tenants-team-a-route"] == ["before", "tenants-gateway"]
+    assert waits["tenants-team-b-iap-user-alice@example.com"] == ["before"]
+
+
+def test_istio_mode_objects_wait_for_their_own_team_only(pulumi_mocks: Any) -> None:
+    istio: TenantGatewayArgs = {
+        "project": "demo-project",
+        "mode": AccessMode.ISTIO,
+        "istio_gateway": "kubeflow/kubeflow-gateway",
+        "tenants": [tenant("team-a", members=[]), tenant("team-b", members=[])],  # type: ignore[list-item]
+    }
+    TenantGateway("tenants", istio, tenant_depends_on=_team_namespaces())
+    waits = _waits_for(pulumi_mocks.settle())
+    for team in ("team-a", "team-b"):
+        assert waits[f"tenants-{team}-virtual-service"] == [f"{team}-namespace"]
+        assert waits[f"tenants-{team}-require-authentication"] == [f"{team}-namespace"]
+
+
+def test_waiting_for_a_team_that_is_not_a_tenant_is_refused(pulumi_mocks: Any) -> None:
+    with pytest.raises(ValueError) as raised:
+        TenantGateway("tenants", args(), tenant_depends_on={"team-c": []})
+    assert (
+        str(raised.value)
+        == "TenantGateway 'tenants': tenant_depends_on: 'team-c' is not a tenant; allowed: team-a, team-b"
+    )
+    assert [r.type for r in pulumi_mocks.settle().resources] == [
+        "pulumi:pulumi:Stack",
+        "gke-tpu-serving:index:TenantGateway",
+    ]

@@ -150,8 +150,13 @@ def stack_names(project_dir: Path) -> list[str]:
 
 def _program_modules(project_dir: Path, names: set[str]) -> Iterator[str]:
     # Modules found through project_dir on sys.path (its stacks/ package, helper files), not installed ones
-    # that merely live below it.
+    # that merely live below it. Only names whose top level is an entry of project_dir can be; the rest (the
+    # hundreds of provider SDK modules a first run imports) are not resolved on disk one by one.
+    entries = {path.name for path in project_dir.iterdir()}
     for name in names:
+        top = name.partition(".")[0]
+        if top not in entries and f"{top}.py" not in entries:
+            continue
         module_file = getattr(sys.modules.get(name), "__file__", None)
         if not module_file:
             continue
@@ -159,7 +164,6 @@ def _program_modules(project_dir: Path, names: set[str]) -> Iterator[str]:
             relative = Path(module_file).resolve().relative_to(project_dir)
         except ValueError:
             continue
-        top = name.partition(".")[0]
         if relative.parts[0] in (top, f"{top}.py"):
             yield name
 

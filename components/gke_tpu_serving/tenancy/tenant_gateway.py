@@ -2,11 +2,13 @@
 Gateway with Identity-Aware Proxy, or through an existing Istio ingress gateway (Kubeflow). Its args, their checks and
 the routing specs are in gateway_spec.py."""
 
+from collections.abc import Mapping, Sequence
+
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from gke_tpu_serving.errors import component_errors
+from gke_tpu_serving.errors import ArgError, allowed_values, component_errors
 from gke_tpu_serving.names import check_dns_label
 from gke_tpu_serving.options import inherited_dependencies
 from gke_tpu_serving.tenancy.gateway_spec import (
@@ -42,28 +44,45 @@ class TenantGateway(pulumi.ComponentResource):
     GCPBackendPolicy enabling IAP and a HealthCheckPolicy; IAP access (roles/iap.httpsResourceAccessor) is granted to
     each tenant's members under an IAM condition on the tenant's hostname. Mode istio: a VirtualService per tenant on
     an existing Istio ingress gateway and an AuthorizationPolicy that refuses unauthenticated requests through it.
-    Pass the cluster's Kubernetes provider in `opts`."""
+    Pass the cluster's Kubernetes provider in `opts`.
+
+    Every Kubernetes object waits for `opts.depends_on`; a tenant's objects in its namespace (secret, route, policies)
+    also wait for what `tenant_depends_on` lists under the tenant's name (Python callers: its Tenant component), and
+    for no other tenant's, so the dependency edges grow with the tenants, not with their square."""
 
     urls: pulumi.Output[dict[str, str]]
     """Each tenant's base URL, by tenant name."""
     gateway_name: pulumi.Output[str] | None
     """iap mode: the Gateway's name (its address is the load balancer's IP to point the hostnames at)."""
 
-    def __init__(self, name: str, args: TenantGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: TenantGatewayArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        tenant_depends_on: Mapping[str, Sequence[pulumi.Resource]] | None = None,
+    ) -> None:
         super().__init__("gke-tpu-serving:index:TenantGateway", name, None, opts)
         with component_errors("TenantGateway", name):
             check_dns_label(name)
             mode = check_tenant_gateway_args(args)
+            tenant_needs = _tenant_needs(args, tenant_depends_on or {})
         needs = inherited_dependencies(opts)
         self.gateway_name = None
         if mode is AccessMode.IAP:
-            self._iap(name, args, needs)
+            self._iap(name, args, needs, tenant_needs)
         else:
-            self._istio(name, args, pulumi.ResourceOptions(parent=self, depends_on=needs))
+            self._istio(name, args, needs, tenant_needs)
         self.urls = pulumi.Output.from_input({t["name"]: f"https://{t['hostname']}/" for t in args["tenants"]})
         self.register_outputs({"urls": self.urls, "gateway_name": self.gateway_name})
 
-    def _iap(self, name: str, args: TenantGatewayArgs, needs: list[pulumi.Resource]) -> None:
+    def _iap(
+        self,
+        name: str,
+        args: TenantGatewayArgs,
+        needs: list[pulumi.Resource],
+        tenant_needs: Mapping[str, list[pulumi.Resource]],
+    ) -> None:
         project = args["project"]
         child = pulumi.ResourceOptions(parent=self, depends_on=needs)
         gateway_namespace = args.get("namespace", "tenant-gateway")
@@ -118,7 +137,8 @@ class TenantGateway(pulumi.ComponentResource):
         )
         self.gateway_name = pulumi.Output.from_input(name)
         for tenant in args["tenants"]:
-            self._iap_tenant(name, gateway_namespace, tenant, args, [gateway, *needs])
+            in_namespace = [gateway, *needs, *tenant_needs[tenant["name"]]]
+            self._iap_tenant(name, gateway_namespace, tenant, args, in_namespace, needs)
 
     def _iap_tenant(
         self,
@@ -127,6 +147,7 @@ class TenantGateway(pulumi.ComponentResource):
         tenant: GatewayTenantArgs,
         args: TenantGatewayArgs,
         needs: list[pulumi.Resource],
+        iam_needs: list[pulumi.Resource],
     ) -> None:
         child = pulumi.ResourceOptions(parent=self, depends_on=needs)
         tenant_name, namespace, hostname = tenant["name"], tenant["namespace"], tenant["hostname"]
@@ -175,6 +196,7 @@ class TenantGateway(pulumi.ComponentResource):
         # Each binding is named by its member, not its position: adding a member adds one binding and changes none.
         # The alias is the name by position that earlier versions used, so existing bindings are renamed, not
         # replaced (after that first `pulumi up`, every binding has its member's name and the alias matches nothing).
+        # A project IAM binding: neither the Gateway nor the tenant's namespace has to exist first.
         for index, member in enumerate(tenant["members"]):
             gcp.iap.WebIamMember(
                 f"{name}-{tenant_name}-iap-{member.replace(':', '-')}",
@@ -188,16 +210,25 @@ class TenantGateway(pulumi.ComponentResource):
                         expression=f'request.host == "{hostname}"',
                     ),
                 ),
-                opts=pulumi.ResourceOptions.merge(
-                    child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-{tenant_name}-iap-{index}")])
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=iam_needs,
+                    aliases=[pulumi.Alias(name=f"{name}-{tenant_name}-iap-{index}")],
                 ),
             )
 
-    def _istio(self, name: str, args: TenantGatewayArgs, child: pulumi.ResourceOptions) -> None:
+    def _istio(
+        self,
+        name: str,
+        args: TenantGatewayArgs,
+        needs: list[pulumi.Resource],
+        tenant_needs: Mapping[str, list[pulumi.Resource]],
+    ) -> None:
         istio_gateway = args["istio_gateway"]
         gateway_namespace = istio_gateway.split("/")[0]
         for tenant in args["tenants"]:
             namespace = tenant["namespace"]
+            child = pulumi.ResourceOptions(parent=self, depends_on=[*needs, *tenant_needs[tenant["name"]]])
             k8s.apiextensions.CustomResource(
                 f"{name}-{tenant['name']}-virtual-service",
                 api_version="networking.istio.io/v1",
@@ -223,3 +254,15 @@ class TenantGateway(pulumi.ComponentResource):
                 },
                 opts=child,
             )
+
+
+def _tenant_needs(
+    args: TenantGatewayArgs, tenant_depends_on: Mapping[str, Sequence[pulumi.Resource]]
+) -> dict[str, list[pulumi.Resource]]:
+    """What each tenant's objects wait for besides the caller's depends_on, by tenant name; ArgError for a name that
+    is not one of the tenants."""
+    names = [tenant["name"] for tenant in args["tenants"]]
+    for key in tenant_depends_on:
+        if key not in names:
+            raise ArgError(("tenant_depends_on",), f"{key!r} is not a tenant; allowed: {allowed_values(names)}")
+    return {name: list(tenant_depends_on.get(name, ())) for name in names}
