@@ -361,7 +361,9 @@ class _NodePoolFactory:
             pool.pool_name, shape.machine_type, obtain["node_config"], auto_repair=obtain["auto_repair"], **pool_args
         )
 
-    def _workload_policy(self, pool: TpuPoolPlan) -> gcp.compute.ResourcePolicy:
+    # Quoted: evaluating gcp.compute imports all of pulumi_gcp's compute package (~1.7 s of CPU), which only a
+    # TPU7x multi-host pool needs.
+    def _workload_policy(self, pool: TpuPoolPlan) -> "gcp.compute.ResourcePolicy":
         """The workload policy a multi-host TPU7x pool names in its placement policy: HIGH_THROUGHPUT with the slice's
         topology (docs.cloud.google.com/kubernetes-engine/docs/concepts/tpu-ironwood, read 2026-12-07; the pool keeps
         its tpu_topology beside the policy name, as GoogleCloudPlatform/cluster-toolkit@1047080375af's gke-tpu-7x
