@@ -15,9 +15,11 @@ import os
 import random
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -227,24 +229,59 @@ def _run_forked(project: Path, stack: str) -> Outcome:
     return Outcome(code, message, seconds)
 
 
-@pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Case, Outcome]]:
+@dataclass
+class FuzzRun:
+    """The cases' run in a fresh interpreter, started by tests/stacks/conftest.py as soon as collection has found this
+    module, so it runs beside the rest of the suite (the cases' previews use the machine's other core)."""
+
+    directory: Path
+    process: subprocess.Popen[bytes]
+    started: float
+
+    def outcomes(self) -> list[Outcome]:
+        try:
+            self.process.wait(timeout=CASE_WALL_SECONDS * 10)
+            assert self.process.returncode == 0, f"the fuzz run exited with {self.process.returncode}"
+            return [Outcome(*entry) for entry in json.loads((self.directory / "outcomes.json").read_text())]
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+FUZZ_RUN = pytest.StashKey[FuzzRun]()
+"""The run tests/stacks/conftest.py started, in the pytest config's stash."""
+
+
+def start() -> FuzzRun:
+    """Writes every case as a stack file of a copy of the program and starts their run."""
     cases = _cases()
+    directory = Path(tempfile.mkdtemp(prefix="fuzz-"))
     project = program_with_stacks(
-        tmp_path_factory.mktemp("fuzz"),
+        directory,
         {f"fuzz{i}": yaml.safe_dump({"config": case.config}, sort_keys=False) for i, case in enumerate(cases)},
     )
     # The cases run in a fresh interpreter that imports the SDKs and the program once and forks a child per case:
     # children start warm, and none is forked beside threads that earlier tests left in this process (a child forked
     # next to a thread holding a lock deadlocks).
-    started = time.monotonic()
-    report = project / "outcomes.json"
-    subprocess.run(
-        [sys.executable, __file__, str(project), str(len(cases)), str(report)],
+    process = subprocess.Popen(
+        [sys.executable, __file__, str(project), str(len(cases)), str(directory / "outcomes.json")],
         env={**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in (ROOT, ROOT / "tests", ROOT / "components"))},
-        check=True,
+        stdin=subprocess.DEVNULL,
     )
-    outcomes = [Outcome(*entry) for entry in json.loads(report.read_text())]
+    return FuzzRun(directory, process, time.monotonic())
+
+
+@pytest.fixture(scope="module")
+def outcomes(request: pytest.FixtureRequest) -> list[tuple[Case, Outcome]]:
+    run = request.config.stash.get(FUZZ_RUN, None) or start()
+    cases = _cases()
+    started = run.started
+    outcomes = run.outcomes()
     results = list(zip(cases, outcomes, strict=True))
     elapsed = time.monotonic() - started
     refused = [c for c, o in results if o.exit == 2]

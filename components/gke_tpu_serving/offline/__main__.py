@@ -6,6 +6,7 @@ files asked for), 1 for anything else (with its traceback), including an invoke 
 """
 
 import argparse
+import asyncio
 import io
 import json
 import sys
@@ -81,4 +82,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # Closed while the interpreter is whole: the SDK's event loop, left to its finalizer at exit, once in a while
+    # printed "Exception ignored in: <function BaseEventLoop.__del__ ...> ... Bad file descriptor" on stderr.
+    asyncio.get_event_loop_policy().get_event_loop().close()
+    sys.exit(status)
