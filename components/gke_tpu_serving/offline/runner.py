@@ -62,9 +62,13 @@ class StackConfig:
     """Full keys of the secrets set to STAND_IN_SECRET (listed in the stack file's offline:standInSecrets)."""
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        # libyaml's parser where PyYAML was built with it: the same documents, a tenth of the time on a large stack.
+        document = yaml.load(path.read_text(), Loader=_SAFE_LOADER) or {}
     except FileNotFoundError:
         raise ProjectError(f"{path} does not exist") from None
     except yaml.YAMLError as exc:
