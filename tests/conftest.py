@@ -17,6 +17,7 @@ status and what it printed (one test, in test_offline.py, runs the real command 
 """
 
 import functools
+import gc
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +26,12 @@ import pytest
 from helpers import ROOT, SHIPPED_STACKS, OfflineCli
 
 from gke_tpu_serving.offline import MockSession, PreviewResult, run_program
+from gke_tpu_serving.offline.__main__ import GC_THRESHOLDS
 from gke_tpu_serving.offline.__main__ import main as offline_main
+
+# The previews these tests run in this process build heaps of hundreds of thousands of long-lived objects: the
+# collector thresholds the offline CLI runs with spare them the same repeated full collections.
+gc.set_threshold(*GC_THRESHOLDS)
 
 
 @pytest.fixture
