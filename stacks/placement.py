@@ -6,7 +6,7 @@ import pulumi
 
 from gke_tpu_serving.cluster.plan import GpuPoolPlan
 from gke_tpu_serving.errors import ArgError, format_path
-from gke_tpu_serving.k8s.pods import Exposure
+from gke_tpu_serving.k8s.pods import Exposure, unauthenticated_exposure
 
 from .images import ImageBuild, check_prebuilt_image
 from .model import ConfigError, DeployContext, Placement, config_error
@@ -110,10 +110,8 @@ def refuse_unauthenticated_exposure(placement: Placement, server: str) -> None:
     exposure = placement.settings.get("exposure", Exposure.CLUSTER_IP)
     if exposure is Exposure.CLUSTER_IP:
         return
-    raise config_error(
-        placement.at("exposure"),
-        f"{exposure.value}, but {server} does not authenticate requests, and a load balancer would hand them to it "
-        "from anywhere it is reachable; allowed: cluster-ip (to reach it from outside the cluster, deploy the instance "
-        "into a tenant with its `tenant` key and add a `routes` entry for its Service to that tenant: the tenant's "
-        "gateway puts Identity-Aware Proxy in front)",
+    way = (
+        "to reach it from outside the cluster, deploy the instance into a tenant with its `tenant` key and add a "
+        "`routes` entry for its Service to that tenant: the tenant's gateway puts Identity-Aware Proxy in front"
     )
+    raise config_error(placement.at("exposure"), unauthenticated_exposure(exposure, server, way))

@@ -34,12 +34,13 @@ IAP_WAY = (
 """How to reach a server that does not authenticate requests from outside the cluster: what a refusal suggests."""
 
 
-def unauthenticated_exposure(exposure: Exposure, server: str) -> str:
+def unauthenticated_exposure(exposure: Exposure, server: str, way: str = IAP_WAY) -> str:
     """Why a load balancer in front of `server`, which does not authenticate requests, is refused (an ArgError's
-    reason): a passthrough load balancer cannot authenticate, so whoever reaches it reaches the server."""
+    reason): a passthrough load balancer cannot authenticate, so whoever reaches it reaches the server. `way`: how to
+    reach it instead, in the caller's terms (the stack names its config keys)."""
     return (
         f"{exposure.value}, but {server} does not authenticate requests, and a load balancer would hand them to it "
-        f"from anywhere it is reachable; allowed: cluster-ip ({IAP_WAY})"
+        f"from anywhere it is reachable; allowed: cluster-ip ({way})"
     )
 
 
