@@ -1,19 +1,21 @@
 """What the offline preview costs above its floor, for the dev stack and for the teams stack grown to many teams.
 
-    .venv/bin/python scripts/bench_preview.py [--pairs 5] [--tenants 32] [--code DIR] [--stacks dev,teams]
+    .venv/bin/python scripts/bench_preview.py [--pairs 5] [--tenants 8,32,64] [--code DIR] [--stacks dev,teams]
 
-The floor is scripts/preview_floor.py registering as many resources of each type as the preview did, through the same
-runner (the same CLI, `python -m gke_tpu_serving.offline preview`), with no inputs, options or parents: `floor` as
-instances of the provider SDKs' classes for those types (what any program creating them pays the SDK), `bare` as bare
-resources (the Pulumi SDK alone). What the preview costs above `floor` is the program's own.
+The floors are scripts/preview_floor.py run through the same runner (the same CLI, `python -m
+gke_tpu_serving.offline preview`) on the preview's own `--json` plan: `plan` declares every resource of the plan with
+its inputs, parent, dependsOn and provider through its SDK class's constructor from one flat loop (what any program
+declaring that plan pays the SDK); `plain` as many resources of each type with no inputs or options (the SDK classes'
+modules, their base initialisers); `bare` as many bare resources (the Pulumi SDK alone). What the preview costs above
+`plan` is the program's own.
 
 Each measurement is a fresh subprocess's CPU time (user + system, getrusage(RUSAGE_CHILDREN)), not wall time, so other
-work on the machine changes it little; the three runs of a round rotate (each round starts one later than the last)
-and the medians are compared. Byte code is cached in a temporary directory that one untimed run of each fills, as in a
+work on the machine changes it little; the runs of a round rotate (each round starts one later than the last) and the
+medians are compared. Byte code is cached in a temporary directory that one untimed run of each fills, as in a
 user's checkout. `--code DIR` measures another checkout's program and components (e.g. the main branch) against this
-checkout's floor, so two checkouts share one yardstick. Prints, per stack: the resources, the explicit dependsOn edges
-(as the engine is told them: a component in depends_on counts once per custom resource in it) and edges per resource,
-then each median and the preview's ratio to it.
+checkout's floors, so two checkouts share one yardstick. Prints, per stack: the resources, the explicit dependsOn
+edges (as the engine is told them: a component in depends_on counts once per custom resource in it) and edges per
+resource, then each median and the preview's ratio to it.
 """
 
 import argparse
@@ -26,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,7 @@ def teams_stack(code: Path, tenants: int) -> str:
 
 def program_copy(code: Path, directory: Path, stacks: dict[str, str]) -> Path:
     """A copy of the checkout's Pulumi program in `directory` with these stack files (`{name: YAML text}`)."""
+    directory.mkdir(parents=True, exist_ok=True)
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(code / name, directory / name)
     ignore = shutil.ignore_patterns("__pycache__", ".*cache")
@@ -73,11 +75,10 @@ def program_copy(code: Path, directory: Path, stacks: dict[str, str]) -> Path:
     return directory
 
 
-def floor_project(directory: Path, plan: dict[str, Any], sdk_classes: bool) -> Path:
-    """The floor program as a project whose stack `floor` registers as many resources of each type as `plan` (a
-    `--json` document) holds, the stack aside; with `sdk_classes`, as instances of their provider SDKs' classes."""
-    counts = Counter(r["type"] for r in plan["resources"] if r["type"] != STACK_TYPE)
-    config = {"gke-tpu-serving:types": dict(counts), "gke-tpu-serving:sdkClasses": sdk_classes}
+def floor_project(directory: Path, plan_file: Path, floor: str) -> Path:
+    """The floor program as a project whose stack `floor` declares the plan in `plan_file` (a `--json` document) as
+    the `floor` mode of scripts/preview_floor.py says: plan, plain or bare."""
+    config = {"gke-tpu-serving:planFile": str(plan_file.resolve()), "gke-tpu-serving:floor": floor}
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "Pulumi.yaml").write_text("name: gke-tpu-serving\nruntime: python\n")
     (directory / "Pulumi.floor.yaml").write_text(yaml.safe_dump({"config": config}))
@@ -119,7 +120,7 @@ class Runner:
 
 @dataclass
 class Figures:
-    """One stack's counts and CPU seconds: the preview's, its floor's and the bare floor's, one sample per pair."""
+    """One stack's counts and CPU seconds: the preview's and each floor's, one sample per round."""
 
     stack: str
     resources: int
@@ -127,33 +128,31 @@ class Figures:
     samples: dict[str, list[float]]
 
     def line(self) -> str:
-        preview, floor, bare = (statistics.median(self.samples[kind]) for kind in KINDS)
+        preview, *floors = (statistics.median(self.samples[kind]) for kind in KINDS)
+        ratios = " ".join(f"{floor:>9.2f} {preview / floor:>7.2f}x" for floor in floors)
         return (
             f"{self.stack:<10} {self.resources:>9} {self.edges:>9} {self.edges / self.resources:>9.2f} "
-            f"{preview:>9.2f} {floor:>9.2f} {preview / floor:>7.2f}x {bare:>9.2f} {preview / bare:>7.2f}x"
+            f"{preview:>9.2f} {ratios}"
         )
 
 
-KINDS = ("preview", "floor", "bare")
-HEADER = (
-    f"{'stack':<10} {'resources':>9} {'edges':>9} {'edges/res':>9} {'preview s':>9} {'floor s':>9} {'/floor':>8} "
-    f"{'bare s':>9} {'/bare':>8}"
+FLOORS = ("plan", "plain", "bare")
+KINDS = ("preview", *FLOORS)
+HEADER = f"{'stack':<10} {'resources':>9} {'edges':>9} {'edges/res':>9} {'preview s':>9} " + " ".join(
+    f"{floor + ' s':>9} {'/' + floor:>8}" for floor in FLOORS
 )
 
 
 def measure(stack: str, project: Path, work: Path, pairs: int, code: Runner, floor: Runner) -> Figures:
     """Counts from one untimed `--json` run (which also fills the byte-code cache), then `pairs` rounds of the
-    preview, its floor and the bare floor, each round starting one later than the last."""
+    preview and its floors, each round starting one later than the last."""
     plan_file = work / f"{stack}.json"
     code.cpu_seconds(project, stack, "--json", str(plan_file))
     plan = json.loads(plan_file.read_text())
-    runs = [
-        (code, project, stack),
-        (floor, floor_project(work / f"floor-{stack}", plan, sdk_classes=True), "floor"),
-        (floor, floor_project(work / f"bare-{stack}", plan, sdk_classes=False), "floor"),
-    ]
-    for runner, directory, name in runs[1:]:
-        runner.cpu_seconds(directory, name)  # untimed
+    runs = [(code, project, stack)]
+    for kind in FLOORS:
+        runs.append((floor, floor_project(work / f"{kind}-{stack}", plan_file, kind), "floor"))
+        floor.cpu_seconds(runs[-1][1], "floor")  # untimed
     samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
     for pair in range(pairs):
         for index in (pair + offset for offset in range(len(runs))):
@@ -162,10 +161,22 @@ def measure(stack: str, project: Path, work: Path, pairs: int, code: Runner, flo
     return Figures(stack, len(plan["resources"]), dependency_edges(plan), samples)
 
 
+def tenant_counts(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",")]
+    if any(count < 1 for count in counts):
+        raise argparse.ArgumentTypeError(f"{text!r}: each count of teams must be 1 or more")
+    return counts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", type=int, default=5, help="rounds of preview, floor and bare per stack (default 5)")
-    parser.add_argument("--tenants", type=int, default=32, help="teams in the generated teams stack (default 32)")
+    parser.add_argument("--pairs", type=int, default=5, help="rounds of the preview and its floors (default 5)")
+    parser.add_argument(
+        "--tenants",
+        type=tenant_counts,
+        default=[32],
+        help="teams in the generated teams stack, one stack per comma-separated count (default 32)",
+    )
     parser.add_argument("--code", type=Path, default=ROOT, help="the checkout to measure (default: this one)")
     parser.add_argument("--stacks", default="dev,teams", help="which of dev,teams to measure (default: both)")
     args = parser.parse_args(argv)
@@ -179,16 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code, floor = Runner(code_root, work / "pycache"), Runner(ROOT, work / "pycache")
         print(f"{args.pairs} rounds, CPU seconds (user+sys) medians; code: {code_root}; floor: {ROOT}")
         print(HEADER, flush=True)
-        for stack in stacks:
-            if stack == "dev":
-                figures = measure("dev", code_root, work, args.pairs, code, floor)
-            else:
-                name = f"teams-{args.tenants}"
-                project = work / "program"
-                project.mkdir()
-                program_copy(code_root, project, {name: teams_stack(code_root, args.tenants)})
-                figures = measure(name, project, work, args.pairs, code, floor)
-            print(figures.line(), flush=True)
+        if "dev" in stacks:
+            print(measure("dev", code_root, work, args.pairs, code, floor).line(), flush=True)
+        if "teams" in stacks:
+            names = {f"teams-{count}": teams_stack(code_root, count) for count in args.tenants}
+            project = program_copy(code_root, work / "program", names)
+            for name in names:
+                print(measure(name, project, work, args.pairs, code, floor).line(), flush=True)
     return 0
 
 

@@ -1,10 +1,12 @@
 """scripts/bench_preview.py's pieces, and the property it watches: the generated teams stack previews; the floor program
-registers as many resources of each type as the plan it stands for, as instances of the SDK classes or bare; and the
-dependsOn edges grow linearly with the teams (a team's gateway objects wait for that team, not for every team)."""
+declares the plan it stands for (every resource with its inputs and options) or as many plain or bare resources of
+each type; and the dependsOn edges grow linearly with the teams (a team's gateway objects wait for that team, not for
+every team)."""
 
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import ROOT, program_with_stacks
@@ -39,12 +41,59 @@ def test_dependency_edges_grow_linearly_with_the_teams(teams_by_size: dict[int, 
     assert (edges[1] - edges[0]) / (resources[1] - resources[0]) < 8
 
 
-@pytest.mark.parametrize("sdk_classes", [True, False])
-def test_the_floor_registers_as_many_resources_of_each_type_as_the_plan(
-    teams_by_size: dict[int, PreviewResult], tmp_path: Path, sdk_classes: bool
+def _floor(tmp_path: Path, plan: dict[str, Any], floor: str) -> PreviewResult:
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan))
+    return run_program(floor_project(tmp_path / "floor", plan_file, floor), "floor")
+
+
+def _without_stack(urn: str | None) -> str | None:
+    """A URN with its stack's name left out (the floor runs as stack `floor`); the stack itself as "stack"."""
+    if urn is None or urn.split("::")[2] == STACK_TYPE:
+        return None if urn is None else "stack"
+    return urn.split("::", 1)[1]
+
+
+def test_the_plan_floor_declares_the_plan_it_stands_for(
+    teams_by_size: dict[int, PreviewResult], tmp_path: Path
+) -> None:
+    plan = teams_by_size[2].to_json()
+    floor = _floor(tmp_path, plan, "plan").to_json()
+    assert floor["stack"] == "floor"
+
+    def declared(document: dict[str, Any]) -> dict[str | None, tuple[Any, ...]]:
+        return {
+            _without_stack(r["urn"]): (
+                r["type"],
+                r["name"],
+                r["inputs"],
+                _without_stack(r["parent"]),
+                {
+                    key: sorted(map(_without_stack, value)) if key == "dependsOn" else value
+                    for key, value in r["options"].items()
+                    if key != "provider"
+                },
+                _without_stack(r["options"].get("provider")),
+            )
+            for r in document["resources"]
+            if r["type"] != STACK_TYPE
+        }
+
+    # The same resources with the same inputs (secrets still secret), parents and options.
+    assert declared(floor) == declared(plan)
+    assert any("[secret]" in json.dumps(r["inputs"]) for r in floor["resources"])
+
+
+@pytest.mark.parametrize("floor_kind", ["plain", "bare"])
+def test_the_plain_floors_register_as_many_resources_of_each_type_as_the_plan(
+    teams_by_size: dict[int, PreviewResult], tmp_path: Path, floor_kind: str
 ) -> None:
     plan = teams_by_size[1].to_json()
-    floor = run_program(floor_project(tmp_path, plan, sdk_classes=sdk_classes), "floor")
+    floor = _floor(tmp_path, plan, floor_kind)
     assert Counter(r.type for r in floor.resources) == Counter(r["type"] for r in plan["resources"])
     assert [r for r in floor.resources if r.type != STACK_TYPE and (r.inputs or r.options)] == []
-    assert json.loads(json.dumps(floor.to_json()))["stack"] == "floor"
+
+
+def test_an_unknown_floor_is_refused(teams_by_size: dict[int, PreviewResult], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"gke-tpu-serving:floor: 'flat' is not a floor; allowed: plan, plain, bare"):
+        _floor(tmp_path, teams_by_size[1].to_json(), "flat")

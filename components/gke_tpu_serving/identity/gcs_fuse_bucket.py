@@ -175,7 +175,8 @@ class GcsFuseBucket(pulumi.ComponentResource):
         )
 
 
-def _lifecycle_rule(rule: LifecycleRuleArgs) -> gcp.storage.BucketLifecycleRuleArgs:
+# Quoted: evaluating gcp.storage at import would load all of pulumi_gcp.storage in programs that make no bucket.
+def _lifecycle_rule(rule: LifecycleRuleArgs) -> "gcp.storage.BucketLifecycleRuleArgs":
     return gcp.storage.BucketLifecycleRuleArgs(
         action=gcp.storage.BucketLifecycleRuleActionArgs(
             type=rule["action"].value, storage_class=rule.get("storage_class")
