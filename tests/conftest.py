@@ -56,6 +56,25 @@ def _render_shipped(stack: str) -> PreviewResult:
     return run_program(ROOT, stack)
 
 
+_STOP_AT_END = pytest.StashKey[list[Callable[[], None]]]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # checkov's runs start as soon as collection has found a test that reads them, beside the rest of the suite.
+    # The module as pytest imported it (importlib mode: an import from here would load a second copy).
+    static = next((item for item in session.items if "checkov_runs" in getattr(item, "fixturenames", ())), None)
+    if static is not None:
+        module = static.module  # type: ignore[attr-defined]
+        run = module.start(module.shipped_or_rendered(_render_shipped))
+        session.config.stash[module.CHECKOV_RUN] = run
+        session.config.stash.setdefault(_STOP_AT_END, []).append(run.stop)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for stop in config.stash.get(_STOP_AT_END, []):  # a session that stopped before the fixture finished it
+        stop()
+
+
 @pytest.fixture
 def offline_cli(capsys: pytest.CaptureFixture[str]) -> OfflineCli:
     def run(*argv: str | Path) -> subprocess.CompletedProcess[str]:

@@ -9,9 +9,12 @@ reads (`shipped_stack`), not rendered again.
 
 import json
 import re
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +33,6 @@ from scripts.static_check import (
     checkov_command,
     render_all,
     render_manifests,
-    run_commands,
     stack_names,
     staging_variant,
     workload_dockerfiles,
@@ -47,22 +49,70 @@ AS_MAKE_STATIC = "all, with .checkov.yaml"
 """The run over every scan's files at once, with the skips, as `make static` configures checkov."""
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory, shipped_stack: Callable[[str], PreviewResult]) -> Rendered:
+@dataclass
+class CheckovRun:
+    """The shipped stacks rendered and checkov's runs over them, started by tests/conftest.py as soon as collection
+    has found a test that needs them: the runs go on in one runner process (its checkov children two at a time)
+    beside the rest of the suite, on the machine's other core."""
+
+    rendered: Rendered
+    directory: Path
+    process: subprocess.Popen[bytes] | None
+    """None where CHECKOV is absent (the tests that need it are skipped)."""
+
+    def results(self) -> dict[str, subprocess.CompletedProcess[str]]:
+        """Each run by name, once the runner has finished them."""
+        assert self.process is not None, f"{CHECKOV} is absent"
+        if self.process.wait() != 0:
+            raise RuntimeError(f"the checkov runner failed ({self.process.returncode})")
+        results = json.loads((self.directory / "results.json").read_text())
+        return {scan: subprocess.CompletedProcess(*done) for scan, done in results.items()}
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+CHECKOV_RUN = pytest.StashKey[CheckovRun]()
+"""The run tests/conftest.py started, in the pytest config's stash."""
+
+# The runner: scripts/static_check.py's run_commands over the commands in argv[2], results (args, returncode,
+# stdout, stderr) to argv[3].
+_RUNNER = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from scripts.static_check import run_commands
+commands = json.loads(open(sys.argv[2]).read())
+done = run_commands(commands, cwd=__import__("pathlib").Path.cwd())
+results = {scan: [run.args, run.returncode, run.stdout, run.stderr] for scan, run in done.items()}
+open(sys.argv[3], "w").write(json.dumps(results))
+"""
+
+
+def shipped_or_rendered(shipped_stack: Callable[[str], PreviewResult]) -> Callable[[Path, str], PreviewResult]:
+    """The preview render_all asks for: a shipped stack's as every test reads it, any other rendered now."""
+
     def preview(project_dir: Path, stack: str) -> PreviewResult:
         return shipped_stack(stack) if project_dir == ROOT else run_program(project_dir, stack)
 
-    return render_all(ROOT, tmp_path_factory.mktemp("static"), preview)
+    return preview
 
 
-@pytest.fixture(scope="module")
-def checkov_runs(rendered: Rendered, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Each scan without the skips (JSON), and AS_MAKE_STATIC: every file in one run, with the skips."""
+def start(preview: Callable[[Path, str], PreviewResult]) -> CheckovRun:
+    """Renders every stack (the shipped ones through `preview`) and starts checkov's runs over them: each scan
+    without the skips (JSON), and AS_MAKE_STATIC, every file in one run with the skips."""
+    directory = Path(tempfile.mkdtemp(prefix="static-"))
+    rendered = render_all(ROOT, directory / "rendered", preview)
+    if not CHECKOV.exists():
+        return CheckovRun(rendered, directory, None)
     # Without its skips, checkov must fail exactly on them: this proves the invocation catches failures, and a
     # skip that nothing triggers any more (say, once the stacks pin images by digest) is flagged for removal.
     settings = yaml.safe_load(CONFIG.read_text())
     del settings["skip-check"]
-    scratch = tmp_path_factory.mktemp("checkov")
+    scratch = directory / "checkov"
+    scratch.mkdir()
     unskipped = scratch / "checkov.yaml"
     unskipped.write_text(yaml.safe_dump(settings))
     commands = {
@@ -70,8 +120,37 @@ def checkov_runs(rendered: Rendered, tmp_path_factory: pytest.TempPathFactory) -
         for scan, files in rendered.scans().items()
     }
     commands[AS_MAKE_STATIC] = checkov_command(CHECKOV, [path for files in rendered.scans().values() for path in files])
+    (directory / "commands.json").write_text(json.dumps({scan: list(map(str, c)) for scan, c in commands.items()}))
+    runner = [
+        sys.executable,
+        "-c",
+        _RUNNER,
+        str(ROOT),
+        str(directory / "commands.json"),
+        str(directory / "results.json"),
+    ]
     # Not from the project root: checkov also reads the .checkov.yaml of its working directory.
-    return run_commands(commands, cwd=scratch)
+    return CheckovRun(rendered, directory, subprocess.Popen(runner, cwd=scratch, stdin=subprocess.DEVNULL))
+
+
+@pytest.fixture(scope="module")
+def checkov_run(request: pytest.FixtureRequest, shipped_stack: Callable[[str], PreviewResult]) -> Iterator[CheckovRun]:
+    run = request.config.stash.get(CHECKOV_RUN, None) or start(shipped_or_rendered(shipped_stack))
+    try:
+        yield run
+    finally:
+        run.stop()
+
+
+@pytest.fixture(scope="module")
+def rendered(checkov_run: CheckovRun) -> Rendered:
+    return checkov_run.rendered
+
+
+@pytest.fixture(scope="module")
+def checkov_runs(checkov_run: CheckovRun) -> dict[str, Any]:
+    """Each scan without the skips (JSON), and AS_MAKE_STATIC: every file in one run, with the skips."""
+    return checkov_run.results()
 
 
 def _skips() -> list[str]:
