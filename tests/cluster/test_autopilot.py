@@ -21,6 +21,7 @@ from gke_tpu_serving.errors import ArgError
 from gke_tpu_serving.k8s.accelerator_pods import (
     AcceleratorPodPlacement,
     check_autopilot_pod,
+    check_capacity,
     gpu_pod_placement,
     pool_pod_placement,
     tpu_pod_placement,
@@ -335,20 +336,44 @@ def test_standard_tpu_pod_selects_the_slice_only_because_the_pool_is_spot_reserv
     )
 
 
-def test_autopilot_tpu_pod_selects_spot_reservation_and_zone() -> None:
-    placement = tpu_pod_placement(V6E_8T, ClusterMode.AUTOPILOT, spot=True, reservation="v6e-res", zone="us-central1-b")
+def test_autopilot_tpu_pod_selects_spot_and_zone() -> None:
+    placement = tpu_pod_placement(V6E_8T, ClusterMode.AUTOPILOT, spot=True, zone="us-central1-b")
     assert placement.node_selector == {
         "cloud.google.com/gke-tpu-accelerator": "tpu-v6e-slice",
         "cloud.google.com/gke-tpu-topology": "2x4",
         "cloud.google.com/gke-spot": "true",
-        "cloud.google.com/reservation-name": "v6e-res",
-        "cloud.google.com/reservation-affinity": "specific",
         "topology.kubernetes.io/zone": "us-central1-b",
     }
     assert placement.tolerations == [
         {"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
     ]
     assert placement.resources == {"google.com/tpu": "8"}
+
+
+def test_autopilot_tpu_pod_selects_a_reservation_and_zone() -> None:
+    placement = tpu_pod_placement(V6E_8T, ClusterMode.AUTOPILOT, reservation="v6e-res", zone="us-central1-b")
+    assert placement.node_selector == {
+        "cloud.google.com/gke-tpu-accelerator": "tpu-v6e-slice",
+        "cloud.google.com/gke-tpu-topology": "2x4",
+        "cloud.google.com/reservation-name": "v6e-res",
+        "cloud.google.com/reservation-affinity": "specific",
+        "topology.kubernetes.io/zone": "us-central1-b",
+    }
+    assert placement.tolerations == []
+
+
+def test_a_workload_refuses_spot_beside_a_reservation() -> None:
+    with pytest.raises(ArgError) as refused:
+        check_capacity(
+            {"tpu_spot": True, "tpu_reservation": "v6e-res"},
+            spot="tpu_spot",
+            reservation="tpu_reservation",
+            zone="tpu_zone",
+        )
+    assert str(refused.value) == (
+        "tpu_reservation: 'v6e-res', but tpu_spot is also true: Compute Engine cannot create Spot VMs from a "
+        "reservation; allowed: one of them"
+    )
 
 
 def test_autopilot_tpu_pod_without_options_selects_the_same_as_standard() -> None:

@@ -397,18 +397,27 @@ def test_hugging_face_download_needs_a_token(pulumi_mocks: Any) -> None:
         VllmDeploymentWithHpa("bad", args(weights_source=WeightsSource.HUGGING_FACE))
 
 
-def test_autopilot_pod_selects_spot_reservation_and_zone_and_asks_for_local_disk(pulumi_mocks: Any) -> None:
+@pytest.mark.parametrize("mode", list(ClusterMode))
+def test_spot_beside_a_reservation_is_refused(pulumi_mocks: Any, mode: ClusterMode) -> None:
+    assert_refused_before_any_child(
+        pulumi_mocks,
+        VllmDeploymentWithHpa,
+        "bad",
+        args(cluster_mode=mode, tpu_spot=True, tpu_reservation="v6e-res"),
+        "tpu_reservation: 'v6e-res', but tpu_spot is also true: Compute Engine cannot create Spot VMs from a "
+        "reservation; allowed: one of them",
+    )
+
+
+def test_autopilot_pod_selects_spot_and_zone_and_asks_for_local_disk(pulumi_mocks: Any) -> None:
     VllmDeploymentWithHpa(
-        "vllm-llama",
-        args(cluster_mode=ClusterMode.AUTOPILOT, tpu_spot=True, tpu_reservation="v6e-res", tpu_zone="us-central1-b"),
+        "vllm-llama", args(cluster_mode=ClusterMode.AUTOPILOT, tpu_spot=True, tpu_zone="us-central1-b")
     )
     pod = _manifests(pulumi_mocks.settle())["Deployment"]["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {
         "cloud.google.com/gke-tpu-accelerator": "tpu-v6e-slice",
         "cloud.google.com/gke-tpu-topology": "2x4",
         "cloud.google.com/gke-spot": "true",
-        "cloud.google.com/reservation-name": "v6e-res",
-        "cloud.google.com/reservation-affinity": "specific",
         "topology.kubernetes.io/zone": "us-central1-b",
     }
     assert pod["tolerations"] == [
@@ -424,8 +433,11 @@ def test_autopilot_pod_selects_spot_reservation_and_zone_and_asks_for_local_disk
     assert container["resources"]["limits"] == {"memory": "1063Gi", "ephemeral-storage": "50Gi", "google.com/tpu": "8"}
 
 
-def test_standard_pod_leaves_spot_reservation_and_zone_to_the_node_pool(pulumi_mocks: Any) -> None:
-    VllmDeploymentWithHpa("vllm-llama", args(tpu_spot=True, tpu_reservation="v6e-res", tpu_zone="us-central1-b"))
+@pytest.mark.parametrize("capacity", [{"tpu_spot": True}, {"tpu_reservation": "v6e-res"}], ids=["spot", "reservation"])
+def test_standard_pod_leaves_spot_reservation_and_zone_to_the_node_pool(
+    pulumi_mocks: Any, capacity: dict[str, Any]
+) -> None:
+    VllmDeploymentWithHpa("vllm-llama", args(**capacity, tpu_zone="us-central1-b"))
     pod = _manifests(pulumi_mocks.settle())["Deployment"]["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {
         "cloud.google.com/gke-tpu-accelerator": "tpu-v6e-slice",

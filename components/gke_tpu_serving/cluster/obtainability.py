@@ -43,10 +43,10 @@ _MODE_KEYS: Mapping[str, Obtainability] = {
     "flex_start": Obtainability.FLEX_START,
     "queued_provisioning": Obtainability.QUEUED_PROVISIONING,
 }
+SPOT_FROM_RESERVATION = "Compute Engine cannot create Spot VMs from a reservation"
+"""Why Spot and a reservation are refused together, for a pool and for a workload's capacity alike."""
 _WHY_ONE_MODE: Mapping[frozenset[Obtainability], str] = {
-    frozenset(
-        {Obtainability.SPOT, Obtainability.RESERVATION}
-    ): "Compute Engine cannot create Spot VMs from a reservation",
+    frozenset({Obtainability.SPOT, Obtainability.RESERVATION}): SPOT_FROM_RESERVATION,
 }
 
 

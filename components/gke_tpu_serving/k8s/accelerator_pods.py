@@ -14,6 +14,7 @@ from typing import Any
 
 from gke_tpu_serving.catalog import ClusterMode, GpuAcceleratorType, TpuSlice, is_zone
 from gke_tpu_serving.cluster.compute_class import COMPUTE_CLASS_LABEL
+from gke_tpu_serving.cluster.obtainability import SPOT_FROM_RESERVATION
 from gke_tpu_serving.cluster.plan import GpuPoolPlan, TpuPoolPlan
 from gke_tpu_serving.errors import ArgError, PathPart, require_enum
 from gke_tpu_serving.names import check_dns_label
@@ -125,7 +126,8 @@ def check_capacity(
 ) -> dict[str, Any]:
     """The `spot`, `reservation`, `zone` (and `compute_class`) keyword arguments of tpu_pod_placement /
     gpu_pod_placement, read from `args` under the keys given (Autopilot's capacity; Standard ignores them). ArgError
-    for a zone that is not one, or a ComputeClass beside Spot or a reservation (the class decides those)."""
+    for a zone that is not one, Spot beside a reservation, or a ComputeClass beside either (the class decides
+    those)."""
     zone_name = args.get(zone)
     if zone_name is not None and not is_zone(zone_name):
         raise ArgError((zone,), f"{zone_name!r} is not a GCP zone; allowed: e.g. 'us-central1-b'")
@@ -134,6 +136,11 @@ def check_capacity(
         "reservation": args.get(reservation) if reservation else None,
         "zone": zone_name,
     }
+    if capacity["spot"] and capacity["reservation"]:
+        raise ArgError(
+            (reservation,),  # type: ignore[arg-type]  # set: the capacity read it
+            f"{capacity['reservation']!r}, but {spot} is also true: {SPOT_FROM_RESERVATION}; allowed: one of them",
+        )
     if compute_class is not None and args.get(compute_class) is not None:
         check_dns_label(args[compute_class], at=(compute_class,))
         if capacity["spot"] or capacity["reservation"]:
