@@ -362,14 +362,13 @@ def test_autopilot_tpu_pod_selects_a_reservation_and_zone() -> None:
     assert placement.tolerations == []
 
 
+TPU_CAPACITY_KEYS = {"spot": "tpu_spot", "reservation": "tpu_reservation", "zone": "tpu_zone"}
+"""Where the TPU workload components keep their capacity (check_capacity's keywords)."""
+
+
 def test_a_workload_refuses_spot_beside_a_reservation() -> None:
     with pytest.raises(ArgError) as refused:
-        check_capacity(
-            {"tpu_spot": True, "tpu_reservation": "v6e-res"},
-            spot="tpu_spot",
-            reservation="tpu_reservation",
-            zone="tpu_zone",
-        )
+        check_capacity({"tpu_spot": True, "tpu_reservation": "v6e-res"}, **TPU_CAPACITY_KEYS)
     assert str(refused.value) == (
         "tpu_reservation: 'v6e-res', but tpu_spot is also true: Compute Engine cannot create Spot VMs from a "
         "reservation; allowed: one of them"
