@@ -6,6 +6,7 @@ and the Saxml cell: admin server, one model server per slice of the placement's 
 the config lists, published by `pulumi up`.
 """
 
+import json
 from typing import Any, NotRequired, cast
 
 import pulumi
@@ -18,9 +19,10 @@ from gke_tpu_serving import (
     SaxmlModelArgs,
     WorkloadIdentityMode,
 )
+from gke_tpu_serving.cluster.control_plane import credentials_command
 from gke_tpu_serving.errors import ArgError
 from gke_tpu_serving.saxml.saxml_jobset import HTTP_PORT, check_autopilot_model_servers, check_saxml_args
-from gke_tpu_serving.saxml.saxml_models import admin_token_secret_name
+from gke_tpu_serving.saxml.saxml_models import DEFAULT_CELL, admin_token_secret_name
 from gke_tpu_serving.tenancy.quota import Resources
 
 from ..images import SAXML_HTTP_SERVER
@@ -173,14 +175,42 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
             "jobSet": cell.jobset_name,
             # `pulumi up` does not wait for a custom resource to run: this shows the model servers' progress.
             "watch": pulumi.Output.concat("kubectl -n ", args["namespace"], " get jobset ", cell.jobset_name, " -w"),
-            "commands": {
-                # /publish, /update and /unpublish by hand (saxml_client reads SAXML_ADMIN_TOKEN) need the token.
-                "adminToken": f"kubectl -n {args['namespace']} get secret "
-                f"{admin_token_secret_name(placement.physical(CELL_NAME))} "
-                "-o jsonpath='{.data.SAXML_ADMIN_TOKEN}' | base64 -d",
-            },
+            "commands": commands(placement),
         }
     )
+
+
+# An example prompt for the generate command (any text works; the tutorial's test model answers with noise).
+EXAMPLE_QUERY = "Q: How many days are in a week? A:"
+
+
+def _curl(method: str, path: str, body: dict[str, str]) -> str:
+    """A request as the GKE Saxml tutorial's curl commands send it: JSON body, through a port-forward."""
+    return (
+        f"curl --request {method} --header 'Content-type: application/json' --silent "
+        f"localhost:{HTTP_PORT}/{path} --data '{json.dumps(body)}'"
+    )
+
+
+def commands(placement: Placement) -> dict[str, str]:
+    """The follow-up commands with this instance's names: credentials, a port-forward to the HTTP server, the cell's
+    models (listall) and, for the first model the stack publishes, listcell and generate; the admin token's read."""
+    namespace, cell_name = placement.namespace, placement.physical(CELL_NAME)
+    cluster = placement.cluster
+    result = {
+        "credentials": credentials_command(cluster.name, cluster.plan.location),
+        "portForward": f"kubectl -n {namespace} port-forward svc/{cell_name}-http {HTTP_PORT}:{HTTP_PORT}",
+        "listall": _curl("GET", "listall", {"sax_cell": placement.settings.get("cell", DEFAULT_CELL)}),
+        # /publish, /update and /unpublish by hand (saxml_client reads SAXML_ADMIN_TOKEN) need the token.
+        "adminToken": f"kubectl -n {namespace} get secret {admin_token_secret_name(cell_name)} "
+        "-o jsonpath='{.data.SAXML_ADMIN_TOKEN}' | base64 -d",
+    }
+    models = placement.settings.get("models") or []
+    if models:
+        model = models[0]["model"]
+        result["listcell"] = _curl("GET", "listcell", {"model": model})
+        result["generate"] = _curl("POST", "generate", {"model": model, "query": EXAMPLE_QUERY})
+    return result
 
 
 SCENARIO = Scenario(key="saxml", config_type=Config, storage=STORAGE, check=check, demand=demand, deploy=deploy)

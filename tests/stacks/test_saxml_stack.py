@@ -168,8 +168,13 @@ def test_removing_a_model_unpublishes_it_in_the_plan(cell: PreviewResult, tmp_pa
     assert '    inputs.data["models.json"]{json}.models: (absent) -> []' in lines
     assert lines[-1] == (
         f"Resources: 0 added, 0 removed, 2 changed (2 replaced, 0 update or replace), {len(cell.resources) - 2} "
-        "unchanged; outputs: 0 changed"
+        "unchanged; outputs: 1 changed"
     )
+    # With no model to ask about, the outputs no longer print listcell and generate commands.
+    assert set(cell.outputs["saxml"]["commands"]) - set(without.outputs["saxml"]["commands"]) == {
+        "listcell",
+        "generate",
+    }
 
 
 def test_an_unchanged_config_plans_no_change(cell: PreviewResult, tmp_path: Path) -> None:
