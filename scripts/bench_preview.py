@@ -38,7 +38,6 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR_PROGRAM = ROOT / "scripts" / "preview_floor.py"
 TENANTS_KEY = "gke-tpu-serving:tenants"
-STACK_TYPE = "pulumi:pulumi:Stack"
 
 
 def teams_stack(code: Path, tenants: int) -> str:
@@ -161,6 +160,21 @@ def measure(stack: str, project: Path, work: Path, pairs: int, code: Runner, flo
     return Figures(stack, len(plan["resources"]), dependency_edges(plan), samples)
 
 
+def marginal_line(small: Figures, large: Figures) -> str:
+    """CPU per resource the larger stack adds over the smaller, for the preview and each floor: flat when the
+    preview is linear in size."""
+    added = large.resources - small.resources
+    costs = {
+        kind: (statistics.median(large.samples[kind]) - statistics.median(small.samples[kind])) / added * 1000
+        for kind in KINDS
+    }
+    ratios = ", ".join(f"{costs['preview'] / costs[floor]:.2f}x {floor}" for floor in FLOORS)
+    return (
+        f"{large.stack} over {small.stack}: {added} resources added, preview {costs['preview']:.2f} ms CPU each "
+        f"(plan {costs['plan']:.2f}, plain {costs['plain']:.2f}, bare {costs['bare']:.2f}): {ratios}"
+    )
+
+
 def tenant_counts(text: str) -> list[int]:
     counts = [int(part) for part in text.split(",")]
     if any(count < 1 for count in counts):
@@ -193,10 +207,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "dev" in stacks:
             print(measure("dev", code_root, work, args.pairs, code, floor).line(), flush=True)
         if "teams" in stacks:
-            names = {f"teams-{count}": teams_stack(code_root, count) for count in args.tenants}
+            names = {f"teams-{count}": teams_stack(code_root, count) for count in sorted(set(args.tenants))}
             project = program_copy(code_root, work / "program", names)
+            teams = []
             for name in names:
-                print(measure(name, project, work, args.pairs, code, floor).line(), flush=True)
+                teams.append(measure(name, project, work, args.pairs, code, floor))
+                print(teams[-1].line(), flush=True)
+            if len(teams) > 1:
+                print(marginal_line(teams[0], teams[-1]))
     return 0
 
 

@@ -32,10 +32,10 @@ import pulumi
 from pulumi import _types
 from pulumi.runtime.rpc import get_resource_module, get_resource_package
 
-STACK_TYPE = "pulumi:pulumi:Stack"
+# How the offline plan writes a secret input, and the stack's type (the runner this program runs under has them).
+from gke_tpu_serving.offline.model import SECRET, STACK_TYPE
+
 MODES = ("plan", "plain", "bare")
-# How the offline plan writes a secret input (gke_tpu_serving.offline.model.SECRET).
-SECRET = "[secret]"
 
 
 def provider_package(type_token: str) -> tuple[str, str | None]:

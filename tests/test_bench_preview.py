@@ -12,7 +12,8 @@ import pytest
 from helpers import ROOT, program_with_stacks
 
 from gke_tpu_serving.offline import PreviewResult, run_program
-from scripts.bench_preview import STACK_TYPE, dependency_edges, floor_project, teams_stack
+from gke_tpu_serving.offline.model import STACK_TYPE
+from scripts.bench_preview import dependency_edges, floor_project, teams_stack
 
 SIZES = (1, 2, 3)
 
