@@ -21,7 +21,12 @@ from gke_tpu_serving import (
 )
 from gke_tpu_serving.cluster.control_plane import credentials_command
 from gke_tpu_serving.errors import ArgError
-from gke_tpu_serving.saxml.saxml_jobset import HTTP_PORT, check_autopilot_model_servers, check_saxml_args
+from gke_tpu_serving.saxml.saxml_jobset import (
+    HTTP_PORT,
+    check_autopilot_model_servers,
+    check_saxml_args,
+    http_service_name,
+)
 from gke_tpu_serving.saxml.saxml_models import DEFAULT_CELL, admin_token_secret_name
 from gke_tpu_serving.tenancy.quota import Resources
 
@@ -180,7 +185,8 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
     )
 
 
-# An example prompt for the generate command (any text works; the tutorial's test model answers with noise).
+# An example prompt for the generate command: any text works (the dev stack's test model loads no checkpoint, so what
+# it answers shows the path works, not what the model knows).
 EXAMPLE_QUERY = "Q: How many days are in a week? A:"
 
 
@@ -196,10 +202,10 @@ def commands(placement: Placement) -> dict[str, str]:
     """The follow-up commands with this instance's names: credentials, a port-forward to the HTTP server, the cell's
     models (listall) and, for the first model the stack publishes, listcell and generate; the admin token's read."""
     namespace, cell_name = placement.namespace, placement.physical(CELL_NAME)
-    cluster = placement.cluster
+    cluster, ports = placement.cluster, f"{HTTP_PORT}:{HTTP_PORT}"
     result = {
         "credentials": credentials_command(cluster.name, cluster.plan.location),
-        "portForward": f"kubectl -n {namespace} port-forward svc/{cell_name}-http {HTTP_PORT}:{HTTP_PORT}",
+        "portForward": f"kubectl -n {namespace} port-forward svc/{http_service_name(cell_name)} {ports}",
         "listall": _curl("GET", "listall", {"sax_cell": placement.settings.get("cell", DEFAULT_CELL)}),
         # /publish, /update and /unpublish by hand (saxml_client reads SAXML_ADMIN_TOKEN) need the token.
         "adminToken": f"kubectl -n {namespace} get secret {admin_token_secret_name(cell_name)} "

@@ -136,9 +136,9 @@ def check_capacity(
         "reservation": args.get(reservation) if reservation else None,
         "zone": zone_name,
     }
-    if capacity["spot"] and capacity["reservation"]:
+    if capacity["spot"] and reservation is not None and capacity["reservation"]:
         raise ArgError(
-            (reservation,),  # type: ignore[arg-type]  # set: the capacity read it
+            (reservation,),
             f"{capacity['reservation']!r}, but {spot} is also true: {SPOT_FROM_RESERVATION}; allowed: one of them",
         )
     if compute_class is not None and args.get(compute_class) is not None:

@@ -247,7 +247,7 @@ class SaxmlJobSet(pulumi.ComponentResource):
         http_labels = _labels(name, "http-server")
         token = {ADMIN_TOKEN_ENV: args["admin_token"]} if "admin_token" in args else {}
         http = cpu_server(
-            f"{name}-http",
+            http_service_name(name),
             namespace,
             http_labels,
             account,
@@ -259,7 +259,9 @@ class SaxmlJobSet(pulumi.ComponentResource):
             opts=child,
         )
         service_type, annotations = service_exposure(settings.exposure)
-        http_service = _service(f"{name}-http", namespace, http_labels, HTTP_PORT, service_type, annotations, child)
+        http_service = _service(
+            http_service_name(name), namespace, http_labels, HTTP_PORT, service_type, annotations, child
+        )
         # The admin and HTTP servers restart in seconds elsewhere (state is in the bucket): a drain may move them.
         # Evicting one model server fails its slice's Job and the JobSet recreates every slice (TPU start-up, then
         # every model reloads): a serving set refuses voluntary evictions, and a drain waits for an operator.
@@ -269,7 +271,7 @@ class SaxmlJobSet(pulumi.ComponentResource):
             ("model-server", _labels(name, "model-server"), {"min_available": args["slices"] * settings.shape.hosts}),
         ):
             disruption_budget(f"{name}-{role}", namespace, labels, child, **bounds)
-        url = f"http://{name}-http.{namespace}.svc:{HTTP_PORT}"
+        url = f"http://{http_service_name(name)}.{namespace}.svc:{HTTP_PORT}"
         if settings.models is not None:
             publisher: SaxmlModelsArgs = {
                 "namespace": namespace,
@@ -329,6 +331,11 @@ def check_autopilot_model_servers(name: str, args: SaxmlJobSetArgs, settings: _S
 
 def _sax_root(args: SaxmlJobSetArgs) -> str:
     return f"gs://{args['bucket']}/sax-root"
+
+
+def http_service_name(name: str) -> str:
+    """The HTTP server's Deployment and Service of the cell `name` (its port-forward target)."""
+    return f"{name}-http"
 
 
 def _jobset_name(name: str) -> str:
