@@ -23,6 +23,7 @@ from gke_tpu_serving.cluster.plan import plan_cluster
 from gke_tpu_serving.errors import ArgError, PathPart, format_path
 from gke_tpu_serving.names import check_region
 
+from .ingress import check_client_namespaces
 from .model import PROJECT, Cluster, ConfigError, Placement, Scenario, StackInfo, config_error
 from .naming import check_instance_name
 from .scenarios import SCENARIOS
@@ -268,6 +269,7 @@ def parse(
     for key, scenario in SCENARIOS.items():
         if raw.get(key) is not None:
             for instance in _parse_instances(scenario, raw[key], by_name):
+                check_client_namespaces(instance)
                 scenario.check(instance, info, secret_keys)
                 instances.append(instance)
     _check_namespaces(instances)

@@ -52,6 +52,10 @@ class StorageScenarioConfig(ScenarioPlacement):
     """Bucket name. Default: `<gcp:project>-<stack>-<scenario>[-<name>]-<role>`, shortened with a hash past 63."""
     protect_bucket: NotRequired[bool]
     """Protect the bucket from deletion (see README, "Deleting a bucket on purpose"). Default: true."""
+    client_namespaces: NotRequired[list[str]]
+    """Namespaces whose pods may call the instance's server on its serving port (an application of yours calling
+    the model); its own namespace and `kubectl port-forward` need nothing. Not with `tenant` (the tenant's policies
+    decide who reaches it). Default: none."""
 
 
 @dataclass(frozen=True)

@@ -471,7 +471,7 @@ BAD_CONFIGS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "scenario_key_misspelt",
         _set(lambda raw: raw["saxml"], "replicas", 2),
-        "config key gke-tpu-serving:saxml.replicas: unknown key; allowed: tenant, cluster, pool, namespace, bucket, protectBucket, httpServerImage, adminServerImage, modelServerImage, cell, models, maxRestarts, exposure, installJobset",
+        "config key gke-tpu-serving:saxml.replicas: unknown key; allowed: tenant, cluster, pool, namespace, bucket, protectBucket, clientNamespaces, httpServerImage, adminServerImage, modelServerImage, cell, models, maxRestarts, exposure, installJobset",
     ),
     (
         "stable_diffusion_without_ray_addon",

@@ -134,3 +134,44 @@ def test_a_helm_operator_reaches_the_ray_head_from_its_own_namespace(tmp_path: P
     assert not admits(manifests, head, 8265, Pod("kube-system"))
     # No add-on, no Ray monitoring to let in.
     assert not admits(manifests, head, 8080, Pod("gmp-system"))
+
+
+def test_client_namespaces_reach_the_serving_port_alone(tmp_path: Path) -> None:
+    def llama_clients(config: dict[str, Any]) -> None:
+        config[f"{PREFIX}llama"]["clientNamespaces"] = ["apps", "batch-jobs"]
+
+    manifests = _variant(tmp_path, "dev", llama_clients)
+    vllm = _server(manifests, "Deployment", "vllm-llama")
+    for namespace in ("apps", "batch-jobs"):
+        assert admits(manifests, vllm, 8000, Pod(namespace))
+        assert not admits(manifests, vllm, 8001, Pod(namespace))
+    assert not admits(manifests, vllm, 8000, Pod("default"))
+    # Only the instance that names them: the other scenarios' servers stay closed to those namespaces.
+    assert not admits(manifests, _server(manifests, "Deployment", "saxml-http"), 8888, Pod("apps"))
+
+
+@pytest.mark.parametrize(
+    ("scenario", "clients", "message"),
+    [
+        (
+            "saxml",
+            ["Apps"],
+            "config key gke-tpu-serving:saxml.clientNamespaces[0]: 'Apps' is not a valid DNS-1123 label; allowed: "
+            "1-63 characters of lowercase letters, digits and '-', starting and ending with a letter or digit",
+        ),
+        (
+            "llama",
+            ["apps", "llama"],
+            "config key gke-tpu-serving:llama.clientNamespaces[1]: 'llama' is the instance's own namespace, which is "
+            "always let in; allowed: other namespaces",
+        ),
+    ],
+)
+def test_bad_client_namespaces_are_refused(tmp_path: Path, scenario: str, clients: list[str], message: str) -> None:
+    def change(config: dict[str, Any]) -> None:
+        config[f"{PREFIX}{scenario}"]["clientNamespaces"] = clients
+
+    # Refused at config load (a ValueError, as the preview reports it), before anything is registered.
+    with pytest.raises(ValueError) as refused:
+        _variant(tmp_path, "dev", change)
+    assert str(refused.value) == message

@@ -258,6 +258,12 @@ BAD = [
         "config key gke-tpu-serving:llama.namespace: 'llama' is not the namespace of tenant 'team-a'; allowed: 'team-a'",
     ),
     (
+        "client_namespaces_in_a_tenants_namespace",
+        _llama("team-a", clientNamespaces=["apps"]),
+        "config key gke-tpu-serving:llama.clientNamespaces: ['apps'] is not allowed with tenant 'team-a'; allowed: "
+        "none (the tenant's NetworkPolicies decide who reaches its namespace)",
+    ),
+    (
         "deployment_above_its_tenants_quota",
         _both(_llama("team-a"), _quota(0, 8)),
         "config key gke-tpu-serving:llama: requests 16 TPU chips (google.com/tpu) at its maximum scale, which brings "
