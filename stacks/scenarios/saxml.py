@@ -185,9 +185,10 @@ def deploy(placement: Placement, context: DeployContext) -> dict[str, Any]:
     )
 
 
-# An example prompt for the generate command: any text works (the dev stack's test model loads no checkpoint, so what
-# it answers shows the path works, not what the model knows).
-EXAMPLE_QUERY = "Q: How many days are in a week? A:"
+# The prompt of the Saxml multi-host sample's /generate request (kubernetes-sigs/lws@93f5e011
+# docs/examples/saxml/README.md, "Serve the Model", the model /sax/test/spmd; read 2026-12-07). The dev stack's test
+# model loads no checkpoint: its answer shows the path works, not what a model knows.
+EXAMPLE_QUERY = "How many days are in a week?"
 
 
 def _curl(method: str, path: str, body: dict[str, str]) -> str:
