@@ -3,8 +3,10 @@ started with the vLLM container's environment from the dev stack's manifest, the
 
 The requests are written the way GKE's "Serve an LLM using TPU Trillium on GKE with vLLM" tutorial sends them (its
 `curl` to /v1/completions, and `load.sh`, which repeats that curl from parallel processes in a loop: bounded here),
-naming the tutorial's model, meta-llama/Llama-3.1-70B."""
+naming the tutorial's model, meta-llama/Llama-3.1-70B; and the curl the stack prints for it (its `completion`
+command), run with curl as printed but for the host."""
 
+import json
 import os
 import shlex
 import subprocess
@@ -20,7 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # the fixtures module beside this file (pytest runs in importlib mode)
 from storage_emulators import GcsEmulator, gcs_emulator, gcs_emulator_server
 
-from gke_tpu_serving.offline import run_program
+from gke_tpu_serving.offline import PreviewResult, run_program
 
 __all__ = ["gcs_emulator", "gcs_emulator_server"]  # fixtures
 
@@ -42,9 +44,13 @@ def completion_request(host: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def dev_vllm_container() -> dict[str, Any]:
-    result = run_program(ROOT, "dev")
-    deployment = result.one("kubernetes:apps/v1:Deployment", "vllm-llama")
+def dev_llama() -> PreviewResult:
+    return run_program(ROOT, "dev")
+
+
+@pytest.fixture(scope="module")
+def dev_vllm_container(dev_llama: PreviewResult) -> dict[str, Any]:
+    deployment = dev_llama.one("kubernetes:apps/v1:Deployment", "vllm-llama")
     [container] = [c for c in deployment.inputs["spec"]["template"]["spec"]["containers"] if c["name"] == "vllm"]
     return container
 
@@ -90,6 +96,20 @@ def test_the_tutorials_curl_gets_a_completion(dev_server: str) -> None:
 
     assert response.status_code == 200, response.text
     body = response.json()
+    assert body["model"] == TUTORIAL_MODEL
+    assert body["choices"][0]["text"]
+
+
+def test_the_stacks_printed_completion_command_runs_as_printed(dev_llama: PreviewResult, dev_server: str) -> None:
+    # `pulumi stack output llama` prints it for the port-forward's localhost:8000; only the host changes here.
+    command = dev_llama.outputs["llama"]["commands"]["completion"]
+    assert command.count("http://localhost:8000") == 1, command
+    argv = shlex.split(command.replace("http://localhost:8000", dev_server))
+    assert argv[0] == "curl"
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
     assert body["model"] == TUTORIAL_MODEL
     assert body["choices"][0]["text"]
 
